@@ -1,0 +1,58 @@
+# Two commands a new machine needs: `make run` and `make test` (see README.md).
+PYTHON ?= python3
+UV_VERSION := 0.13.9
+TOOLS := .tools
+UV := $(TOOLS)/bin/uv
+VENV := .venv
+BIN := $(VENV)/bin
+DEMO_DIR := demo
+DEMO_CUSTOMERS ?= 5000
+
+export UV_PROJECT_ENVIRONMENT := $(VENV)
+
+.PHONY: run test install install-dev lint typecheck layers unit bench clean
+
+$(UV):
+	$(PYTHON) -m venv $(TOOLS)
+	$(TOOLS)/bin/pip install --quiet "uv==$(UV_VERSION)"
+
+$(BIN)/.installed: $(UV) pyproject.toml uv.lock
+	$(UV) sync --frozen --no-dev --python $(PYTHON)
+	touch $@
+
+$(BIN)/.installed-dev: $(UV) pyproject.toml uv.lock
+	$(UV) sync --frozen --python $(PYTHON)
+	touch $(BIN)/.installed $@
+
+install: $(BIN)/.installed
+
+install-dev: $(BIN)/.installed-dev
+
+run: install
+	mkdir -p $(DEMO_DIR)
+	$(BIN)/retentio demo-data --customers $(DEMO_CUSTOMERS) --seed 7 -o $(DEMO_DIR)/orders.parquet
+	$(BIN)/retentio kpis $(DEMO_DIR)/orders.parquet --observation-end 2026-06-30
+	$(BIN)/retentio report $(DEMO_DIR)/orders.parquet --observation-end 2026-06-30 -o $(DEMO_DIR)/report.html
+	@echo "Report written to $(DEMO_DIR)/report.html"
+
+lint: install-dev
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff format --check src tests benchmarks
+
+typecheck: install-dev
+	$(BIN)/mypy
+
+layers: install-dev
+	$(BIN)/lint-imports
+
+unit: install-dev
+	$(BIN)/pytest -q -n 2 tests
+
+test: lint typecheck layers
+	$(BIN)/pytest -q -n 2 --cov --cov-report=term tests
+
+bench: install-dev
+	$(BIN)/python benchmarks/run.py
+
+clean:
+	rm -rf $(VENV) $(TOOLS) $(DEMO_DIR) .pytest_cache .mypy_cache .ruff_cache .coverage

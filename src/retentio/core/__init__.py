@@ -1,0 +1,32 @@
+"""Foundations every layer may use: errors, clock, money."""
+
+from retentio.core.clock import Clock, FixedClock, SystemClock
+from retentio.core.errors import (
+    ConfigurationError,
+    CurrencyError,
+    DataError,
+    EmptyDataError,
+    MoneyError,
+    ParseError,
+    RetentioError,
+    RowProblem,
+    SchemaError,
+)
+from retentio.core.money import Money, minor_unit_exponent
+
+__all__ = [
+    "Clock",
+    "ConfigurationError",
+    "CurrencyError",
+    "DataError",
+    "EmptyDataError",
+    "FixedClock",
+    "Money",
+    "MoneyError",
+    "ParseError",
+    "RetentioError",
+    "RowProblem",
+    "SchemaError",
+    "SystemClock",
+    "minor_unit_exponent",
+]

@@ -1,0 +1,88 @@
+"""The one error hierarchy of retentio.
+
+Every error the package raises on purpose derives from :class:`RetentioError`, so a caller can
+catch everything retentio-specific with one ``except``::
+
+    RetentioError
+    ├── ConfigurationError        a setting or argument combination that cannot work
+    ├── DataError                 input data that cannot be used as given
+    │   ├── SchemaError           missing / unknown columns, wrong types
+    │   ├── ParseError            unparseable values (dates, amounts), with row numbers
+    │   ├── EmptyDataError        nothing to work on
+    │   └── CurrencyError         mixed currencies without a conversion
+    └── MoneyError                arithmetic on amounts of different currencies, bad precision
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+__all__ = [
+    "ConfigurationError",
+    "CurrencyError",
+    "DataError",
+    "EmptyDataError",
+    "MoneyError",
+    "ParseError",
+    "RetentioError",
+    "RowProblem",
+    "SchemaError",
+]
+
+
+class RetentioError(Exception):
+    """Root of every error retentio raises on purpose."""
+
+
+class ConfigurationError(RetentioError):
+    """A setting or an argument combination that cannot work."""
+
+
+class DataError(RetentioError):
+    """Input data that cannot be used as given."""
+
+
+class SchemaError(DataError):
+    """Columns are missing, unknown or of an unusable type."""
+
+
+class EmptyDataError(DataError):
+    """The input holds no rows to work on."""
+
+
+class CurrencyError(DataError):
+    """Amounts in several currencies and no conversion was given."""
+
+
+class MoneyError(RetentioError):
+    """Money arithmetic that would mix currencies or lose precision."""
+
+
+@dataclass(frozen=True, slots=True)
+class RowProblem:
+    """One rejected input row: its 1-based data row number, the field and the raw value."""
+
+    row: int
+    field: str
+    value: str
+    reason: str
+
+
+class ParseError(DataError):
+    """Values that cannot be parsed; carries the total count and the first problems."""
+
+    max_listed = 20
+
+    def __init__(self, field: str, count: int, problems: Sequence[RowProblem]) -> None:
+        self.field = field
+        self.count = count
+        self.problems = tuple(problems[: self.max_listed])
+        listed = "; ".join(f"row {p.row}: {p.value!r}" for p in self.problems)
+        more = "" if count <= len(self.problems) else f" (first {len(self.problems)} shown)"
+        reason = self.problems[0].reason if self.problems else "invalid value"
+        super().__init__(
+            f"{count} row(s) have an unparseable {field} ({reason}){more}: {listed}. "
+            "Fix them, or load with skip_invalid=True / --skip-invalid to write them to a "
+            "rejects file."
+        )
