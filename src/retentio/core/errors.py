@@ -15,7 +15,7 @@ catch everything retentio-specific with one ``except``::
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 __all__ = [
@@ -70,19 +70,19 @@ class RowProblem:
 
 
 class ParseError(DataError):
-    """Values that cannot be parsed; carries the total count and the first problems."""
+    """Rows whose values cannot be parsed: the count per field and the first problems in order."""
 
     max_listed = 20
 
-    def __init__(self, field: str, count: int, problems: Sequence[RowProblem]) -> None:
-        self.field = field
-        self.count = count
+    def __init__(self, counts: Mapping[str, int], problems: Sequence[RowProblem]) -> None:
+        self.counts = dict(counts)
+        self.count = sum(self.counts.values())
         self.problems = tuple(problems[: self.max_listed])
-        listed = "; ".join(f"row {p.row}: {p.value!r}" for p in self.problems)
-        more = "" if count <= len(self.problems) else f" (first {len(self.problems)} shown)"
-        reason = self.problems[0].reason if self.problems else "invalid value"
+        per_field = ", ".join(f"{n} with an unparseable {f}" for f, n in self.counts.items())
+        listed = "; ".join(f"row {p.row} {p.field}={p.value!r} ({p.reason})" for p in self.problems)
+        shown = f"first {len(self.problems)}" if self.count > len(self.problems) else "all"
         super().__init__(
-            f"{count} row(s) have an unparseable {field} ({reason}){more}: {listed}. "
-            "Fix them, or load with skip_invalid=True / --skip-invalid to write them to a "
-            "rejects file."
+            f"{self.count} problem(s) in the input: {per_field}. The {shown}: {listed}. "
+            "Fix them, or load with skip_invalid=True (CLI: --skip-invalid) to write the "
+            "rejected rows to a rejects file."
         )

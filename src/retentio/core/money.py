@@ -57,8 +57,7 @@ class Money:
         scaled = value.scaleb(minor_unit_exponent(code))
         if scaled != scaled.to_integral_value():
             raise MoneyError(
-                f"{amount!r} has more decimals than {code} allows "
-                f"({minor_unit_exponent(code)})"
+                f"{amount!r} has more decimals than {code} allows ({minor_unit_exponent(code)})"
             )
         return cls(int(scaled), code)
 

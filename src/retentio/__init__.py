@@ -1,0 +1,3 @@
+"""retentio: measure, predict and act on customer retention."""
+
+__version__ = "0.1.0"

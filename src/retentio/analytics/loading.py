@@ -1,0 +1,465 @@
+"""Load transactions from a file or table into the normalised transactions table.
+
+The whole input is parsed and validated in DuckDB (streamed in from Arrow batches, so memory
+stays bounded by the result), then either accepted as a whole or, with ``skip_invalid``, accepted
+without the rejected rows, which are written to a rejects file. Nothing is returned half-loaded.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import zoneinfo
+from collections.abc import Collection, Mapping
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from retentio.analytics import schema as s
+from retentio.analytics._duck import connect, scalar
+from retentio.analytics.sources import ROW, Progress, Source, open_source
+from retentio.core.errors import (
+    ConfigurationError,
+    CurrencyError,
+    EmptyDataError,
+    ParseError,
+    RowProblem,
+    SchemaError,
+)
+
+__all__ = [
+    "DEFAULT_EXCLUDED_STATUSES",
+    "DEFAULT_REFUND_STATUSES",
+    "LoadReport",
+    "load_report",
+    "load_transactions",
+]
+
+DEFAULT_REFUND_STATUSES = ("refunded", "refund", "returned", "return", "chargeback")
+DEFAULT_EXCLUDED_STATUSES = ("cancelled", "canceled", "failed", "voided", "pending")
+UNKNOWN_CURRENCY = "XXX"  # ISO 4217: "no currency involved"
+_REPORT_KEY = b"retentio.load_report"
+_FIELDS = ("customer_id", "order_id", "ordered_at", "amount", "currency", "status")
+
+
+@dataclass(frozen=True)
+class LoadReport:
+    """What a load did: rows read, accepted, collapsed, rejected and excluded."""
+
+    source: str
+    rows_read: int
+    rows_loaded: int
+    orders: int
+    refunds: int
+    duplicates_removed: int
+    conflicting_duplicates: int
+    rejected: int
+    rejects_path: str | None
+    excluded_by_status: int
+    currencies: dict[str, int] = field(default_factory=dict)
+    converted_to: str | None = None
+
+
+def load_report(table: pa.Table) -> LoadReport | None:
+    """The :class:`LoadReport` stored in a table returned by :func:`load_transactions`."""
+    raw = (table.schema.metadata or {}).get(_REPORT_KEY)
+    return None if raw is None else LoadReport(**json.loads(raw))
+
+
+def _quote(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _literal(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def _check_columns(src: Source, mapping: Mapping[str, str | None]) -> dict[str, str]:
+    wanted = {f: c for f, c in mapping.items() if c is not None}
+    missing = [f"{c!r} (for {f})" for f, c in wanted.items() if c not in src.columns]
+    if missing:
+        available = ", ".join(repr(c) for c in src.columns) or "none"
+        raise SchemaError(
+            f"{src.name}: missing column(s) {', '.join(missing)}; available columns: {available}"
+        )
+    return wanted
+
+
+def _id_expr(col: str) -> str:
+    return f"NULLIF(trim(CAST({_quote(col)} AS VARCHAR)), '')"
+
+
+def _date_expr(col: str, kind: pa.DataType, date_format: str | None) -> str:
+    q = _quote(col)
+    if pa.types.is_date(kind) or (pa.types.is_timestamp(kind) and kind.tz is None):
+        return f"CAST(CAST({q} AS TIMESTAMP) AS TIMESTAMPTZ)"
+    if pa.types.is_timestamp(kind):
+        return q
+    if pa.types.is_string(kind) or pa.types.is_large_string(kind) or pa.types.is_integer(kind):
+        text = f"trim(CAST({q} AS VARCHAR))"
+        if date_format is not None:
+            return f"CAST(try_strptime({text}, {_literal(date_format)}) AS TIMESTAMPTZ)"
+        if pa.types.is_integer(kind):
+            raise SchemaError(
+                f"column {col!r} holds integers; pass date_format (e.g. '%Y%m%d') to read them "
+                "as dates"
+            )
+        return f"TRY_CAST({text} AS TIMESTAMPTZ)"
+    raise SchemaError(f"column {col!r} has type {kind}, which cannot be read as a date")
+
+
+def _amount_expr(col: str, kind: pa.DataType, decimal: str) -> str:
+    q = _quote(col)
+    if pa.types.is_integer(kind) or pa.types.is_floating(kind) or pa.types.is_decimal(kind):
+        value = f"CAST({q} AS DOUBLE)"
+    elif pa.types.is_string(kind) or pa.types.is_large_string(kind):
+        text = f"trim({q})"
+        if decimal == ",":
+            text = f"replace(replace({text}, '.', ''), ',', '.')"
+        value = f"TRY_CAST({text} AS DOUBLE)"
+    else:
+        raise SchemaError(f"column {col!r} has type {kind}, which cannot be read as an amount")
+    return f"CASE WHEN isfinite({value}) THEN {value} END"
+
+
+def _parse_sql(
+    src: Source,
+    cols: dict[str, str],
+    *,
+    currency: str,
+    date_format: str | None,
+    decimal: str,
+    refund_statuses: Collection[str],
+    excluded_statuses: Collection[str],
+) -> str:
+    kinds = {name: src.schema.field(name).type for name in src.columns}
+    values = {
+        "customer_id": _id_expr(cols["customer_id"]),
+        "order_id": (
+            _id_expr(cols["order_id"])
+            if "order_id" in cols
+            else f"{_id_expr(cols['customer_id'])} || '-' || CAST({ROW} AS VARCHAR)"
+        ),
+        "ordered_at": _date_expr(cols["ordered_at"], kinds[cols["ordered_at"]], date_format),
+        "amount": _amount_expr(cols["amount"], kinds[cols["amount"]], decimal),
+        "currency": (
+            f"upper(trim(CAST({_quote(cols['currency'])} AS VARCHAR)))"
+            if "currency" in cols
+            else _literal(currency)
+        ),
+        "status": (
+            f"NULLIF(lower(trim(CAST({_quote(cols['status'])} AS VARCHAR))), '')"
+            if "status" in cols
+            else "CAST(NULL AS VARCHAR)"
+        ),
+    }
+    raw = {f: f"CAST({_quote(c)} AS VARCHAR)" for f, c in cols.items()}
+    bad = {
+        "customer_id": "v_customer_id IS NULL",
+        "order_id": "v_order_id IS NULL",
+        "ordered_at": "v_ordered_at IS NULL",
+        "amount": "v_amount IS NULL",
+        "currency": "NOT coalesce(regexp_full_match(v_currency, '[A-Z]{3}'), false)",
+    }
+    refunds = ", ".join(_literal(x.lower()) for x in refund_statuses) or "NULL"
+    excluded = ", ".join(_literal(x.lower()) for x in excluded_statuses) or "NULL"
+    inner = ", ".join(
+        [ROW]
+        + [f"{expr} AS v_{f}" for f, expr in values.items()]
+        + [f"{expr} AS r_{f}" for f, expr in raw.items()]
+    )
+    checked = {f: cond for f, cond in bad.items() if f in cols or f == "order_id"}
+    any_bad = " OR ".join(f"({cond})" for cond in checked.values())
+    flags = [f"{cond} AS bad_{f}" for f, cond in checked.items()]
+    # Raw text is kept only for rejected rows: it feeds the error message and the rejects file.
+    raws = [f"CASE WHEN {any_bad} THEN r_{f} END AS r_{f}" for f in raw]
+    return f"""
+        SELECT {ROW},
+            v_customer_id AS customer_id, v_order_id AS order_id, v_ordered_at AS ordered_at,
+            CASE WHEN v_status IN ({refunds}) THEN -abs(v_amount) ELSE v_amount END AS amount,
+            v_currency AS currency,
+            (v_amount < 0 OR coalesce(v_status IN ({refunds}), false)) AS is_refund,
+            v_status AS status,
+            coalesce(v_status IN ({excluded}), false) AS excluded,
+            {", ".join(flags + raws)}
+        FROM (SELECT {inner} FROM source_batches)
+    """
+
+
+_REASONS = {
+    "customer_id": "empty",
+    "order_id": "empty",
+    "ordered_at": "not a date/time",
+    "amount": "not a number",
+    "currency": "not a 3-letter currency code",
+}
+
+
+def _problems(
+    con: duckdb.DuckDBPyConnection, fields: list[str], limit: int
+) -> tuple[dict[str, int], list[RowProblem]]:
+    sums = ", ".join(f"count(*) FILTER (WHERE bad_{f})" for f in fields)
+    found = con.execute(f"SELECT {sums} FROM parsed").fetchall()[0]
+    counts = {f: int(n) for f, n in zip(fields, found, strict=True) if n}
+    problems: list[RowProblem] = []
+    for f in fields:
+        if f not in counts:
+            continue
+        raw = f"r_{f}" if f != "order_id" or f"r_{f}" in _columns(con) else "NULL"
+        rows = con.execute(
+            f"SELECT {ROW}, {raw} FROM parsed WHERE bad_{f} ORDER BY {ROW} LIMIT {limit}"
+        ).fetchall()
+        problems += [
+            RowProblem(int(r), f, "" if v is None else str(v), _REASONS[f]) for r, v in rows
+        ]
+    problems.sort(key=lambda p: (p.row, _FIELDS.index(p.field)))
+    return counts, problems[:limit]
+
+
+def _columns(con: duckdb.DuckDBPyConnection) -> list[str]:
+    return [str(c) for c in con.sql("SELECT * FROM parsed LIMIT 0").columns]
+
+
+def _set_rejects_aside(con: duckdb.DuckDBPyConnection, fields: list[str]) -> None:
+    """Move the rejected rows from ``parsed`` into ``rejects`` (row, reason, raw values)."""
+    reasons = ", ".join(f"CASE WHEN bad_{f} THEN '{f}: {_REASONS[f]}' END" for f in fields)
+    raws = [f"{c} AS {c[2:]}" for c in _columns(con) if c.startswith("r_")]
+    select = ", ".join([f"{ROW} AS row", f"concat_ws('; ', {reasons}) AS reason", *raws])
+    any_bad = " OR ".join(f"bad_{f}" for f in fields)
+    con.execute(f"CREATE TEMP TABLE rejects AS SELECT {select} FROM parsed WHERE {any_bad}")
+    con.execute(f"DELETE FROM parsed WHERE {any_bad}")
+
+
+def _write_rejects(con: duckdb.DuckDBPyConnection, path: Path) -> None:
+    """Write the ``rejects`` table to ``path`` atomically (a temporary file, then a rename)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".rejects-", suffix=".csv", dir=path.parent)
+    os.close(fd)
+    try:
+        con.sql("SELECT * FROM rejects ORDER BY row").write_csv(tmp, header=True)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _convert(
+    con: duckdb.DuckDBPyConnection,
+    currencies: dict[str, int],
+    rates: Mapping[str, float] | None,
+    base_currency: str | None,
+) -> str | None:
+    if len(currencies) <= 1 and rates is None:
+        return None
+    if rates is None or base_currency is None:
+        listed = ", ".join(f"{c} ({n} rows)" for c, n in currencies.items())
+        raise CurrencyError(
+            f"amounts are in several currencies: {listed}; pass rates={{currency: rate}} and "
+            "base_currency (CLI: --rate DKK=0.134 --base-currency EUR) to convert them, or "
+            "filter the input to one currency"
+        )
+    base = base_currency.upper()
+    table = {c.upper(): float(r) for c, r in rates.items()}
+    table.setdefault(base, 1.0)
+    missing = sorted(set(currencies) - set(table))
+    if missing:
+        raise CurrencyError(f"no conversion rate for {', '.join(missing)} into {base}")
+    con.execute("CREATE TEMP TABLE rates (currency VARCHAR, rate DOUBLE)")
+    con.executemany("INSERT INTO rates VALUES (?, ?)", list(table.items()))
+    con.execute(
+        "UPDATE parsed SET amount = round(amount * r.rate, 2), currency = ? "
+        "FROM rates r WHERE parsed.currency = r.currency",
+        [base],
+    )
+    return base
+
+
+def load_transactions(
+    source: object,
+    *,
+    customer_col: str = s.CUSTOMER_ID,
+    order_col: str | None = s.ORDER_ID,
+    date_col: str = s.ORDERED_AT,
+    amount_col: str = s.AMOUNT,
+    currency_col: str | None = None,
+    status_col: str | None = None,
+    tz: str = "UTC",
+    currency: str | None = None,
+    date_format: str | None = None,
+    decimal: str = ".",
+    refund_statuses: Collection[str] = DEFAULT_REFUND_STATUSES,
+    excluded_statuses: Collection[str] = DEFAULT_EXCLUDED_STATUSES,
+    rates: Mapping[str, float] | None = None,
+    base_currency: str | None = None,
+    skip_invalid: bool = False,
+    rejects_path: str | Path | None = None,
+    format: str | None = None,
+    delimiter: str | None = None,
+    progress: Progress | None = None,
+) -> pa.Table:
+    """Read, map, validate and normalise transactions.
+
+    Parameters
+    ----------
+    source
+        Path of a CSV (optionally .gz), Parquet or JSON-lines file, or a pandas / polars /
+        pyarrow table.
+    customer_col, order_col, date_col, amount_col, currency_col, status_col
+        The source's column for each normalised field. ``order_col=None`` numbers the rows
+        (one row = one order). Without ``currency_col`` every row is in ``currency``.
+    tz
+        IANA time zone in which naive timestamps are interpreted; aware ones keep their offset.
+    currency
+        Currency of all rows when there is no currency column (default ``XXX``, "unspecified").
+    date_format
+        strftime-style format of the date column (e.g. ``"%Y%m%d"``); default: ISO 8601.
+    decimal
+        Decimal separator of amounts held as text: ``"."`` or ``","`` (then ``.`` is a
+        thousands separator).
+    refund_statuses, excluded_statuses
+        Status values (case-insensitive) that mark a refund / a row that is not an order.
+        Refunds (and negative amounts) are kept with a negative amount and ``is_refund``.
+    rates, base_currency
+        Conversion of several currencies into one: ``rates[c]`` is the value of one unit of
+        ``c`` in ``base_currency``.
+    skip_invalid
+        Accept the valid rows and write the rejected ones to ``rejects_path`` (default: beside
+        the source file as ``<name>.rejects.csv``; not written for in-memory sources).
+    format, delimiter
+        Override the file format detected from the suffix, and the CSV delimiter.
+    progress
+        ``progress(done, total)`` callback (bytes of text files, rows otherwise).
+
+    Returns
+    -------
+    pyarrow.Table
+        The normalised table (:data:`retentio.analytics.schema.TRANSACTIONS_SCHEMA`), one row
+        per order or refund, in source order; :func:`load_report` reads what the load did.
+
+    Raises
+    ------
+    SchemaError, ParseError, EmptyDataError, CurrencyError, ConfigurationError
+    """
+    try:
+        zoneinfo.ZoneInfo(tz)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError) as exc:
+        raise ConfigurationError(f"tz: unknown time zone {tz!r}") from exc
+    if decimal not in {".", ","}:
+        raise ConfigurationError(f"decimal must be '.' or ',', got {decimal!r}")
+    fixed_currency = (currency or UNKNOWN_CURRENCY).upper()
+    if currency_col is None and (len(fixed_currency) != 3 or not fixed_currency.isalpha()):
+        raise ConfigurationError(f"currency must be a 3-letter code, got {currency!r}")
+
+    src = open_source(source, fmt=format, delimiter=delimiter, progress=progress)
+    mapping = {
+        "customer_id": customer_col,
+        "order_id": order_col,
+        "ordered_at": date_col,
+        "amount": amount_col,
+        "currency": currency_col,
+        "status": status_col,
+    }
+    cols = _check_columns(src, mapping)
+    sql = _parse_sql(
+        src,
+        cols,
+        currency=fixed_currency,
+        date_format=date_format,
+        decimal=decimal,
+        refund_statuses=refund_statuses,
+        excluded_statuses=excluded_statuses,
+    )
+    con = connect(tz=tz)
+    try:
+        return _load(con, src, cols, sql, source, skip_invalid, rejects_path, rates, base_currency)
+    finally:
+        con.close()
+
+
+def _load(
+    con: duckdb.DuckDBPyConnection,
+    src: Source,
+    cols: dict[str, str],
+    sql: str,
+    source: object,
+    skip_invalid: bool,
+    rejects_path: str | Path | None,
+    rates: Mapping[str, float] | None,
+    base_currency: str | None,
+) -> pa.Table:
+    wanted = list(dict.fromkeys(cols.values()))
+    batch_schema = pa.schema([src.schema.field(c) for c in wanted] + [pa.field(ROW, pa.int64())])
+    reader = pa.RecordBatchReader.from_batches(batch_schema, src.batches(wanted))
+    con.register("source_batches", reader)
+    con.execute(f"CREATE TEMP TABLE parsed AS {sql}")
+    con.unregister("source_batches")
+
+    rows_read = scalar(con, "SELECT count(*) FROM parsed")
+    if rows_read == 0:
+        raise EmptyDataError(f"{src.name} holds no data rows")
+    fields = [f for f in _REASONS if f"bad_{f}" in _columns(con)]
+    counts, problems = _problems(con, fields, ParseError.max_listed)
+    any_bad = " OR ".join(f"bad_{f}" for f in fields)
+    rejected = scalar(con, f"SELECT count(*) FROM parsed WHERE {any_bad}")
+    if rejected and not skip_invalid:
+        raise ParseError(counts, problems)
+    if rejected:
+        _set_rejects_aside(con, fields)
+
+    excluded = scalar(con, "SELECT count(*) FROM parsed WHERE excluded")
+    con.execute("DELETE FROM parsed WHERE excluded")
+    if excluded + rejected == rows_read:
+        raise EmptyDataError(
+            f"{src.name}: none of the {rows_read} rows could be loaded "
+            f"({rejected} rejected, {excluded} excluded by status)"
+        )
+    currencies = dict(
+        con.execute("SELECT currency, count(*) FROM parsed GROUP BY 1 ORDER BY 2 DESC").fetchall()
+    )
+    converted = _convert(con, currencies, rates, base_currency)
+
+    conflicts = scalar(
+        con,
+        "SELECT count(*) FROM (SELECT order_id FROM parsed GROUP BY order_id, is_refund "
+        "HAVING count(DISTINCT customer_id) > 1 OR count(DISTINCT amount) > 1 "
+        "OR count(DISTINCT ordered_at) > 1)",
+    )
+    names = ", ".join(f.name for f in s.TRANSACTIONS_SCHEMA)
+    result = con.sql(
+        f"SELECT {names} FROM parsed "
+        f"QUALIFY row_number() OVER (PARTITION BY order_id, is_refund ORDER BY {ROW}) = 1 "
+        f"ORDER BY {ROW}"
+    ).to_arrow_table()
+
+    written: Path | None = None
+    if rejected:
+        if rejects_path is not None:
+            written = Path(rejects_path)
+        elif isinstance(source, str | Path):
+            written = Path(source).with_name(Path(source).name + ".rejects.csv")
+        if written is not None:
+            _write_rejects(con, written)
+
+    table = result.cast(s.TRANSACTIONS_SCHEMA.remove_metadata())
+    refunds = int(pc.sum(table[s.IS_REFUND]).as_py() or 0)
+    report = LoadReport(
+        source=src.name,
+        rows_read=rows_read,
+        rows_loaded=table.num_rows,
+        orders=table.num_rows - refunds,
+        refunds=refunds,
+        duplicates_removed=rows_read - rejected - excluded - table.num_rows,
+        conflicting_duplicates=conflicts,
+        rejected=rejected,
+        rejects_path=None if written is None else str(written),
+        excluded_by_status=excluded,
+        currencies={str(k): int(v) for k, v in currencies.items()},
+        converted_to=converted,
+    )
+    metadata = dict(s.TRANSACTIONS_SCHEMA.metadata or {})
+    metadata[_REPORT_KEY] = json.dumps(asdict(report)).encode()
+    return table.replace_schema_metadata(metadata)
