@@ -25,7 +25,7 @@ from numpy.typing import NDArray
 if TYPE_CHECKING:
     from retentio.datasets.synthetic import ShopParams
 
-__all__ = ["COUNTRIES", "Block", "Calendar", "build_calendar", "simulate_block"]
+__all__ = ["COUNTRIES", "Calendar", "Rows", "build_calendar", "simulate_block"]
 
 # Country code -> (IANA time zone, locale). The interface speaks en, da and nl only, so German
 # and Swedish shoppers get English and Belgian (Flemish) shoppers Dutch.
@@ -108,17 +108,39 @@ def build_calendar(start: date, end: date, params: ShopParams) -> Calendar:
 
 
 @dataclass(frozen=True, slots=True)
-class Block:
-    """The rows of one block of customers; orders first (in customer order), then refunds."""
+class Rows:
+    """Generated rows, numbered globally, before they become strings in an Arrow table.
 
-    customers: int
-    orders: int
-    customer: NDArray[np.int64]  # index of the customer within the block
-    order: NDArray[np.int64]  # index of the order within the block (shared by its refund)
+    A block lists its orders customer by customer, then its refunds.
+    """
+
+    customer: NDArray[np.int64]  # 0-based global customer number
+    order: NDArray[np.int64]  # 0-based global order number
     ordered_at: NDArray[np.int64]  # microseconds since the epoch, UTC
     amount: NDArray[np.float64]
     refund: NDArray[np.bool_]
-    country: NDArray[np.int64]  # index into the shop's country list
+    country: NDArray[np.int64]
+
+    def select(self, rows: NDArray[np.bool_] | NDArray[np.int64]) -> Rows:
+        return Rows(
+            self.customer[rows],
+            self.order[rows],
+            self.ordered_at[rows],
+            self.amount[rows],
+            self.refund[rows],
+            self.country[rows],
+        )
+
+    @classmethod
+    def concat(cls, parts: list[Rows]) -> Rows:
+        return cls(
+            np.concatenate([p.customer for p in parts]),
+            np.concatenate([p.order for p in parts]),
+            np.concatenate([p.ordered_at for p in parts]),
+            np.concatenate([p.amount for p in parts]),
+            np.concatenate([p.refund for p in parts]),
+            np.concatenate([p.country for p in parts]),
+        )
 
 
 def _time_of_day(rng: np.random.Generator, size: int) -> NDArray[np.int64]:
@@ -151,8 +173,14 @@ def simulate_block(
     params: ShopParams,
     zones: list[str],
     country_p: NDArray[np.float64],
-) -> Block:
-    """Simulate ``customers`` customers: acquisition, BG/NBD purchases, baskets, refunds."""
+    first_customer: int,
+    first_order: int,
+) -> tuple[Rows, int]:
+    """Simulate ``customers`` customers: acquisition, BG/NBD purchases, baskets, refunds.
+
+    Customers are numbered from ``first_customer`` and orders from ``first_order`` (0-based);
+    returns the rows and the number of orders (refunds excluded).
+    """
     n = customers
     country = rng.choice(len(country_p), size=n, p=country_p).astype(np.int64)
     first_day = np.searchsorted(calendar.acquisition_cdf, rng.random(n), side="right")
@@ -222,13 +250,12 @@ def simulate_block(
     refunded, refund_at, refund_amount = refunded[keep], refund_at[keep], refund_amount[keep]
 
     order = np.arange(orders, dtype=np.int64)
-    return Block(
-        customers=n,
-        orders=orders,
-        customer=np.concatenate((row_customer, row_customer[refunded])),
-        order=np.concatenate((order, refunded)),
+    rows = Rows(
+        customer=np.concatenate((row_customer, row_customer[refunded])) + first_customer,
+        order=np.concatenate((order, refunded)) + first_order,
         ordered_at=np.concatenate((ordered_at, refund_at)),
         amount=np.concatenate((amount, -refund_amount)),
         refund=np.concatenate((np.zeros(orders, np.bool_), np.ones(refunded.size, np.bool_))),
         country=np.concatenate((row_country, row_country[refunded])),
     )
+    return rows, orders

@@ -43,8 +43,8 @@ from numpy.typing import NDArray
 from retentio.core.errors import ConfigurationError
 from retentio.datasets._shop_model import (
     COUNTRIES,
-    Block,
     Calendar,
+    Rows,
     build_calendar,
     simulate_block,
 )
@@ -188,50 +188,6 @@ class ShopStats:
     path: Path
 
 
-@dataclass(frozen=True, slots=True)
-class _Rows:
-    """Rows with global numbering, before they become strings in an Arrow table."""
-
-    customer: NDArray[np.int64]  # 0-based global customer number
-    order: NDArray[np.int64]  # 0-based global order number
-    ordered_at: NDArray[np.int64]
-    amount: NDArray[np.float64]
-    refund: NDArray[np.bool_]
-    country: NDArray[np.int64]
-
-    @classmethod
-    def from_block(cls, block: Block, first_customer: int, first_order: int) -> _Rows:
-        return cls(
-            block.customer + first_customer,
-            block.order + first_order,
-            block.ordered_at,
-            block.amount,
-            block.refund,
-            block.country,
-        )
-
-    def select(self, rows: NDArray[np.bool_] | NDArray[np.int64]) -> _Rows:
-        return _Rows(
-            self.customer[rows],
-            self.order[rows],
-            self.ordered_at[rows],
-            self.amount[rows],
-            self.refund[rows],
-            self.country[rows],
-        )
-
-    @classmethod
-    def concat(cls, parts: list[_Rows]) -> _Rows:
-        return cls(
-            np.concatenate([p.customer for p in parts]),
-            np.concatenate([p.order for p in parts]),
-            np.concatenate([p.ordered_at for p in parts]),
-            np.concatenate([p.amount for p in parts]),
-            np.concatenate([p.refund for p in parts]),
-            np.concatenate([p.country for p in parts]),
-        )
-
-
 def _check_int(name: str, value: object, minimum: int) -> int:
     if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < minimum:
         raise ConfigurationError(f"{name} must be an integer >= {minimum}, got {value!r}")
@@ -253,7 +209,7 @@ def _check_args(customers: int, seed: int, start: date, end: date, params: ShopP
 
 def _iter_blocks(
     customers: int, seed: int, calendar: Calendar, params: ShopParams
-) -> Iterator[_Rows]:
+) -> Iterator[Rows]:
     zones = [COUNTRIES[code][0] for code, _ in params.country_weights]
     weights = np.array([weight for _, weight in params.country_weights], dtype=np.float64)
     country_p = weights / weights.sum()
@@ -261,16 +217,18 @@ def _iter_blocks(
     for index, first in enumerate(range(0, customers, BLOCK_CUSTOMERS)):
         size = min(BLOCK_CUSTOMERS, customers - first)
         rng = np.random.Generator(np.random.PCG64(np.random.SeedSequence(seed, spawn_key=(index,))))
-        block = simulate_block(rng, size, calendar, params, zones, country_p)
-        yield _Rows.from_block(block, first, first_order)
-        first_order += block.orders
+        rows, orders = simulate_block(
+            rng, size, calendar, params, zones, country_p, first, first_order
+        )
+        yield rows
+        first_order += orders
 
 
 def _iter_chunks(
     customers: int, seed: int, calendar: Calendar, params: ShopParams, chunk_customers: int
-) -> Iterator[tuple[int, _Rows]]:
+) -> Iterator[tuple[int, Rows]]:
     """Rows of consecutive runs of ``chunk_customers`` customers (cut across blocks as needed)."""
-    pending: list[_Rows] = []
+    pending: list[Rows] = []
     cut = chunk_customers
     for rows in _iter_blocks(customers, seed, calendar, params):
         while True:
@@ -279,13 +237,13 @@ def _iter_chunks(
                 pending.append(rows)
                 break
             pending.append(rows.select(head))
-            yield cut, _Rows.concat(pending)
+            yield cut, Rows.concat(pending)
             pending, rows, cut = [], rows.select(~head), cut + chunk_customers
     if pending:
-        yield customers, _Rows.concat(pending)
+        yield customers, Rows.concat(pending)
 
 
-def _to_table(rows: _Rows, params: ShopParams) -> pa.Table:
+def _to_table(rows: Rows, params: ShopParams) -> pa.Table:
     """Rows as an orders-export table sorted by ordered_at, then order_id (then refund last)."""
     order = np.lexsort((rows.refund, rows.order, rows.ordered_at))
     rows = rows.select(order)
@@ -348,7 +306,7 @@ def generate_shop(
     """
     customers = _check_args(customers, seed, start, end, params)
     calendar = build_calendar(start, end, params)
-    rows = _Rows.concat(list(_iter_blocks(customers, seed, calendar, params)))
+    rows = Rows.concat(list(_iter_blocks(customers, seed, calendar, params)))
     return _to_table(rows, params)
 
 
