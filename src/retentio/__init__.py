@@ -1,3 +1,70 @@
-"""retentio: measure, predict and act on customer retention."""
+"""retentio: measure, predict and act on customer retention.
+
+The analytics API is re-exported here: ``retentio.load_transactions``, ``retentio.kpis``,
+``retentio.summarize`` and the rest of :mod:`retentio.analytics`.
+"""
+
+from retentio.analytics import (
+    KPI_KEYS,
+    SEGMENTS,
+    TRANSACTIONS_SCHEMA,
+    LoadReport,
+    calibration_holdout,
+    churn_threshold_days,
+    cohort_matrix,
+    cohort_table,
+    customer_value,
+    historical_clv,
+    interpurchase_gaps,
+    interpurchase_histogram,
+    kpi_trends,
+    kpis,
+    load_report,
+    load_transactions,
+    new_vs_returning,
+    order_metrics,
+    period_churn,
+    repeat_purchase_rate,
+    returning_revenue_share,
+    rfm,
+    rfm_segments,
+    summarize,
+    threshold_churn,
+    time_between_purchases,
+    trend_direction,
+)
+from retentio.core.errors import RetentioError
 
 __version__ = "0.1.0"
+
+__all__ = [
+    "KPI_KEYS",
+    "SEGMENTS",
+    "TRANSACTIONS_SCHEMA",
+    "LoadReport",
+    "RetentioError",
+    "__version__",
+    "calibration_holdout",
+    "churn_threshold_days",
+    "cohort_matrix",
+    "cohort_table",
+    "customer_value",
+    "historical_clv",
+    "interpurchase_gaps",
+    "interpurchase_histogram",
+    "kpi_trends",
+    "kpis",
+    "load_report",
+    "load_transactions",
+    "new_vs_returning",
+    "order_metrics",
+    "period_churn",
+    "repeat_purchase_rate",
+    "returning_revenue_share",
+    "rfm",
+    "rfm_segments",
+    "summarize",
+    "threshold_churn",
+    "time_between_purchases",
+    "trend_direction",
+]

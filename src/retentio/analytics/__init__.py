@@ -1,0 +1,52 @@
+"""Retention analytics: pure functions over a transactions table.
+
+Every function takes the normalised transactions (from :func:`load_transactions`) and an
+explicit ``observation_end``; none reads a database, the clock or the environment. Results are
+pandas DataFrames (or a dict for :func:`kpis`).
+"""
+
+from retentio.analytics.cohorts import cohort_matrix, cohort_table
+from retentio.analytics.interpurchase import (
+    interpurchase_gaps,
+    interpurchase_histogram,
+    time_between_purchases,
+)
+from retentio.analytics.kpis import KPI_KEYS, kpi_trends, kpis, trend_direction
+from retentio.analytics.loading import LoadReport, load_report, load_transactions
+from retentio.analytics.newreturning import new_vs_returning, returning_revenue_share
+from retentio.analytics.repeat import repeat_purchase_rate
+from retentio.analytics.retention import churn_threshold_days, period_churn, threshold_churn
+from retentio.analytics.rfm import SEGMENTS, rfm, rfm_segments
+from retentio.analytics.schema import TRANSACTIONS_SCHEMA
+from retentio.analytics.summary import calibration_holdout, summarize
+from retentio.analytics.value import customer_value, historical_clv, order_metrics
+
+__all__ = [
+    "KPI_KEYS",
+    "SEGMENTS",
+    "TRANSACTIONS_SCHEMA",
+    "LoadReport",
+    "calibration_holdout",
+    "churn_threshold_days",
+    "cohort_matrix",
+    "cohort_table",
+    "customer_value",
+    "historical_clv",
+    "interpurchase_gaps",
+    "interpurchase_histogram",
+    "kpi_trends",
+    "kpis",
+    "load_report",
+    "load_transactions",
+    "new_vs_returning",
+    "order_metrics",
+    "period_churn",
+    "repeat_purchase_rate",
+    "returning_revenue_share",
+    "rfm",
+    "rfm_segments",
+    "summarize",
+    "threshold_churn",
+    "time_between_purchases",
+    "trend_direction",
+]

@@ -87,6 +87,11 @@ def returning_revenue_share(transactions: object, *, observation_end: object) ->
     """Share of all net revenue to date that came from returning (not first) orders."""
     frame = prepare(transactions, observation_end)
     require_rows(frame)
+    return returning_share(frame)
+
+
+def returning_share(frame: Frame) -> float:
+    """:func:`returning_revenue_share` of a prepared frame."""
     orders = net_orders(frame)
     totals = run(
         orders.agg(
