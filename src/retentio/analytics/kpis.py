@@ -111,12 +111,12 @@ def kpi_trends(
     ``churn_rate``, ``retention_rate``, ``historical_clv`` = revenue to date / customers to
     date). The last period may be cut short by the observation end (``complete`` False).
     """
-    common = {"observation_end": observation_end, "period": period}
-    flows = order_metrics(transactions, **common)
-    repeat = repeat_purchase_rate(transactions, by="period", **common)
-    churn = threshold_churn(transactions, days=churn_days, **common)
-    spacing = time_between_purchases(transactions, by="period", **common)
-    split = new_vs_returning(transactions, **common)
+    end, tx = observation_end, transactions
+    flows = order_metrics(tx, observation_end=end, period=period)
+    repeat = repeat_purchase_rate(tx, observation_end=end, by="period", period=period)
+    churn = threshold_churn(tx, observation_end=end, days=churn_days, period=period)
+    spacing = time_between_purchases(tx, observation_end=end, by="period", period=period)
+    split = new_vs_returning(tx, observation_end=end, period=period)
     out = pd.DataFrame({"period": flows["period"]})
     out["customers"] = flows["customers"]
     out["orders"] = flows["orders"]
