@@ -37,6 +37,7 @@ __all__ = [
     "LoadReport",
     "load_report",
     "load_transactions",
+    "source_columns",
 ]
 
 DEFAULT_REFUND_STATUSES = ("refunded", "refund", "returned", "return", "chargeback")
@@ -68,6 +69,11 @@ def load_report(table: pa.Table) -> LoadReport | None:
     """The :class:`LoadReport` stored in a table returned by :func:`load_transactions`."""
     raw = (table.schema.metadata or {}).get(_REPORT_KEY)
     return None if raw is None else LoadReport(**json.loads(raw))
+
+
+def source_columns(source: object, *, format: str | None = None) -> list[str]:
+    """The column names of ``source`` (reads only the header or the schema)."""
+    return open_source(source, fmt=format).columns
 
 
 def _quote(name: str) -> str:

@@ -1,0 +1,20 @@
+"""The `retentio` command line."""
+
+from __future__ import annotations
+
+import sys
+
+from retentio.cli import data as _data  # noqa: F401  (registers demo-data and load)
+from retentio.cli.app import app, err
+from retentio.core.errors import RetentioError
+
+__all__ = ["app", "main"]
+
+
+def main() -> None:
+    """Entry point of the `retentio` console script: errors become one clear line."""
+    try:
+        app(standalone_mode=False)
+    except RetentioError as exc:
+        err.print(f"[bold red]error:[/] {exc}", highlight=False, markup=True)
+        sys.exit(1)

@@ -1,0 +1,177 @@
+"""The column-mapping options every analytics command shares, and loading with a progress bar."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Annotated, Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
+
+from retentio.analytics import load_report, load_transactions, source_columns
+from retentio.core.errors import ConfigurationError
+
+__all__ = ["LoadOptions", "load_with_progress", "observation_end_of"]
+
+MAPPING = "Column mapping"
+PARSING = "Parsing"
+
+
+def _mapping(text: str) -> Any:
+    return typer.Option(help=text, rich_help_panel=MAPPING)
+
+
+def _parsing(text: str, *names: str) -> Any:
+    return typer.Option(*names, help=text, rich_help_panel=PARSING)
+
+
+CustomerCol = Annotated[str, _mapping("Column with the customer id.")]
+OrderCol = Annotated[
+    str, _mapping("Column with the order id; '-' when there is none (each row is one order).")
+]
+DateCol = Annotated[str, _mapping("Column with the order date/time.")]
+AmountCol = Annotated[str, _mapping("Column with the amount.")]
+CurrencyCol = Annotated[
+    str | None, _mapping("Column with the currency code [default: 'currency' if present].")
+]
+StatusCol = Annotated[
+    str | None, _mapping("Column with the order status [default: 'status' if present].")
+]
+Tz = Annotated[str, _parsing("Time zone of timestamps without an offset.")]
+Currency = Annotated[str | None, _parsing("Currency of all rows when there is no currency column.")]
+DateFormat = Annotated[
+    str | None, _parsing("strftime format of the dates, e.g. %Y%m%d [default: ISO 8601].")
+]
+Decimal = Annotated[str, _parsing("Decimal separator of amounts written as text: . or ,")]
+Rate = Annotated[
+    list[str] | None,
+    _parsing("Conversion rate CUR=VALUE (1 CUR in --base-currency); repeatable.", "--rate"),
+]
+BaseCurrency = Annotated[str | None, _parsing("Currency to convert all amounts into.")]
+SkipInvalid = Annotated[
+    bool,
+    _parsing("Load the valid rows; write the rejected ones to a rejects file.", "--skip-invalid"),
+]
+Rejects = Annotated[
+    Path | None, _parsing("Where --skip-invalid writes rejected rows [default: FILE.rejects.csv].")
+]
+Format = Annotated[
+    str | None, _parsing("csv, parquet or jsonl [default: from the file name].", "--format")
+]
+Delimiter = Annotated[str | None, _parsing("CSV delimiter [default: ',' or tab for .tsv].")]
+ObservationEnd = Annotated[
+    str | None,
+    typer.Option(
+        help="Last day (inclusive) of data to use, YYYY-MM-DD [default: the last order's day].",
+    ),
+]
+
+
+@dataclass(frozen=True)
+class LoadOptions:
+    """What the shared options say about reading the input file."""
+
+    customer_col: str = "customer_id"
+    order_col: str = "order_id"
+    date_col: str = "ordered_at"
+    amount_col: str = "amount"
+    currency_col: str | None = None
+    status_col: str | None = None
+    tz: str = "UTC"
+    currency: str | None = None
+    date_format: str | None = None
+    decimal: str = "."
+    rate: tuple[str, ...] = ()
+    base_currency: str | None = None
+    skip_invalid: bool = False
+    rejects: Path | None = None
+    format: str | None = None
+    delimiter: str | None = None
+
+    def rates(self) -> dict[str, float] | None:
+        if not self.rate:
+            return None
+        parsed: dict[str, float] = {}
+        for item in self.rate:
+            code, sep, value = item.partition("=")
+            try:
+                parsed[code.strip().upper()] = float(value)
+            except ValueError:
+                sep = ""
+            if not sep:
+                raise ConfigurationError(f"--rate must look like DKK=0.134, got {item!r}")
+        return parsed
+
+    def kwargs(self, path: Path) -> dict[str, Any]:
+        columns = source_columns(path, format=self.format)
+        currency_col = self.currency_col or ("currency" if "currency" in columns else None)
+        status_col = self.status_col or ("status" if "status" in columns else None)
+        return {
+            "customer_col": self.customer_col,
+            "order_col": None if self.order_col == "-" else self.order_col,
+            "date_col": self.date_col,
+            "amount_col": self.amount_col,
+            "currency_col": currency_col,
+            "status_col": status_col,
+            "tz": self.tz,
+            "currency": self.currency,
+            "date_format": self.date_format,
+            "decimal": self.decimal,
+            "rates": self.rates(),
+            "base_currency": self.base_currency,
+            "skip_invalid": self.skip_invalid,
+            "rejects_path": self.rejects,
+            "format": self.format,
+            "delimiter": self.delimiter,
+        }
+
+
+def load_with_progress(path: Path, options: LoadOptions, console: Console) -> pa.Table:
+    """Load ``path`` with a progress bar on stderr, then say what was collapsed or rejected."""
+    kwargs = options.kwargs(path)
+    columns = [
+        TextColumn("[progress.description]{task.description}"),
+        BarColumn(),
+        DownloadColumn() if path.suffix.lower() not in {".parquet", ".pq"} else TextColumn(""),
+        TimeRemainingColumn(),
+    ]
+    with Progress(*columns, console=console, transient=True) as bar:
+        task = bar.add_task(f"Loading {path.name}", total=None)
+
+        def progress(done: int, total: int | None) -> None:
+            bar.update(task, completed=done, total=total)
+
+        table = load_transactions(path, progress=progress, **kwargs)
+    report = load_report(table)
+    if report is not None:
+        notes = []
+        if report.duplicates_removed:
+            notes.append(f"{report.duplicates_removed} duplicated order rows collapsed")
+        if report.rejected:
+            where = f" (see {report.rejects_path})" if report.rejects_path else ""
+            notes.append(f"{report.rejected} invalid rows skipped{where}")
+        if report.excluded_by_status:
+            notes.append(f"{report.excluded_by_status} rows excluded by status")
+        if report.converted_to:
+            notes.append(f"amounts converted to {report.converted_to}")
+        console.print(
+            f"Loaded {report.orders:,} orders and {report.refunds:,} refunds from {path.name}"
+            + (f"; {'; '.join(notes)}" if notes else "")
+        )
+    return table
+
+
+def observation_end_of(table: pa.Table, given: str | None) -> date:
+    """The observation end the user gave, or the day of the last transaction."""
+    if given is not None:
+        try:
+            return date.fromisoformat(given)
+        except ValueError as exc:
+            raise ConfigurationError(f"--observation-end: not a date: {given!r}") from exc
+    last = pc.max(table["ordered_at"]).as_py()
+    return date.fromisoformat(str(last)[:10])
