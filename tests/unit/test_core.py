@@ -155,7 +155,7 @@ def test_money_is_immutable() -> None:
 
 def test_fixed_clock_needs_an_aware_datetime() -> None:
     with pytest.raises(ValueError, match="aware"):
-        FixedClock(datetime(2024, 7, 1, 10, 0))  # noqa: DTZ001 - naive on purpose
+        FixedClock(datetime(2024, 7, 1, 10, 0))  # naive on purpose
 
 
 def test_fixed_clock_reports_utc_and_advances() -> None:

@@ -119,9 +119,14 @@ def _csv_source(path: Path, delimiter: str | None, progress: Progress | None) ->
         delimiter = "\t" if ".tsv" in [s.lower() for s in path.suffixes] else ","
     parse = pacsv.ParseOptions(delimiter=delimiter)
     read = pacsv.ReadOptions(block_size=BLOCK_BYTES)
+    # the probe reads one small block on this thread: a reader thread left running when the
+    # probe closes would abort the process at exit
+    probe_read = pacsv.ReadOptions(block_size=1 << 16, use_threads=False)
     try:
         with _text_stream(path, None) as probe:
-            header = pacsv.open_csv(probe, read_options=read, parse_options=parse).schema.names
+            reader = pacsv.open_csv(probe, read_options=probe_read, parse_options=parse)
+            header = reader.schema.names
+            reader.close()
     except pa.ArrowInvalid as exc:
         if "Empty CSV file" in str(exc):
             header = []
@@ -168,9 +173,12 @@ def _parquet_source(path: Path, progress: Progress | None) -> Source:
 
 def _jsonl_source(path: Path, progress: Progress | None) -> Source:
     read = pajson.ReadOptions(block_size=BLOCK_BYTES)
+    probe_read = pajson.ReadOptions(block_size=1 << 20, use_threads=False)
     try:
         with _text_stream(path, None) as probe:
-            schema = pajson.open_json(probe, read_options=read).schema
+            reader = pajson.open_json(probe, read_options=probe_read)
+            schema = reader.schema
+            reader.close()
     except pa.ArrowInvalid as exc:
         if "Empty JSON file" in str(exc):
             return Source(path.name, pa.schema([]), lambda _: iter(()))

@@ -77,19 +77,19 @@ KPI_SPECS: dict[str, KpiSpec] = {
     "avg_days_between_purchases": KpiSpec(
         "Avg. days between purchases", "days",
         "Mean time from one purchase day of a customer to their next.",
-        "gaps ending in each {noun}", False,
+        "gaps ending each {noun}", False,
     ),
     "median_days_between_purchases": KpiSpec(
         "Median days between purchases", "days",
         "Half of all repeat purchases come sooner than this.",
-        "gaps ending in each {noun}", False,
+        "gaps ending each {noun}", False,
     ),
     "average_order_value": KpiSpec(
         "Average order value", "money", "Net revenue divided by orders.", "per {noun}", True
     ),
     "purchase_frequency": KpiSpec(
         "Purchase frequency", "number", "Orders per customer.",
-        "orders per buyer within each {noun}", True,
+        "within each {noun}", True,
     ),
     "historical_clv": KpiSpec(
         "Historical CLV", "money", "Net revenue per customer to date.", _STOCK, True

@@ -157,17 +157,15 @@ def cohort_section(tx: object, end: object, period: str) -> dict[str, Any]:
     """The cohort heatmap: share of each acquisition cohort active k periods later."""
     matrix = cohort_matrix(tx, observation_end=end, period=period)
     noun = period_noun(period)
-    cohorts = sorted(matrix["cohort"].unique())
+    records: list[dict[str, Any]] = matrix.to_dict("records")  # type: ignore[assignment]
+    cohorts = sorted({r["cohort"] for r in records})
     shown = cohorts[-MAX_COHORTS:]
-    width = min(int(matrix["period_number"].max()) + 1, MAX_COHORT_COLUMNS) if len(matrix) else 0
-    later = matrix[(matrix["period_number"] >= 1) & (matrix["period_number"] < width)]
-    vmax = float(later["active_share"].max()) if len(later) else 1.0
-    vmax = vmax if math.isfinite(vmax) and vmax > 0 else 1.0
-    cells_of = {
-        (row.cohort, int(row.period_number)): row
-        for row in matrix[matrix["cohort"].isin(shown)].itertuples(index=False)
-    }
-    rows = []
+    periods = max((int(r["period_number"]) + 1 for r in records), default=0)
+    width = min(periods, MAX_COHORT_COLUMNS)
+    later = [float(r["active_share"]) for r in records if 1 <= r["period_number"] < width]
+    vmax = max((v for v in later if math.isfinite(v)), default=1.0) or 1.0
+    cells_of = {(r["cohort"], int(r["period_number"])): r for r in records}
+    rows: list[dict[str, Any]] = []
     for cohort in shown:
         label = period_label(cohort, period)
         cells: list[dict[str, Any] | None] = []
@@ -177,18 +175,22 @@ def cohort_section(tx: object, end: object, period: str) -> dict[str, Any]:
             if row is None:
                 cells.append(None)
                 continue
-            size = int(row.cohort_size)
-            share = float(row.active_share)
+            size, share, complete = (
+                int(row["cohort_size"]),
+                float(row["active_share"]),
+                bool(row["complete"]),
+            )
             bg = heat_color(share, vmax)
             cells.append(
                 {
                     "text": format_percent(share, 0 if share >= 0.1 or share == 0 else 1),
                     "bg": bg,
                     "fg": text_color_on(bg),
-                    "complete": bool(row.complete),
-                    "title": f"{label} cohort, {noun} {k}: {format_count(row.active_customers)} "
-                    f"of {format_count(size)} customers bought ({format_percent(share)})"
-                    + ("" if row.complete else f"; this {noun} is still running"),
+                    "complete": complete,
+                    "title": f"{label} cohort, {noun} {k}: "
+                    f"{format_count(row['active_customers'])} of {format_count(size)} customers "
+                    f"bought ({format_percent(share)})"
+                    + ("" if complete else f"; this {noun} is still running"),
                 }
             )
         rows.append({"label": label, "size": format_count(size), "cells": cells})
@@ -197,9 +199,7 @@ def cohort_section(tx: object, end: object, period: str) -> dict[str, Any]:
         "columns": list(range(width)),
         "rows": rows,
         "hidden_cohorts": len(cohorts) - len(shown),
-        "hidden_columns": max(int(matrix["period_number"].max()) + 1 - width, 0)
-        if len(matrix)
-        else 0,
+        "hidden_columns": periods - width,
         "any_incomplete": any(
             c is not None and not c["complete"] for r in rows for c in r["cells"]
         ),
@@ -212,17 +212,16 @@ def interpurchase_section(tx: object, end: object, bin_days: int = 7) -> dict[st
     hist = interpurchase_histogram(tx, observation_end=end, bin_days=bin_days)
     stats = time_between_purchases(tx, observation_end=end, by="overall").iloc[0]
     labels, titles = [], []
-    for row in hist.itertuples(index=False):
-        start = int(row.bin_start)
-        if is_missing(row.bin_end):
+    for row in hist.to_dict("records"):
+        start = int(row["bin_start"])
+        if is_missing(row["bin_end"]):
             labels.append(f"{start}+")
             span = f"{start} days or more"
         else:
             labels.append(str(start))
-            span = f"{start}\u2013{int(row.bin_end) - 1} days"
-        titles.append(
-            f"{span}: {format_count(row.gaps)} repeat purchases ({format_percent(row.share)})"
-        )
+            span = f"{start}\u2013{int(row['bin_end']) - 1} days"
+        count, share = format_count(row["gaps"]), format_percent(row["share"])
+        titles.append(f"{span}: {count} repeat purchases ({share})")
     gaps = int(stats["gaps"])
     desc = (
         f"{format_count(gaps)} repeat purchases by {format_count(stats['customers'])} customers; "
@@ -244,14 +243,18 @@ def interpurchase_section(tx: object, end: object, bin_days: int = 7) -> dict[st
     facts = [
         ("Median", format_days(stats["median_days"])),
         ("Mean", format_days(stats["mean_days"])),
-        (
-            "Middle half",
-            f"{format_days(stats['p25_days'])} \u2013 {format_days(stats['p75_days'])}",
-        ),
+        ("Middle half", _day_range(stats["p25_days"], stats["p75_days"])),
         ("9 in 10 within", format_days(stats["p90_days"])),
         ("Repeat purchases", format_count(gaps)),
     ]
     return {"chart": chart, "facts": facts, "bin_days": bin_days}
+
+
+def _day_range(low: object, high: object) -> str:
+    """``12\u201390.5 days``: a range of days with the unit once."""
+    if is_missing(low) or is_missing(high):
+        return format_days(None)
+    return f"{format_days(low).split()[0]}\u2013{format_days(high)}"
 
 
 def rfm_section(tx: object, end: object, currency: str | None) -> dict[str, Any]:
@@ -286,7 +289,7 @@ def rfm_section(tx: object, end: object, currency: str | None) -> dict[str, Any]
         x_label=f"Net revenue ({currency})" if currency else "Net revenue",
         value_format=format_compact,
         value_labels=[
-            f"{format_money(r, None, compact=True)} \u00b7 {format_percent(s)}"
+            f"{format_count(r)} \u00b7 {format_percent(s)}"
             for r, s in zip(seg["revenue"], seg["revenue_share"], strict=True)
         ],
         color=RETURNING_COLOR,

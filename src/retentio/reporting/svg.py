@@ -235,7 +235,7 @@ def _column_axes(
     band = (f.right - f.left) / max(len(labels), 1)
     every = _thin(labels, f.right - f.left)
     for i, label in enumerate(labels):
-        if i % every == 0:
+        if (len(labels) - 1 - i) % every == 0:  # anchored at the end: the latest is labelled
             parts.append(_text(f.left + (i + 0.5) * band, f.bottom + 16, label, "tick"))
     if x_label:
         parts.append(_text((f.left + f.right) / 2, height - 6, x_label, "axis-label"))
@@ -257,8 +257,8 @@ def column_chart(
     y_label: str,
     y_format: Formatter = _plain,
     value_titles: Sequence[str] | None = None,
-    width: float = 720,
-    height: float = 280,
+    width: float = 1020,
+    height: float = 300,
 ) -> Markup:
     """Vertical bars, one per label, from zero to the value (a histogram, a time series)."""
     ys = _clean(values)
@@ -297,7 +297,7 @@ def bar_chart(
     value_format: Formatter = _plain,
     value_labels: Sequence[str] | None = None,
     color: str = ACCENT,
-    width: float = 520,
+    width: float = 496,
     row_height: float = 26,
 ) -> Markup:
     """Horizontal bars, one row per label, with the value written after each bar."""
@@ -351,8 +351,8 @@ def stacked_column_chart(
     x_label: str,
     y_label: str,
     y_format: Formatter = _plain,
-    width: float = 720,
-    height: float = 320,
+    width: float = 1020,
+    height: float = 340,
 ) -> Markup:
     """Columns stacked from the series (positives up from zero, negatives down), with a legend."""
     cleaned = [_clean(s.values) for s in series]
