@@ -7,7 +7,6 @@ and the real CLI disagree.
 from __future__ import annotations
 
 import sys
-
 from typing import Any
 
 import typer.main

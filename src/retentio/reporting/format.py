@@ -75,14 +75,14 @@ KPI_SPECS: dict[str, KpiSpec] = {
         _STOCK, True,
     ),
     "avg_days_between_purchases": KpiSpec(
-        "Avg. days between purchases", "days",
-        "Mean time from one purchase day of a customer to their next.",
-        "gaps ending each {noun}", False,
+        "Average purchase gap", "days",
+        "Mean days from a customer's purchase to their next one.",
+        "per {noun}", False,
     ),
     "median_days_between_purchases": KpiSpec(
-        "Median days between purchases", "days",
+        "Median purchase gap", "days",
         "Half of all repeat purchases come sooner than this.",
-        "gaps ending each {noun}", False,
+        "per {noun}", False,
     ),
     "average_order_value": KpiSpec(
         "Average order value", "money", "Net revenue divided by orders.", "per {noun}", True

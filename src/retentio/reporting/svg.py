@@ -234,8 +234,9 @@ def _column_axes(
         parts.append(_text(f.left - 6, y + 4, s, "tick", "end"))
     band = (f.right - f.left) / max(len(labels), 1)
     every = _thin(labels, f.right - f.left)
+    offset = (len(labels) - 1) % every  # anchored at the end, so the latest is labelled...
     for i, label in enumerate(labels):
-        if (len(labels) - 1 - i) % every == 0:  # anchored at the end: the latest is labelled
+        if (i - offset) % every == 0 or (i == 0 and offset >= every * 0.7):  # ...and the first
             parts.append(_text(f.left + (i + 0.5) * band, f.bottom + 16, label, "tick"))
     if x_label:
         parts.append(_text((f.left + f.right) / 2, height - 6, x_label, "axis-label"))
