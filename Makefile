@@ -17,7 +17,7 @@ $(UV):
 	$(TOOLS)/bin/pip install --quiet "uv==$(UV_VERSION)"
 
 $(BIN)/.installed: $(UV) pyproject.toml uv.lock
-	$(UV) sync --frozen --no-dev --python $(PYTHON)
+	$(UV) sync --frozen --no-dev --inexact --python $(PYTHON)
 	touch $@
 
 $(BIN)/.installed-dev: $(UV) pyproject.toml uv.lock
