@@ -5,6 +5,7 @@ Purchases on the same UTC day count once, so an order split in two is not a 0-da
 
 from __future__ import annotations
 
+import ibis
 import numpy as np
 import pandas as pd
 
@@ -117,9 +118,7 @@ def interpurchase_histogram(
         p99 = g.days.quantile(0.99).to_pyarrow().as_py()
         max_days = bin_days * int(np.ceil(((p99 or 0) + 1) / bin_days))
     cap = max(bin_days, int(max_days))
-    capped = g.mutate(
-        bin=(g.days.clip(upper=cap) // bin_days) * bin_days,
-    )
+    capped = g.mutate(bin=ibis.ifelse(g.days >= cap, cap, (g.days // bin_days) * bin_days))
     counts = run(capped.group_by("bin").agg(gaps=lambda t: t.count())).set_index("bin")
     starts = list(range(0, cap, bin_days)) + [cap]
     out = pd.DataFrame({"bin_start": starts})

@@ -85,6 +85,8 @@ def _literal(value: str) -> str:
 
 
 def _check_columns(src: Source, mapping: Mapping[str, str | None]) -> dict[str, str]:
+    if not src.columns:
+        raise EmptyDataError(f"{src.name} is empty: no header and no rows")
     wanted = {f: c for f, c in mapping.items() if c is not None}
     missing = [f"{c!r} (for {f})" for f, c in wanted.items() if c not in src.columns]
     if missing:
@@ -114,7 +116,13 @@ def _date_expr(col: str, kind: pa.DataType, date_format: str | None) -> str:
                 f"column {col!r} holds integers; pass date_format (e.g. '%Y%m%d') to read them "
                 "as dates"
             )
-        return f"TRY_CAST({text} AS TIMESTAMPTZ)"
+        # DuckDB wants seconds before an offset: "10:00+02:00" / "10:00Z" get ":00" added
+        with_seconds = (
+            f"regexp_replace({text}, '^(\\d{{4}}-\\d{{2}}-\\d{{2}}[ T]\\d{{2}}:\\d{{2}})"
+            f"([zZ]|[+-]\\d{{2}}(:?\\d{{2}})?)$', '\\1:00\\2')"
+        )
+        plain = f"TRY_CAST({text} AS TIMESTAMPTZ)"
+        return f"coalesce({plain}, TRY_CAST({with_seconds} AS TIMESTAMPTZ))"
     raise SchemaError(f"column {col!r} has type {kind}, which cannot be read as a date")
 
 

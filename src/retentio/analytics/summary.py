@@ -160,7 +160,7 @@ def calibration_holdout(
         monetary_value_holdout=lambda t: t.value.mean(),
     )
     joined = calibration.left_join(holdout, "customer_id")
-    duration = (period_index(obs_end, key) - cal_start).cast("float64") / scale
+    duration = float(period_index(obs_end, key) - cal_start) / scale
     result = joined.select(
         customer_id=joined.customer_id,
         frequency_cal=joined.frequency,

@@ -5,6 +5,7 @@ Revenue is net: refunds are subtracted in the period they happen. A refund is ne
 
 from __future__ import annotations
 
+import math
 from datetime import timedelta
 
 import numpy as np
@@ -142,7 +143,10 @@ def historical_clv(transactions: object, *, observation_end: object) -> pd.DataF
     cut = frame.table.filter(frame.table[s.ORDERED_AT].date() > last_year)
     year = _order_totals(Frame(table=cut, end=frame.end, backend=frame.backend), None).iloc[0]
     churn = _annual_churn(frame)
-    lifespan = MAX_LIFESPAN_YEARS if churn == 0 else min(MAX_LIFESPAN_YEARS, 1.0 / churn)
+    if math.isnan(churn):
+        lifespan = float("nan")  # under two years of data: no annual churn to invert
+    else:
+        lifespan = MAX_LIFESPAN_YEARS if churn == 0 else min(MAX_LIFESPAN_YEARS, 1.0 / churn)
     firsts = first_orders(frame)
     mean_span = firsts.last_day.delta(firsts.first_day, unit="day").mean().to_pyarrow().as_py()
     row = {

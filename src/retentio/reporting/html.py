@@ -71,8 +71,8 @@ def build_report(
         raise ConfigurationError(f"currency must be a 3-letter ISO 4217 code, got {currency!r}")
     facts = data_facts(transactions, observation_end)
     end = facts.observation_end
-    if currency is None and len(facts.currencies) == 1:
-        currency = facts.currencies[0]
+    if currency is None and len(facts.currencies) == 1 and facts.currencies[0] != "XXX":
+        currency = facts.currencies[0]  # XXX is ISO 4217 for "no currency": show no code
     code = currency.upper() if currency else None
     context = {
         "title": title,
