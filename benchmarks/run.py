@@ -73,14 +73,50 @@ def log(message: str) -> None:
 @dataclasses.dataclass
 class Measurement:
     seconds: float
+    cpu_seconds: float
     peak_rss_mb: float  # at the end of the computation, as reported by the process itself
     process_peak_rss_mb: float  # of the whole process (wait4), result writing included
     baseline_rss_mb: float
+    busy_before: float | None  # share of all CPUs used by other processes just before the run
     extra: dict[str, Any]
 
 
-def measure(command: list[str], timeout: float) -> Measurement:
+def cpu_busy(seconds: float = 1.0) -> float:
+    """Share of all CPUs busy (with anything) over ``seconds``, from /proc/stat."""
+
+    def sample() -> tuple[int, int]:
+        with open("/proc/stat") as stat:
+            values = [int(v) for v in stat.readline().split()[1:]]
+        idle = values[3] + values[4]  # idle + iowait
+        return sum(values), idle
+
+    total0, idle0 = sample()
+    time.sleep(seconds)
+    total1, idle1 = sample()
+    return 1.0 - (idle1 - idle0) / max(total1 - total0, 1)
+
+
+def wait_until_idle(max_wait: float, threshold: float = 0.15) -> float | None:
+    """Wait (up to ``max_wait`` seconds) until the other processes leave the CPUs idle.
+
+    Other work on the machine (a test suite, say) slows a run down and makes the comparison
+    unfair; this waits for a quiet moment. Returns the busy share last seen.
+    """
+    if max_wait <= 0:
+        return None
+    deadline = time.monotonic() + max_wait
+    busy = cpu_busy()
+    if busy > threshold:
+        log(f"other processes keep {busy:.0%} of the CPUs busy; waiting up to {max_wait:.0f} s")
+    while busy > threshold and time.monotonic() < deadline:
+        time.sleep(4.0)
+        busy = cpu_busy()
+    return busy
+
+
+def measure(command: list[str], timeout: float, idle_wait: float = 0.0) -> Measurement:
     """Run ``command`` (which prints one JSON line) and collect its own peak RSS with wait4."""
+    busy = wait_until_idle(idle_wait)
     process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
     timer = threading.Timer(timeout, process.kill)
     timer.start()
@@ -97,9 +133,11 @@ def measure(command: list[str], timeout: float) -> Measurement:
     report = json.loads(lines[-1])
     return Measurement(
         seconds=float(report.pop("seconds")),
+        cpu_seconds=float(report.pop("cpu_seconds")),
         peak_rss_mb=int(report.pop("peak_rss_kb")) * 1024 / 1e6,
         process_peak_rss_mb=usage.ru_maxrss * 1024 / 1e6,
         baseline_rss_mb=int(report.pop("baseline_rss_kb")) * 1024 / 1e6,
+        busy_before=busy,
         extra=report,
     )
 
@@ -119,6 +157,9 @@ def summarise_runs(runs: list[Measurement]) -> dict[str, Any]:
     return {
         "best_seconds": min(r.seconds for r in runs),
         "seconds": [round(r.seconds, 3) for r in runs],
+        "best_cpu_seconds": min(r.cpu_seconds for r in runs),
+        "cpu_seconds": [round(r.cpu_seconds, 3) for r in runs],
+        "busy_before": [None if r.busy_before is None else round(r.busy_before, 3) for r in runs],
         "peak_rss_mb": max(r.peak_rss_mb for r in runs),
         "process_peak_rss_mb": max(r.process_peak_rss_mb for r in runs),
         "baseline_rss_mb": min(r.baseline_rss_mb for r in runs),
@@ -165,16 +206,17 @@ def ensure_orders(directory: Path, customers: int) -> dict[str, Any]:
     return meta
 
 
-def ensure_transactions(directory: Path, timeout: float) -> tuple[Path, Measurement | None]:
+def ensure_transactions(
+    directory: Path, timeout: float, idle_wait: float
+) -> tuple[Path, Measurement | None]:
     """The normalised transactions Parquet file (loaded once); the load's measurement if run."""
     target = directory / "transactions.parquet"
     if target.exists():
         return target, None
     log("normalising with retentio.load_transactions")
     partial = directory / "transactions.parquet.partial"
-    run = measure(
-        worker_command("load", "retentio", directory / "orders.parquet", partial), timeout
-    )
+    command = worker_command("load", "retentio", directory / "orders.parquet", partial)
+    run = measure(command, timeout, idle_wait)
     partial.rename(target)
     return target, run
 
@@ -297,15 +339,16 @@ def markdown(result: dict[str, Any]) -> str:
         f"refund rows ({data['rows']:,} rows); best of {result['config']['repeat']} runs, "
         "each in a fresh process.",
         "",
-        "| task | implementation | best (s) | runs (s) | peak RSS (MB) | x retentio time |",
-        "|---|---|---:|---|---:|---:|",
+        "| task | implementation | best (s) | runs (s) | CPU (s) | peak RSS (MB) | x retentio |",
+        "|---|---|---:|---|---:|---:|---:|",
     ]
     sections = result["sections"]
     if "load" in sections:
         load = sections["load"]
         lines.append(
             f"| load | retentio.load_transactions | {load['best_seconds']:.2f} | "
-            f"{', '.join(f'{s:.2f}' for s in load['seconds'])} | {load['peak_rss_mb']:,.0f} | |"
+            f"{', '.join(f'{s:.2f}' for s in load['seconds'])} | "
+            f"{load['best_cpu_seconds']:.2f} | {load['peak_rss_mb']:,.0f} | |"
         )
     for task in TASKS:
         impls = sections.get(task, {}).get("implementations", {})
@@ -321,7 +364,7 @@ def markdown(result: dict[str, Any]) -> str:
             lines.append(
                 f"| {task} | {label} | {run['best_seconds']:.2f} | "
                 f"{', '.join(f'{s:.2f}' for s in run['seconds'])} | "
-                f"{run['peak_rss_mb']:,.0f} | {ratio} |"
+                f"{run['best_cpu_seconds']:.2f} | {run['peak_rss_mb']:,.0f} | {ratio} |"
             )
     rows = targets(sections)
     if rows:
@@ -340,23 +383,27 @@ def run_task(
     impls: list[str],
     transactions: Path,
     out_dir: Path,
-    repeat: int,
-    timeout: float,
+    args: argparse.Namespace,
 ) -> dict[str, Any]:
+    """Best of ``args.repeat`` rounds; each round runs every implementation once, in turn."""
     import pandas as pd
     from impls import check_same
 
+    runs: dict[str, list[Measurement]] = {impl: [] for impl in impls}
+    for i in range(args.repeat):
+        for impl in impls:
+            out = out_dir / f"{task}-{impl}.parquet" if i == 0 else None
+            run = measure(worker_command(task, impl, transactions, out), args.timeout, args.idle)
+            log(
+                f"{task} {impl} run {i + 1}: {run.seconds:.2f} s, CPU {run.cpu_seconds:.2f} s, "
+                f"{run.peak_rss_mb:,.0f} MB"
+            )
+            runs[impl].append(run)
     results: dict[str, Any] = {}
     expected: pd.DataFrame | None = None
     for impl in impls:
-        runs = []
+        summary = summarise_runs(runs[impl])
         out = out_dir / f"{task}-{impl}.parquet"
-        for i in range(repeat):
-            command = worker_command(task, impl, transactions, out if i == 0 else None)
-            run = measure(command, timeout)
-            log(f"{task} {impl} run {i + 1}: {run.seconds:.2f} s, {run.peak_rss_mb:,.0f} MB")
-            runs.append(run)
-        summary = summarise_runs(runs)
         got = pd.read_parquet(out)
         if expected is None:
             expected = got
@@ -366,8 +413,9 @@ def run_task(
             verdict = "; ".join(summary["check"]) or "same result as retentio"
             log(f"{task} {impl}: {verdict}")
         summary["rows"] = len(got)
-        out.unlink()
         results[impl] = summary
+    for impl in impls:
+        (out_dir / f"{task}-{impl}.parquet").unlink()
     return {"implementations": results}
 
 
@@ -390,6 +438,13 @@ def main() -> None:
     parser.add_argument(
         "--timeout", type=float, default=1800.0, help="seconds per run (default 1800)"
     )
+    parser.add_argument(
+        "--idle",
+        type=float,
+        default=300.0,
+        help="before each run, wait up to this many seconds for other processes to leave the "
+        "CPUs idle (default 300; 0 to not wait)",
+    )
     args = parser.parse_args()
     customers = args.customers or (QUICK_CUSTOMERS if args.quick else DEFAULT_CUSTOMERS)
     if args.repeat < 1 or customers < 1:
@@ -397,17 +452,15 @@ def main() -> None:
 
     directory = data_dir(customers)
     data = ensure_orders(directory, customers)
-    transactions, first_load = ensure_transactions(directory, args.timeout)
+    transactions, first_load = ensure_transactions(directory, args.timeout, args.idle)
     data["transactions_bytes"] = transactions.stat().st_size
     sections: dict[str, Any] = {}
 
     if args.only in (None, "load"):
         runs = [] if first_load is None else [first_load]
         while len(runs) < args.repeat:
-            run = measure(
-                worker_command("load", "retentio", directory / "orders.parquet", None),
-                args.timeout,
-            )
+            command = worker_command("load", "retentio", directory / "orders.parquet", None)
+            run = measure(command, args.timeout, args.idle)
             log(f"load run {len(runs) + 1}: {run.seconds:.2f} s, {run.peak_rss_mb:,.0f} MB")
             runs.append(run)
         sections["load"] = summarise_runs(runs)
@@ -421,7 +474,7 @@ def main() -> None:
         if args.only not in (None, task):
             continue
         chosen = [i for i in impls if i != "lifetimes" or with_lifetimes]
-        sections[task] = run_task(task, chosen, transactions, out_dir, args.repeat, args.timeout)
+        sections[task] = run_task(task, chosen, transactions, out_dir, args)
 
     today = date.today().isoformat()
     suffix = "" if customers == DEFAULT_CUSTOMERS else f"-{customers}"

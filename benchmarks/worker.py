@@ -1,7 +1,8 @@
 """One measurement in a fresh process: ``python benchmarks/worker.py TASK IMPL ...``.
 
 Prints one JSON line: ``seconds`` (wall clock of the computation only: imports and writing the
-result for the check are outside), ``peak_rss_kb`` (the process's peak resident set size when
+result for the check are outside), ``cpu_seconds`` (user + system CPU time of the same span,
+all threads), ``peak_rss_kb`` (the process's peak resident set size when
 the computation ended, imports included) and ``baseline_rss_kb`` (resident set size after the
 imports, before the computation).
 
@@ -36,15 +37,22 @@ def peak_rss_kb() -> int:
     return int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
 
 
+def cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
 def run_load(source: str, out: str | None) -> dict[str, object]:
     import pyarrow.parquet as pq
 
     import retentio
 
     baseline = current_rss_kb()
+    cpu = cpu_seconds()
     start = time.perf_counter()
     table = retentio.load_transactions(source, status_col="status", currency_col="currency")
     seconds = time.perf_counter() - start
+    cpu = cpu_seconds() - cpu
     peak = peak_rss_kb()
     write_seconds = None
     if out is not None:
@@ -54,6 +62,7 @@ def run_load(source: str, out: str | None) -> dict[str, object]:
     report = retentio.load_report(table)
     return {
         "seconds": seconds,
+        "cpu_seconds": cpu,
         "peak_rss_kb": peak,
         "baseline_rss_kb": baseline,
         "rows": table.num_rows,
@@ -70,14 +79,17 @@ def run_task(task: str, impl: str, data: str, end: date, out: str | None) -> dic
     if impl == "retentio":
         import retentio  # noqa: F401  (import outside the timed section, as for the others)
     baseline = current_rss_kb()
+    cpu = cpu_seconds()
     start = time.perf_counter()
     result = function(data, end)
     seconds = time.perf_counter() - start
+    cpu = cpu_seconds() - cpu
     peak = peak_rss_kb()
     if out is not None:
         result.to_parquet(out, index=False)
     return {
         "seconds": seconds,
+        "cpu_seconds": cpu,
         "peak_rss_kb": peak,
         "baseline_rss_kb": baseline,
         "rows": len(result),
