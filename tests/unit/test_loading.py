@@ -350,12 +350,6 @@ def test_empty_customer_and_order_ids_are_rejected(tmp_path: Path) -> None:
     assert [(p.row, p.field) for p in info.value.problems] == [(5, "customer_id"), (6, "order_id")]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: a malformed CSV row after the 64 KiB header probe fails inside the batch "
-    "generator that DuckDB consumes; the DataError raised there reaches the caller as "
-    "duckdb.InvalidInputException (not a RetentioError)",
-)
 def test_a_malformed_row_deep_in_a_large_file_is_a_data_error(tmp_path: Path) -> None:
     rows = [(f"c{i}", f"o{i}", "2024-01-01", "5") for i in range(4_000)]  # about 100 KB
     path = write_csv(tmp_path / "o.csv", rows)
@@ -612,15 +606,7 @@ def test_header_only_file_is_empty(tmp_path: Path) -> None:
     [
         "o.csv",
         "o.csv.gz",
-        pytest.param(
-            "o.jsonl",
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="bug: sources.py _jsonl_source looks for 'Empty JSON file' but pyarrow "
-                "says 'Empty JSON stream', so a 0-byte JSON-lines file raises DataError "
-                "('not readable as JSON lines') instead of EmptyDataError",
-            ),
-        ),
+        "o.jsonl",
     ],
 )
 def test_zero_byte_file_is_empty(tmp_path: Path, name: str) -> None:

@@ -630,12 +630,6 @@ EARLY_ORPHAN = [
 ]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: newreturning.py new_vs_returning reindexes the orphan refunds to the periods "
-    "from the first *purchase* on, so a refund without its order before that period is "
-    "dropped and the periods' revenue no longer adds up to the net revenue",
-)
 def test_new_vs_returning_keeps_an_orphan_refund_before_the_first_purchase() -> None:
     table = retentio.load_transactions(frame_of(EARLY_ORPHAN), currency="EUR")
     split = new_vs_returning(table, observation_end=END, period="M")
@@ -645,13 +639,6 @@ def test_new_vs_returning_keeps_an_orphan_refund_before_the_first_purchase() -> 
     assert returning_revenue_share(table, observation_end=END) == pytest.approx(5 / 35)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=ValueError,
-    reason="bug: kpis.py kpi_trends takes its periods from order_metrics (which start at the "
-    "refund's period) but slices threshold_churn (which starts at the first purchase) with "
-    "[-len(out):]: 'Length of values (3) does not match length of index (4)'",
-)
 def test_kpi_trends_with_a_refund_before_the_first_purchase() -> None:
     table = retentio.load_transactions(frame_of(EARLY_ORPHAN), currency="EUR")
     trends = kpi_trends(table, observation_end=END, period="M", churn_days=30)

@@ -16,6 +16,7 @@ from retentio.analytics._exprs import first_orders, gaps
 from retentio.analytics._input import Frame, prepare, require_rows, run
 from retentio.analytics.interpurchase import time_between_purchases
 from retentio.analytics.newreturning import new_vs_returning, returning_share
+from retentio.analytics.periods import check_period, period_index, period_start
 from retentio.analytics.repeat import repeat_purchase_rate
 from retentio.analytics.retention import _sweep, _threshold_from, threshold_churn
 from retentio.analytics.value import _order_totals, order_metrics
@@ -122,7 +123,11 @@ def kpi_trends(
     out["orders"] = flows["orders"]
     out["revenue"] = flows["revenue"]
     out["repeat_purchase_rate"] = _align(out, repeat, "repeat_purchase_rate")
-    out["churn_rate"] = churn["churn_rate"].to_numpy()[-len(out) :]
+    key = check_period(period)
+    churn["period"] = pd.to_datetime(
+        [period_start(period_index(d.date(), key), key) for d in churn["as_of"]]
+    )
+    out["churn_rate"] = _align(out, churn, "churn_rate")
     out["retention_rate"] = 1.0 - out["churn_rate"]
     out["avg_days_between_purchases"] = _align(out, spacing, "mean_days")
     out["median_days_between_purchases"] = _align(out, spacing, "median_days")

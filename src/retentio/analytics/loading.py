@@ -11,7 +11,7 @@ import json
 import os
 import tempfile
 import zoneinfo
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Iterator, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -407,9 +407,23 @@ def _load(
 ) -> pa.Table:
     wanted = list(dict.fromkeys(cols.values()))
     batch_schema = pa.schema([src.schema.field(c) for c in wanted] + [pa.field(ROW, pa.int64())])
-    reader = pa.RecordBatchReader.from_batches(batch_schema, src.batches(wanted))
+    failure: list[BaseException] = []
+
+    def batches() -> Iterator[pa.RecordBatch]:
+        try:
+            yield from src.batches(wanted)
+        except Exception as exc:  # DuckDB would wrap it: keep it to raise it as it is
+            failure.append(exc)
+            raise
+
+    reader = pa.RecordBatchReader.from_batches(batch_schema, batches())
     con.register("source_batches", reader)
-    con.execute(f"CREATE TEMP TABLE parsed AS {sql}")
+    try:
+        con.execute(f"CREATE TEMP TABLE parsed AS {sql}")
+    except duckdb.Error:
+        if failure:
+            raise failure[0] from None
+        raise
     con.unregister("source_batches")
 
     rows_read = scalar(con, "SELECT count(*) FROM parsed")

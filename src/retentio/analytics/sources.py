@@ -180,7 +180,7 @@ def _jsonl_source(path: Path, progress: Progress | None) -> Source:
             schema = reader.schema
             reader.close()
     except pa.ArrowInvalid as exc:
-        if "Empty JSON file" in str(exc):
+        if "Empty JSON" in str(exc):
             return Source(path.name, pa.schema([]), lambda _: iter(()))
         raise DataError(f"{path.name}: not readable as JSON lines: {exc}") from exc
 
