@@ -165,14 +165,13 @@ def cohorts_sql_text(path: str, end: date) -> str:
     last = _month(end)
     return f"""
         WITH t AS (
-            SELECT customer_id,
-                   year(ordered_at) * 12 + month(ordered_at) - 1 AS idx,
-                   amount, is_refund
+            SELECT customer_id, CAST(ordered_at AS DATE) AS day, amount, is_refund
             FROM read_parquet({_literal(path)})
             WHERE ordered_at < {_end_exclusive(end)}
         ),
         per_month AS (
-            SELECT customer_id, idx, bool_or(NOT is_refund) AS bought, sum(amount) AS revenue
+            SELECT customer_id, year(day) * 12 + month(day) - 1 AS idx,
+                   bool_or(NOT is_refund) AS bought, sum(amount) AS revenue
             FROM t GROUP BY customer_id, idx
         ),
         firsts AS (

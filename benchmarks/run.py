@@ -117,7 +117,12 @@ def wait_until_idle(max_wait: float, threshold: float = 0.15) -> float | None:
 def measure(command: list[str], timeout: float, idle_wait: float = 0.0) -> Measurement:
     """Run ``command`` (which prints one JSON line) and collect its own peak RSS with wait4."""
     busy = wait_until_idle(idle_wait)
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
+    # Byte-compiled modules are cached (in benchmarks/data/pycache, whatever
+    # PYTHONDONTWRITEBYTECODE says) as in any installed environment, so that the first call of
+    # a library does not include compiling its sources.
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    env["PYTHONPYCACHEPREFIX"] = str(DATA / "pycache")
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True, env=env)
     timer = threading.Timer(timeout, process.kill)
     timer.start()
     try:

@@ -444,7 +444,7 @@ def test_naive_timestamps_are_read_in_the_given_time_zone(tmp_path: Path) -> Non
         ("c1", "o3", "2024-07-01 10:00:00+02:00", "1"),  # explicit offset kept -> 08:00 UTC
         ("c1", "o4", "2024-07-01T10:00:00+05:00", "1"),  # explicit offset kept -> 05:00 UTC
         ("c1", "o5", "2024-07-01T10:00:00Z", "1"),  # UTC -> 10:00 UTC
-        ("c1", "o6", "2024-01-01", "1"),  # midnight in Copenhagen -> 23:00 UTC the day before
+        ("c1", "o6", "2024-01-01", "1"),  # a date alone is that calendar day: midnight UTC
     ]
     table = load_transactions(write_csv(tmp_path / "o.csv", rows), tz="Europe/Copenhagen")
     assert table["ordered_at"].to_pylist() == [
@@ -453,7 +453,7 @@ def test_naive_timestamps_are_read_in_the_given_time_zone(tmp_path: Path) -> Non
         datetime(2024, 7, 1, 8, 0, tzinfo=UTC),
         datetime(2024, 7, 1, 5, 0, tzinfo=UTC),
         datetime(2024, 7, 1, 10, 0, tzinfo=UTC),
-        datetime(2023, 12, 31, 23, 0, tzinfo=UTC),
+        datetime(2024, 1, 1, 0, 0, tzinfo=UTC),
     ]
 
 
@@ -601,14 +601,7 @@ def test_header_only_file_is_empty(tmp_path: Path) -> None:
         load_transactions(write_csv(tmp_path / "o.csv", []))
 
 
-@pytest.mark.parametrize(
-    "name",
-    [
-        "o.csv",
-        "o.csv.gz",
-        "o.jsonl",
-    ],
-)
+@pytest.mark.parametrize("name", ["o.csv", "o.csv.gz", "o.jsonl"])
 def test_zero_byte_file_is_empty(tmp_path: Path, name: str) -> None:
     path = tmp_path / name
     path.write_bytes(b"")
@@ -682,3 +675,26 @@ def test_unknown_sources_and_formats(tmp_path: Path) -> None:
 def test_reserved_row_column_name() -> None:
     with pytest.raises(SchemaError, match="__row"):
         load_transactions(as_frame().assign(__row=1))
+
+
+def test_a_date_without_time_stays_on_its_calendar_day(tmp_path: Path) -> None:
+    # read in Copenhagen, midnight 2024-01-05 would be 2024-01-04 23:00 UTC: another UTC day
+    rows = [("c1", "o1", "20240105", "1")]
+    path = write_csv(tmp_path / "o.csv", rows)
+    table = load_transactions(path, tz="Europe/Copenhagen", date_format="%Y%m%d")
+    assert table["ordered_at"].to_pylist() == [datetime(2024, 1, 5, tzinfo=UTC)]
+
+
+def test_several_partial_refunds_of_one_order_are_all_kept() -> None:
+    frame = pd.DataFrame(
+        {
+            "customer_id": ["c1", "c1", "c1", "c1"],
+            "order_id": ["o1", "o1", "o1", "o1"],
+            "ordered_at": ["2024-02-01", "2024-02-03", "2024-02-05", "2024-02-05"],
+            "amount": [50.0, -10.0, -5.0, -5.0],  # the last row re-sends the second refund
+        }
+    )
+    table = load_transactions(frame)
+    assert table["amount"].to_pylist() == [50.0, -10.0, -5.0]
+    report = load_report(table)
+    assert report is not None and report.duplicates_removed == 1

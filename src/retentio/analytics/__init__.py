@@ -6,6 +6,7 @@ pandas DataFrames (or a dict for :func:`kpis`).
 """
 
 from retentio.analytics.cohorts import cohort_matrix, cohort_table
+from retentio.analytics.describe import DataRange, data_range
 from retentio.analytics.interpurchase import (
     interpurchase_gaps,
     interpurchase_histogram,
@@ -25,12 +26,14 @@ __all__ = [
     "KPI_KEYS",
     "SEGMENTS",
     "TRANSACTIONS_SCHEMA",
+    "DataRange",
     "LoadReport",
     "calibration_holdout",
     "churn_threshold_days",
     "cohort_matrix",
     "cohort_table",
     "customer_value",
+    "data_range",
     "historical_clv",
     "interpurchase_gaps",
     "interpurchase_histogram",

@@ -44,6 +44,12 @@ DEFAULT_REFUND_STATUSES = ("refunded", "refund", "returned", "return", "chargeba
 DEFAULT_EXCLUDED_STATUSES = ("cancelled", "canceled", "failed", "voided", "pending")
 UNKNOWN_CURRENCY = "XXX"  # ISO 4217: "no currency involved"
 _REPORT_KEY = b"retentio.load_report"
+# An order id appears once as a purchase; refunds of it are duplicates only when identical, so
+# several partial refunds of one order are all kept.
+_DUPLICATE_KEY = (
+    "order_id, is_refund, CASE WHEN is_refund THEN ordered_at END, "
+    "CASE WHEN is_refund THEN amount END"
+)
 _FIELDS = ("customer_id", "order_id", "ordered_at", "amount", "currency", "status")
 
 
@@ -101,16 +107,30 @@ def _id_expr(col: str) -> str:
     return f"NULLIF(trim(CAST({_quote(col)} AS VARCHAR)), '')"
 
 
+_TIME_DIRECTIVES = ("%H", "%I", "%M", "%S", "%p", "%z", "%Z", "%c", "%X", "%s", "%f", "%g")
+
+
+def _calendar_day(expr: str) -> str:
+    """A date without a time of day is that calendar day itself: midnight UTC, whatever tz is
+    (read in a local zone, "2024-01-05" would become 2024-01-04 23:00 UTC, another day)."""
+    return f"timezone('UTC', CAST({expr} AS TIMESTAMP))"
+
+
 def _date_expr(col: str, kind: pa.DataType, date_format: str | None) -> str:
     q = _quote(col)
-    if pa.types.is_date(kind) or (pa.types.is_timestamp(kind) and kind.tz is None):
-        return f"CAST(CAST({q} AS TIMESTAMP) AS TIMESTAMPTZ)"
+    if pa.types.is_date(kind):
+        return _calendar_day(q)
+    if pa.types.is_timestamp(kind) and kind.tz is None:
+        return f"CAST({q} AS TIMESTAMPTZ)"
     if pa.types.is_timestamp(kind):
         return q
     if pa.types.is_string(kind) or pa.types.is_large_string(kind) or pa.types.is_integer(kind):
         text = f"trim(CAST({q} AS VARCHAR))"
         if date_format is not None:
-            return f"CAST(try_strptime({text}, {_literal(date_format)}) AS TIMESTAMPTZ)"
+            parsed = f"try_strptime({text}, {_literal(date_format)})"
+            if not any(d in date_format for d in _TIME_DIRECTIVES):
+                return _calendar_day(parsed)
+            return f"CAST({parsed} AS TIMESTAMPTZ)"
         if pa.types.is_integer(kind):
             raise SchemaError(
                 f"column {col!r} holds integers; pass date_format (e.g. '%Y%m%d') to read them "
@@ -122,7 +142,11 @@ def _date_expr(col: str, kind: pa.DataType, date_format: str | None) -> str:
             f"([zZ]|[+-]\\d{{2}}(:?\\d{{2}})?)$', '\\1:00\\2')"
         )
         plain = f"TRY_CAST({text} AS TIMESTAMPTZ)"
-        return f"coalesce({plain}, TRY_CAST({with_seconds} AS TIMESTAMPTZ))"
+        day_only = f"regexp_full_match({text}, '\\d{{4}}-\\d{{2}}-\\d{{2}}')"
+        return (
+            f"CASE WHEN {day_only} THEN {_calendar_day(f'TRY_CAST({text} AS DATE)')} "
+            f"ELSE coalesce({plain}, TRY_CAST({with_seconds} AS TIMESTAMPTZ)) END"
+        )
     raise SchemaError(f"column {col!r} has type {kind}, which cannot be read as a date")
 
 
@@ -452,14 +476,14 @@ def _load(
 
     conflicts = scalar(
         con,
-        "SELECT count(*) FROM (SELECT order_id FROM parsed GROUP BY order_id, is_refund "
+        f"SELECT count(*) FROM (SELECT order_id FROM parsed GROUP BY {_DUPLICATE_KEY} "
         "HAVING count(DISTINCT customer_id) > 1 OR count(DISTINCT amount) > 1 "
         "OR count(DISTINCT ordered_at) > 1)",
     )
     names = ", ".join(f.name for f in s.TRANSACTIONS_SCHEMA)
     result = con.sql(
         f"SELECT {names} FROM parsed "
-        f"QUALIFY row_number() OVER (PARTITION BY order_id, is_refund ORDER BY {ROW}) = 1 "
+        f"QUALIFY row_number() OVER (PARTITION BY {_DUPLICATE_KEY} ORDER BY {ROW}) = 1 "
         f"ORDER BY {ROW}"
     ).to_arrow_table()
 

@@ -25,8 +25,7 @@ from retentio.analytics import (
     time_between_purchases,
     trend_direction,
 )
-from retentio.analytics._input import prepare, run
-from retentio.analytics.schema import CURRENCY, ORDERED_AT
+from retentio.analytics.describe import data_range
 from retentio.reporting.colors import NEW_COLOR, RETURNING_COLOR, heat_color, text_color_on
 from retentio.reporting.format import (
     KPI_SPECS,
@@ -82,19 +81,12 @@ class DataFacts:
 
 def data_facts(transactions: object, observation_end: object) -> DataFacts:
     """The first and last transaction day and the currencies, up to ``observation_end``."""
-    frame = prepare(transactions, observation_end)
-    t = frame.table
-    row = run(t.agg(first=t[ORDERED_AT].min(), last=t[ORDERED_AT].max())).iloc[0]
-    codes = run(t.select(code=t[CURRENCY]).distinct().order_by("code"))["code"]
-
-    def day(value: Any) -> date | None:
-        return None if is_missing(value) else pd.Timestamp(value).date()
-
+    found = data_range(transactions, observation_end=observation_end)
     return DataFacts(
-        observation_end=frame.end,
-        first_day=day(row["first"]),
-        last_day=day(row["last"]),
-        currencies=tuple(str(c) for c in codes if not is_missing(c)),
+        observation_end=found.observation_end,
+        first_day=found.first_day,
+        last_day=found.last_day,
+        currencies=found.currencies,
     )
 
 
