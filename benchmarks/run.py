@@ -168,7 +168,7 @@ def summarise_runs(runs: list[Measurement]) -> dict[str, Any]:
         "peak_rss_mb": max(r.peak_rss_mb for r in runs),
         "process_peak_rss_mb": max(r.process_peak_rss_mb for r in runs),
         "baseline_rss_mb": min(r.baseline_rss_mb for r in runs),
-        "extra": runs[0].extra,
+        "extra": min(runs, key=lambda r: r.seconds).extra,  # of the best run
     }
 
 
@@ -300,6 +300,24 @@ def machine() -> dict[str, Any]:
 # --------------------------------------------------------------------------------------------
 # the report
 # --------------------------------------------------------------------------------------------
+
+
+def source_state() -> dict[str, Any]:
+    """The commit measured, and whether src/ had uncommitted changes."""
+
+    def git(*args: str) -> str:
+        try:
+            done = subprocess.run(
+                ["git", *args], cwd=HERE.parent, capture_output=True, text=True, check=True
+            )
+        except (OSError, subprocess.CalledProcessError):
+            return ""
+        return done.stdout.strip()
+
+    return {
+        "commit": git("rev-parse", "HEAD"),
+        "src_dirty": bool(git("status", "--porcelain", "src")),
+    }
 
 
 def targets(sections: dict[str, Any]) -> list[dict[str, Any]]:
@@ -455,6 +473,7 @@ def main() -> None:
     if args.repeat < 1 or customers < 1:
         parser.error("--repeat and --customers must be >= 1")
 
+    source = source_state()
     directory = data_dir(customers)
     data = ensure_orders(directory, customers)
     transactions, first_load = ensure_transactions(directory, args.timeout, args.idle)
@@ -487,7 +506,10 @@ def main() -> None:
     path = RESULTS / f"{today}{suffix}.json"
     previous = json.loads(path.read_text()) if path.exists() else {}
     merged = {**previous.get("sections", {}), **sections}
-    command = " ".join([Path(sys.executable).name, "benchmarks/run.py", *sys.argv[1:]])
+    interpreter = Path(sys.executable)
+    if interpreter.is_relative_to(HERE.parent):
+        interpreter = interpreter.relative_to(HERE.parent)
+    command = " ".join([str(interpreter), "benchmarks/run.py", *sys.argv[1:]])
     result = {
         "date": datetime.now().astimezone().isoformat(timespec="seconds"),
         "command": command,
@@ -499,6 +521,7 @@ def main() -> None:
             "repeat": args.repeat,
         },
         "machine": machine(),
+        "source": source,
         "data": data,
         "sections": merged,
     }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import duckdb
@@ -9,12 +10,15 @@ import duckdb
 __all__ = ["connect", "scalar", "to_ibis"]
 
 
-def connect(*, tz: str = "UTC", memory_limit: str | None = None) -> duckdb.DuckDBPyConnection:
-    """An in-memory DuckDB connection with quiet output and the session time zone ``tz``.
+def connect(
+    *, tz: str = "UTC", memory_limit: str | None = None, database: Path | None = None
+) -> duckdb.DuckDBPyConnection:
+    """A DuckDB connection with quiet output and the session time zone ``tz``.
 
     The time zone decides how naive timestamps become instants (``CAST(... AS TIMESTAMPTZ)``).
+    In memory unless ``database`` names a (scratch) file.
     """
-    con = duckdb.connect(":memory:")
+    con = duckdb.connect(":memory:" if database is None else str(database))
     con.execute("SET enable_progress_bar = false")
     con.execute("SET TimeZone = ?", [tz])
     if memory_limit is not None:

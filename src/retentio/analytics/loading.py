@@ -44,12 +44,21 @@ DEFAULT_REFUND_STATUSES = ("refunded", "refund", "returned", "return", "chargeba
 DEFAULT_EXCLUDED_STATUSES = ("cancelled", "canceled", "failed", "voided", "pending")
 UNKNOWN_CURRENCY = "XXX"  # ISO 4217: "no currency involved"
 _REPORT_KEY = b"retentio.load_report"
+
+
 # An order id appears once as a purchase; refunds of it are duplicates only when identical, so
 # several partial refunds of one order are all kept.
-_DUPLICATE_KEY = (
-    "order_id, is_refund, CASE WHEN is_refund THEN ordered_at END, "
-    "CASE WHEN is_refund THEN amount END"
-)
+def _duplicate_key(alias: str = "") -> dict[str, str]:
+    """The columns that identify one order (or one identical refund) in ``parsed``."""
+    a = alias
+    return {
+        "k_order": f"{a}order_id",
+        "k_refund": f"{a}is_refund",
+        "k_at": f"CASE WHEN {a}is_refund THEN {a}ordered_at END",
+        "k_amount": f"CASE WHEN {a}is_refund THEN {a}amount END",
+    }
+
+
 _FIELDS = ("customer_id", "order_id", "ordered_at", "amount", "currency", "status")
 
 
@@ -285,6 +294,39 @@ def _write_rejects(con: duckdb.DuckDBPyConnection, path: Path) -> None:
         raise
 
 
+def _collapse_duplicates(con: duckdb.DuckDBPyConnection) -> int:
+    """Keep the first row of every duplicated order; return how many of them conflict.
+
+    Duplicates are rare, so they are found with one aggregation into a small table and deleted
+    by row number; the big table is never sorted or windowed.
+    """
+    key = _duplicate_key()
+    keys = ", ".join(f"{expr} AS {name}" for name, expr in key.items())
+    con.execute(
+        f"CREATE TABLE duplicate_keys AS SELECT {', '.join(key)}, min({ROW}) AS keep "
+        f"FROM (SELECT {ROW}, {keys} FROM parsed) GROUP BY ALL HAVING count(*) > 1"
+    )
+    if scalar(con, "SELECT count(*) FROM duplicate_keys") == 0:
+        return 0
+    match = " AND ".join(
+        f"d.{name} IS NOT DISTINCT FROM {expr}" for name, expr in _duplicate_key("p.").items()
+    )
+    con.execute(
+        f"CREATE TABLE duplicate_rows AS SELECT p.{ROW}, d.keep, p.customer_id, p.amount, "
+        f"p.ordered_at FROM parsed p JOIN duplicate_keys d ON {match}"
+    )
+    conflicts = scalar(
+        con,
+        "SELECT count(*) FROM (SELECT keep FROM duplicate_rows GROUP BY keep "
+        "HAVING count(DISTINCT customer_id) > 1 OR count(DISTINCT amount) > 1 "
+        "OR count(DISTINCT ordered_at) > 1)",
+    )
+    con.execute(
+        f"DELETE FROM parsed WHERE {ROW} IN (SELECT {ROW} FROM duplicate_rows WHERE {ROW} <> keep)"
+    )
+    return conflicts
+
+
 def _convert(
     con: duckdb.DuckDBPyConnection,
     currencies: dict[str, int],
@@ -306,7 +348,7 @@ def _convert(
     missing = sorted(set(currencies) - set(table))
     if missing:
         raise CurrencyError(f"no conversion rate for {', '.join(missing)} into {base}")
-    con.execute("CREATE TEMP TABLE rates (currency VARCHAR, rate DOUBLE)")
+    con.execute("CREATE TABLE rates (currency VARCHAR, rate DOUBLE)")
     con.executemany("INSERT INTO rates VALUES (?, ?)", list(table.items()))
     con.execute(
         "UPDATE parsed SET amount = round(amount * r.rate, 2), currency = ? "
@@ -338,6 +380,7 @@ def load_transactions(
     format: str | None = None,
     delimiter: str | None = None,
     progress: Progress | None = None,
+    memory_limit: str = "1GB",
 ) -> pa.Table:
     """Read, map, validate and normalise transactions.
 
@@ -371,6 +414,9 @@ def load_transactions(
         Override the file format detected from the suffix, and the CSV delimiter.
     progress
         ``progress(done, total)`` callback (bytes of text files, rows otherwise).
+    memory_limit
+        DuckDB's working-memory limit while parsing (beyond it, it spills to a temporary
+        directory); the returned table comes on top of it.
 
     Returns
     -------
@@ -411,11 +457,16 @@ def load_transactions(
         refund_statuses=refund_statuses,
         excluded_statuses=excluded_statuses,
     )
-    con = connect(tz=tz)
-    try:
-        return _load(con, src, cols, sql, source, skip_invalid, rejects_path, rates, base_currency)
-    finally:
-        con.close()
+    # A scratch database on disk: DuckDB compresses it and spills past memory_limit, so a
+    # large file loads in bounded memory (the returned table is the only full copy in RAM).
+    with tempfile.TemporaryDirectory(prefix="retentio-load-") as scratch:
+        con = connect(tz=tz, memory_limit=memory_limit, database=Path(scratch) / "load.duckdb")
+        try:
+            return _load(
+                con, src, cols, sql, source, skip_invalid, rejects_path, rates, base_currency
+            )
+        finally:
+            con.close()
 
 
 def _load(
@@ -443,7 +494,7 @@ def _load(
     reader = pa.RecordBatchReader.from_batches(batch_schema, batches())
     con.register("source_batches", reader)
     try:
-        con.execute(f"CREATE TEMP TABLE parsed AS {sql}")
+        con.execute(f"CREATE TABLE parsed AS {sql}")
     except duckdb.Error:
         if failure:
             raise failure[0] from None
@@ -474,18 +525,12 @@ def _load(
     )
     converted = _convert(con, currencies, rates, base_currency)
 
-    conflicts = scalar(
-        con,
-        f"SELECT count(*) FROM (SELECT order_id FROM parsed GROUP BY {_DUPLICATE_KEY} "
-        "HAVING count(DISTINCT customer_id) > 1 OR count(DISTINCT amount) > 1 "
-        "OR count(DISTINCT ordered_at) > 1)",
-    )
+    conflicts = _collapse_duplicates(con)
     names = ", ".join(f.name for f in s.TRANSACTIONS_SCHEMA)
-    result = con.sql(
-        f"SELECT {names} FROM parsed "
-        f"QUALIFY row_number() OVER (PARTITION BY {_DUPLICATE_KEY} ORDER BY {ROW}) = 1 "
-        f"ORDER BY {ROW}"
-    ).to_arrow_table()
+    # rows were inserted in source order and a scan keeps it: no sort of the whole table
+    # streamed out batch by batch: a whole-result fetch would hold a second copy in DuckDB
+    reader = con.sql(f"SELECT {names} FROM parsed").to_arrow_reader(1 << 20)
+    result = pa.Table.from_batches(list(reader), schema=reader.schema)
 
     written: Path | None = None
     if rejected:
