@@ -11,7 +11,11 @@ __all__ = ["connect", "scalar", "to_ibis"]
 
 
 def connect(
-    *, tz: str = "UTC", memory_limit: str | None = None, database: Path | None = None
+    *,
+    tz: str = "UTC",
+    memory_limit: str | None = None,
+    database: Path | None = None,
+    temp_directory: Path | None = None,
 ) -> duckdb.DuckDBPyConnection:
     """A DuckDB connection with quiet output and the session time zone ``tz``.
 
@@ -23,6 +27,9 @@ def connect(
     con.execute("SET TimeZone = ?", [tz])
     if memory_limit is not None:
         con.execute("SET memory_limit = ?", [memory_limit])
+    if temp_directory is not None:
+        temp_directory.mkdir(parents=True, exist_ok=True)
+        con.execute("SET temp_directory = ?", [str(temp_directory)])
     return con
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import tempfile
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -19,6 +20,10 @@ __all__ = ["Frame", "as_date", "prepare", "require_rows", "run"]
 
 _REQUIRED = (s.CUSTOMER_ID, s.ORDER_ID, s.ORDERED_AT, s.AMOUNT, s.IS_REFUND)
 _names = (f"transactions_{i}" for i in itertools.count())
+MEMORY_LIMIT = "600MB"
+"""DuckDB's working memory per analytics call; past it DuckDB spills to a temporary directory.
+Measured on 10M orders: summarize peaks at ~0.9 GB with it, ~1.3 GB with DuckDB's default."""
+_SPILL_DIR = Path(tempfile.gettempdir()) / "retentio-duckdb"
 
 
 def as_date(value: object, name: str = "observation_end") -> date:
@@ -93,7 +98,7 @@ def _register(con: Any, backend: Any, transactions: object) -> Any:
 def prepare(transactions: object, observation_end: object) -> Frame:
     """Validate the columns and keep the rows ordered up to ``observation_end`` (inclusive)."""
     end = as_date(observation_end)
-    con = connect()
+    con = connect(memory_limit=MEMORY_LIMIT, temp_directory=_SPILL_DIR)
     backend = to_ibis(con)
     table = _register(con, backend, transactions)
     missing = [c for c in _REQUIRED if c not in table.columns]

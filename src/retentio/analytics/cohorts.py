@@ -12,7 +12,6 @@ import numpy as np
 import pandas as pd
 
 from retentio.analytics import schema as s
-from retentio.analytics._exprs import first_orders
 from retentio.analytics._input import prepare, require_rows, run
 from retentio.analytics.periods import check_period, period_end, period_index, period_starts
 from retentio.core.errors import ConfigurationError
@@ -38,22 +37,27 @@ def cohort_matrix(
     key = check_period(period)
     frame = prepare(transactions, observation_end)
     require_rows(frame)
-    firsts = first_orders(frame)
-    cohorts = firsts.select(customer_id="customer_id", cohort=period_index(firsts.first_day, key))
     t = frame.table
-    rows = t.select(
-        customer_id=t[s.CUSTOMER_ID],
-        idx=period_index(t[s.ORDERED_AT].date(), key),
-        amount=t[s.AMOUNT],
-        is_refund=t[s.IS_REFUND],
-    ).join(cohorts, "customer_id")
+    # one row per (customer, period) first: the cohort is the first period with a purchase,
+    # and cohort sizes are the active customers of period 0, so the big table is read once
+    per_period = t.group_by(
+        customer_id=t[s.CUSTOMER_ID], idx=period_index(t[s.ORDERED_AT].date(), key)
+    ).agg(bought=(~t[s.IS_REFUND]).any(), revenue=t[s.AMOUNT].sum())
+    firsts = (
+        per_period.filter(per_period.bought)
+        .group_by("customer_id")
+        .agg(cohort=lambda x: x.idx.min())
+    )
+    rows = per_period.join(firsts, "customer_id")
+    rows = rows.filter(rows.idx >= rows.cohort)
     activity = run(
         rows.group_by(["cohort", (rows.idx - rows.cohort).name("period_number")]).agg(
-            active_customers=lambda x: x.customer_id.nunique(where=~x.is_refund),
-            revenue=lambda x: x.amount.sum(),
+            active_customers=lambda x: x.bought.sum(),
+            revenue=lambda x: x.revenue.sum(),
         )
     )
-    sizes = run(cohorts.group_by("cohort").agg(cohort_size=lambda x: x.count()))
+    sizes = activity.loc[activity["period_number"] == 0, ["cohort", "active_customers"]]
+    sizes = sizes.rename(columns={"active_customers": "cohort_size"})
     last = period_index(frame.end, key)
     grid = pd.DataFrame(
         [
@@ -63,9 +67,7 @@ def cohort_matrix(
         ],
         columns=["cohort", "period_number"],
     )
-    out = grid.merge(sizes, on="cohort").merge(
-        activity[activity["period_number"] >= 0], on=["cohort", "period_number"], how="left"
-    )
+    out = grid.merge(sizes, on="cohort").merge(activity, on=["cohort", "period_number"], how="left")
     out["active_customers"] = out["active_customers"].fillna(0).astype("int64")
     out["revenue"] = out["revenue"].fillna(0.0)
     out["active_share"] = out["active_customers"] / out["cohort_size"]
