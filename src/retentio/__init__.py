@@ -35,6 +35,7 @@ from retentio.analytics import (
     threshold_churn,
     time_between_purchases,
     trend_direction,
+    write_transactions,
 )
 from retentio.core.errors import RetentioError
 
@@ -73,4 +74,5 @@ __all__ = [
     "threshold_churn",
     "time_between_purchases",
     "trend_direction",
+    "write_transactions",
 ]

@@ -15,7 +15,7 @@ import pyarrow.parquet as pq
 import pytest
 
 import retentio
-from retentio import TRANSACTIONS_SCHEMA, load_report, load_transactions
+from retentio import TRANSACTIONS_SCHEMA, load_report, load_transactions, write_transactions
 from retentio.core.errors import (
     ConfigurationError,
     CurrencyError,
@@ -698,3 +698,30 @@ def test_several_partial_refunds_of_one_order_are_all_kept() -> None:
     assert table["amount"].to_pylist() == [50.0, -10.0, -5.0]
     report = load_report(table)
     assert report is not None and report.duplicates_removed == 1
+
+
+def test_write_transactions_streams_the_same_table_to_parquet(tmp_path: Path) -> None:
+    frame = pd.DataFrame(
+        {
+            "customer_id": ["c1", "c1", "c2"],
+            "order_id": ["o1", "o1", "o2"],  # o1 twice: collapsed in both paths
+            "ordered_at": ["2024-02-01", "2024-02-01", "2024-02-03 10:00"],
+            "amount": [50.0, 50.0, -5.0],
+        }
+    )
+    out = tmp_path / "clean.parquet"
+    report = write_transactions(frame, out)
+    in_memory = load_transactions(frame)
+    written = pq.read_table(out)
+    assert written.equals(in_memory)
+    assert report == load_report(written) == load_report(in_memory)
+    assert report.rows_loaded == 2 and report.duplicates_removed == 1
+
+
+def test_write_transactions_rejects_an_unknown_option_and_writes_nothing(tmp_path: Path) -> None:
+    out = tmp_path / "clean.parquet"
+    with pytest.raises(ConfigurationError, match="customer_column"):
+        write_transactions(pd.DataFrame({"x": [1]}), out, customer_column="x")
+    with pytest.raises(SchemaError):
+        write_transactions(pd.DataFrame({"x": [1]}), out)
+    assert list(tmp_path.iterdir()) == []

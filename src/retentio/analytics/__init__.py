@@ -13,7 +13,13 @@ from retentio.analytics.interpurchase import (
     time_between_purchases,
 )
 from retentio.analytics.kpis import KPI_KEYS, kpi_trends, kpis, trend_direction
-from retentio.analytics.loading import LoadReport, load_report, load_transactions, source_columns
+from retentio.analytics.loading import (
+    LoadReport,
+    load_report,
+    load_transactions,
+    source_columns,
+    write_transactions,
+)
 from retentio.analytics.newreturning import new_vs_returning, returning_revenue_share
 from retentio.analytics.repeat import repeat_purchase_rate
 from retentio.analytics.retention import churn_threshold_days, period_churn, threshold_churn
@@ -53,4 +59,5 @@ __all__ = [
     "threshold_churn",
     "time_between_purchases",
     "trend_direction",
+    "write_transactions",
 ]

@@ -7,17 +7,19 @@ without the rejected rows, which are written to a rejects file. Nothing is retur
 
 from __future__ import annotations
 
+import inspect
 import json
 import os
 import tempfile
 import zoneinfo
-from collections.abc import Collection, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import pyarrow as pa
-import pyarrow.compute as pc
+import pyarrow.parquet as pq
 
 from retentio.analytics import schema as s
 from retentio.analytics._duck import connect, scalar
@@ -39,6 +41,7 @@ __all__ = [
     "load_report",
     "load_transactions",
     "source_columns",
+    "write_transactions",
 ]
 
 DEFAULT_REFUND_STATUSES = ("refunded", "refund", "returned", "return", "chargeback")
@@ -60,6 +63,14 @@ def _duplicate_key(alias: str = "") -> dict[str, str]:
     }
 
 
+_MAPPING = {
+    "customer_id": "customer",
+    "order_id": "order",
+    "ordered_at": "date",
+    "amount": "amount",
+    "currency": "currency",
+    "status": "status",
+}
 _FIELDS = ("customer_id", "order_id", "ordered_at", "amount", "currency", "status")
 
 
@@ -287,6 +298,56 @@ def load_transactions(
     ------
     SchemaError, ParseError, EmptyDataError, CurrencyError, ConfigurationError
     """
+    options = dict(locals())
+    del options["source"]
+    parts: list[pa.Table] = []
+    _run(source, options, lambda tables: parts.extend(tables))
+    return pa.concat_tables(parts)
+
+
+def write_transactions(source: object, path: str | Path, **options: Any) -> LoadReport:
+    """Like :func:`load_transactions`, but write the normalised table to a Parquet file.
+
+    The rows go to ``path`` batch by batch (a temporary file, renamed when complete), so the
+    whole table is never held in memory: use it for files larger than RAM. Takes the same
+    keyword arguments as :func:`load_transactions`; returns what the load did.
+    """
+    try:
+        bound = inspect.signature(load_transactions).bind(source, **options)
+    except TypeError as exc:
+        raise ConfigurationError(f"write_transactions: {exc}") from exc
+    bound.apply_defaults()
+    arguments = dict(bound.arguments)
+    del arguments["source"]
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}-", suffix=".tmp", dir=target.parent)
+    os.close(fd)
+
+    def write(tables: Iterator[pa.Table]) -> None:
+        first = next(tables)  # its schema carries the load report in its metadata
+        with pq.ParquetWriter(tmp, first.schema, compression="zstd") as writer:
+            writer.write_table(first)
+            for table in tables:
+                writer.write_table(table)
+
+    try:
+        report = _run(source, arguments, write)
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return report
+
+
+def _run(
+    source: object, options: dict[str, Any], emit: Callable[[Iterator[pa.Table]], None]
+) -> LoadReport:
+    """Validate the options, parse ``source`` in DuckDB and hand the result to ``emit``."""
+    tz: str = options["tz"]
+    decimal: str = options["decimal"]
+    currency: str | None = options["currency"]
+    currency_col: str | None = options["currency_col"]
     try:
         zoneinfo.ZoneInfo(tz)
     except (zoneinfo.ZoneInfoNotFoundError, ValueError) as exc:
@@ -297,33 +358,30 @@ def load_transactions(
     if currency_col is None and (len(fixed_currency) != 3 or not fixed_currency.isalpha()):
         raise ConfigurationError(f"currency must be a 3-letter code, got {currency!r}")
 
-    src = open_source(source, fmt=format, delimiter=delimiter, progress=progress)
-    mapping = {
-        "customer_id": customer_col,
-        "order_id": order_col,
-        "ordered_at": date_col,
-        "amount": amount_col,
-        "currency": currency_col,
-        "status": status_col,
-    }
+    src = open_source(
+        source,
+        fmt=options["format"],
+        delimiter=options["delimiter"],
+        progress=options["progress"],
+    )
+    mapping = {field: options[f"{column}_col"] for field, column in _MAPPING.items()}
     cols = _check_columns(src, mapping)
     sql = parse_sql(
         src,
         cols,
         currency=fixed_currency,
-        date_format=date_format,
+        date_format=options["date_format"],
         decimal=decimal,
-        refund_statuses=refund_statuses,
-        excluded_statuses=excluded_statuses,
+        refund_statuses=options["refund_statuses"],
+        excluded_statuses=options["excluded_statuses"],
     )
     # A scratch database on disk: DuckDB compresses it and spills past memory_limit, so a
-    # large file loads in bounded memory (the returned table is the only full copy in RAM).
+    # large file loads in bounded memory (only the caller's result can be a full copy in RAM).
     with tempfile.TemporaryDirectory(prefix="retentio-load-") as scratch:
-        con = connect(tz=tz, memory_limit=memory_limit, database=Path(scratch) / "load.duckdb")
+        database = Path(scratch) / "load.duckdb"
+        con = connect(tz=tz, memory_limit=options["memory_limit"], database=database)
         try:
-            return _load(
-                con, src, cols, sql, source, skip_invalid, rejects_path, rates, base_currency
-            )
+            return _load(con, src, cols, sql, source, options, emit)
         finally:
             con.close()
 
@@ -334,11 +392,11 @@ def _load(
     cols: dict[str, str],
     sql: str,
     source: object,
-    skip_invalid: bool,
-    rejects_path: str | Path | None,
-    rates: Mapping[str, float] | None,
-    base_currency: str | None,
-) -> pa.Table:
+    options: dict[str, Any],
+    emit: Callable[[Iterator[pa.Table]], None],
+) -> LoadReport:
+    skip_invalid: bool = options["skip_invalid"]
+    rejects_path: str | Path | None = options["rejects_path"]
     wanted = list(dict.fromkeys(cols.values()))
     batch_schema = pa.schema([src.schema.field(c) for c in wanted] + [pa.field(ROW, pa.int64())])
     failure: list[BaseException] = []
@@ -382,14 +440,11 @@ def _load(
     currencies = dict(
         con.execute("SELECT currency, count(*) FROM parsed GROUP BY 1 ORDER BY 2 DESC").fetchall()
     )
-    converted = _convert(con, currencies, rates, base_currency)
+    converted = _convert(con, currencies, options["rates"], options["base_currency"])
 
     conflicts = _collapse_duplicates(con)
-    names = ", ".join(f.name for f in s.TRANSACTIONS_SCHEMA)
-    # rows were inserted in source order and a scan keeps it: no sort of the whole table
-    # streamed out batch by batch: a whole-result fetch would hold a second copy in DuckDB
-    reader = con.sql(f"SELECT {names} FROM parsed").to_arrow_reader(1 << 20)
-    result = pa.Table.from_batches(list(reader), schema=reader.schema)
+    loaded = scalar(con, "SELECT count(*) FROM parsed")
+    refunds = scalar(con, "SELECT count(*) FROM parsed WHERE is_refund")
 
     written: Path | None = None
     if rejected:
@@ -400,15 +455,13 @@ def _load(
         if written is not None:
             _write_rejects(con, written)
 
-    table = result.cast(s.TRANSACTIONS_SCHEMA.remove_metadata())
-    refunds = int(pc.sum(table[s.IS_REFUND]).as_py() or 0)
     report = LoadReport(
         source=src.name,
         rows_read=rows_read,
-        rows_loaded=table.num_rows,
-        orders=table.num_rows - refunds,
+        rows_loaded=loaded,
+        orders=loaded - refunds,
         refunds=refunds,
-        duplicates_removed=rows_read - rejected - excluded - table.num_rows,
+        duplicates_removed=rows_read - rejected - excluded - loaded,
         conflicting_duplicates=conflicts,
         rejected=rejected,
         rejects_path=None if written is None else str(written),
@@ -418,4 +471,10 @@ def _load(
     )
     metadata = dict(s.TRANSACTIONS_SCHEMA.metadata or {})
     metadata[_REPORT_KEY] = json.dumps(asdict(report)).encode()
-    return table.replace_schema_metadata(metadata)
+    names = ", ".join(f.name for f in s.TRANSACTIONS_SCHEMA)
+    # rows were inserted in source order and a scan keeps it: no sort of the whole table;
+    # streamed out batch by batch: a whole-result fetch would hold a second copy in DuckDB
+    reader = con.sql(f"SELECT {names} FROM parsed").to_arrow_reader(1 << 20)
+    target = s.TRANSACTIONS_SCHEMA.with_metadata(metadata)
+    emit(pa.Table.from_batches([b], schema=reader.schema).cast(target) for b in reader)
+    return report

@@ -6,12 +6,11 @@ from datetime import date
 from pathlib import Path
 from typing import Annotated
 
-import pyarrow.parquet as pq
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from retentio.cli.app import InputFile, app, err
-from retentio.cli.loading import LoadOptions, load_with_progress
+from retentio.cli.loading import LoadOptions, write_with_progress
 from retentio.cli.shared import with_load_options
 from retentio.core.errors import ConfigurationError
 
@@ -70,10 +69,9 @@ def load_command(
         Path, typer.Option("-o", "--output", help="Parquet file for the normalised table.")
     ],
 ) -> None:
-    """Validate and normalise an orders file into a Parquet file the metrics read directly."""
-    table = load_with_progress(file, options, err)
-    output.parent.mkdir(parents=True, exist_ok=True)
-    tmp = output.with_name(f".{output.name}.tmp")
-    pq.write_table(table, tmp, compression="zstd")
-    tmp.replace(output)
-    err.print(f"Wrote {table.num_rows:,} rows to {output}")
+    """Validate and normalise an orders file into a Parquet file the metrics read directly.
+
+    The rows stream to the file: a file larger than memory loads too.
+    """
+    report = write_with_progress(file, output, options, err)
+    err.print(f"Wrote {report.rows_loaded:,} rows to {output}")

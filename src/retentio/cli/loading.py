@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -13,10 +14,16 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
 
-from retentio.analytics import load_report, load_transactions, source_columns
+from retentio.analytics import (
+    LoadReport,
+    load_report,
+    load_transactions,
+    source_columns,
+    write_transactions,
+)
 from retentio.core.errors import ConfigurationError
 
-__all__ = ["LoadOptions", "load_with_progress", "observation_end_of"]
+__all__ = ["LoadOptions", "load_with_progress", "observation_end_of", "write_with_progress"]
 
 MAPPING = "Column mapping"
 PARSING = "Parsing"
@@ -131,39 +138,68 @@ class LoadOptions:
         }
 
 
-def load_with_progress(path: Path, options: LoadOptions, console: Console) -> pa.Table:
-    """Load ``path`` with a progress bar on stderr, then say what was collapsed or rejected."""
-    kwargs = options.kwargs(path)
-    columns = [
+def _progress_bar(path: Path, console: Console) -> Progress:
+    return Progress(
         TextColumn("[progress.description]{task.description}"),
         BarColumn(),
         DownloadColumn() if path.suffix.lower() not in {".parquet", ".pq"} else TextColumn(""),
         TimeRemainingColumn(),
-    ]
-    with Progress(*columns, console=console, transient=True) as bar:
+        console=console,
+        transient=True,
+    )
+
+
+def _run_with_progress(path: Path, console: Console, job: Callable[[Any], Any]) -> Any:
+    with _progress_bar(path, console) as bar:
         task = bar.add_task(f"Loading {path.name}", total=None)
 
         def progress(done: int, total: int | None) -> None:
             bar.update(task, completed=done, total=total)
 
-        table = load_transactions(path, progress=progress, **kwargs)
+        return job(progress)
+
+
+def load_with_progress(path: Path, options: LoadOptions, console: Console) -> pa.Table:
+    """Load ``path`` with a progress bar on stderr, then say what was collapsed or rejected."""
+    kwargs = options.kwargs(path)
+    table = _run_with_progress(
+        path, console, lambda progress: load_transactions(path, progress=progress, **kwargs)
+    )
     report = load_report(table)
     if report is not None:
-        notes = []
-        if report.duplicates_removed:
-            notes.append(f"{report.duplicates_removed} duplicated order rows collapsed")
-        if report.rejected:
-            where = f" (see {report.rejects_path})" if report.rejects_path else ""
-            notes.append(f"{report.rejected} invalid rows skipped{where}")
-        if report.excluded_by_status:
-            notes.append(f"{report.excluded_by_status} rows excluded by status")
-        if report.converted_to:
-            notes.append(f"amounts converted to {report.converted_to}")
-        console.print(
-            f"Loaded {report.orders:,} orders and {report.refunds:,} refunds from {path.name}"
-            + (f"; {'; '.join(notes)}" if notes else "")
-        )
+        _say(report, path, console)
     return table
+
+
+def write_with_progress(
+    path: Path, output: Path, options: LoadOptions, console: Console
+) -> LoadReport:
+    """Normalise ``path`` into the Parquet file ``output`` with a progress bar."""
+    kwargs = options.kwargs(path)
+    report: LoadReport = _run_with_progress(
+        path,
+        console,
+        lambda progress: write_transactions(path, output, progress=progress, **kwargs),
+    )
+    _say(report, path, console)
+    return report
+
+
+def _say(report: LoadReport, path: Path, console: Console) -> None:
+    notes = []
+    if report.duplicates_removed:
+        notes.append(f"{report.duplicates_removed} duplicated order rows collapsed")
+    if report.rejected:
+        where = f" (see {report.rejects_path})" if report.rejects_path else ""
+        notes.append(f"{report.rejected} invalid rows skipped{where}")
+    if report.excluded_by_status:
+        notes.append(f"{report.excluded_by_status} rows excluded by status")
+    if report.converted_to:
+        notes.append(f"amounts converted to {report.converted_to}")
+    console.print(
+        f"Loaded {report.orders:,} orders and {report.refunds:,} refunds from {path.name}"
+        + (f"; {'; '.join(notes)}" if notes else "")
+    )
 
 
 def observation_end_of(table: pa.Table, given: str | None) -> date:
