@@ -12,9 +12,11 @@ import retentio.core.errors as errors
 from retentio.core import FixedClock, Money, SystemClock, minor_unit_exponent
 from retentio.core.errors import (
     ConfigurationError,
+    ConvergenceError,
     CurrencyError,
     DataError,
     EmptyDataError,
+    ModelFormatError,
     MoneyError,
     ParseError,
     RetentioError,
@@ -233,6 +235,8 @@ PARENTS = {
     EmptyDataError: DataError,
     CurrencyError: DataError,
     MoneyError: RetentioError,
+    ConvergenceError: RetentioError,
+    ModelFormatError: RetentioError,
 }
 
 

@@ -3,9 +3,11 @@
 from retentio.core.clock import Clock, FixedClock, SystemClock
 from retentio.core.errors import (
     ConfigurationError,
+    ConvergenceError,
     CurrencyError,
     DataError,
     EmptyDataError,
+    ModelFormatError,
     MoneyError,
     ParseError,
     RetentioError,
@@ -17,10 +19,12 @@ from retentio.core.money import Money, minor_unit_exponent
 __all__ = [
     "Clock",
     "ConfigurationError",
+    "ConvergenceError",
     "CurrencyError",
     "DataError",
     "EmptyDataError",
     "FixedClock",
+    "ModelFormatError",
     "Money",
     "MoneyError",
     "ParseError",

@@ -5,11 +5,13 @@ catch everything retentio-specific with one ``except``::
 
     RetentioError
     ├── ConfigurationError        a setting or argument combination that cannot work
+    ├── ConvergenceError          a model fit that did not converge to finite estimates
     ├── DataError                 input data that cannot be used as given
     │   ├── SchemaError           missing / unknown columns, wrong types
     │   ├── ParseError            unparseable values (dates, amounts), with row numbers
     │   ├── EmptyDataError        nothing to work on
     │   └── CurrencyError         mixed currencies without a conversion
+    ├── ModelFormatError          saved model JSON of another type or version, or malformed
     └── MoneyError                arithmetic on amounts of different currencies, bad precision
 """
 
@@ -20,9 +22,11 @@ from dataclasses import dataclass
 
 __all__ = [
     "ConfigurationError",
+    "ConvergenceError",
     "CurrencyError",
     "DataError",
     "EmptyDataError",
+    "ModelFormatError",
     "MoneyError",
     "ParseError",
     "RetentioError",
@@ -37,6 +41,14 @@ class RetentioError(Exception):
 
 class ConfigurationError(RetentioError):
     """A setting or an argument combination that cannot work."""
+
+
+class ConvergenceError(RetentioError):
+    """A model fit that failed to converge or gave non-finite estimates."""
+
+
+class ModelFormatError(RetentioError):
+    """Saved model JSON that is malformed or of another model type or format version."""
 
 
 class DataError(RetentioError):

@@ -1,0 +1,254 @@
+"""The BG/NBD model of repeat purchasing (Fader, Hardie & Lee 2005).
+
+Fader, P. S., Hardie, B. G. S. & Lee, K. L. (2005), "'Counting your customers' the easy way: an
+alternative to the Pareto/NBD model", *Marketing Science* 24(2), 275-284.
+
+While active, a customer buys at a Poisson rate lambda ~ Gamma(r, alpha); after each purchase
+they drop out with probability p ~ Beta(a, b).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from numpy.typing import ArrayLike
+from scipy.special import betaln, digamma, expit, gammaln, hyp2f1
+from scipy.stats import nbinom
+
+from retentio.core.errors import DataError, SchemaError
+from retentio.models.base import (
+    FloatArray,
+    Model,
+    as_array,
+    check_frequency,
+    check_transactions,
+    check_weights,
+    compress,
+)
+
+__all__ = ["BetaGeo"]
+
+
+def _log_likelihood_terms(
+    log_params: FloatArray, x: FloatArray, t_x: FloatArray, big_t: FloatArray
+) -> tuple[FloatArray, FloatArray]:
+    """Per-row log-likelihood and its gradient (rows x 4) with respect to the log-parameters.
+
+    log L = lnG(r+x) - lnG(r) + r ln(alpha) - lnB(a, b) + log(exp(A1) + d exp(A2)) with
+    A1 = lnB(a, b+x) - (r+x) ln(alpha+T), A2 = lnB(a+1, b+x-1) - (r+x) ln(alpha+t_x), d = [x>0].
+    """
+    r, alpha, a, b = np.exp(log_params)
+    repeat = x > 0
+    x1 = np.where(repeat, x, 1.0)  # keeps the (unused) second term finite where x = 0
+    log_t = np.log(alpha + big_t)
+    log_tx = np.log(alpha + t_x)
+    a1 = betaln(a, b + x) - (r + x) * log_t
+    a2 = np.where(repeat, betaln(a + 1, b + x1 - 1) - (r + x) * log_tx, -np.inf)
+    top = np.maximum(a1, a2)
+    e1 = np.exp(a1 - top)
+    e2 = np.where(repeat, np.exp(np.where(repeat, a2, a1) - top), 0.0)
+    total = e1 + e2
+    pi1 = e1 / total
+    pi2 = e2 / total
+    ll = gammaln(r + x) - gammaln(r) + r * np.log(alpha) - betaln(a, b) + top + np.log(total)
+
+    psi_abx = digamma(a + b + x)
+    d_r = digamma(r + x) - digamma(r) + np.log(alpha) - pi1 * log_t - pi2 * log_tx
+    d_alpha = r / alpha - (r + x) * (pi1 / (alpha + big_t) + pi2 / (alpha + t_x))
+    d_a = (
+        -(digamma(a) - digamma(a + b))
+        + pi1 * (digamma(a) - psi_abx)
+        + pi2 * (digamma(a + 1) - psi_abx)
+    )
+    d_b = (
+        -(digamma(b) - digamma(a + b))
+        + pi1 * (digamma(b + x) - psi_abx)
+        + pi2 * (digamma(b + x1 - 1) - psi_abx)
+    )
+    grad = np.column_stack([r * d_r, alpha * d_alpha, a * d_a, b * d_b])
+    return ll, grad
+
+
+class BetaGeo(Model):
+    """BG/NBD: Fader, Hardie & Lee (2005), "Counting your customers the easy way".
+
+    Parameters ``r, alpha`` (gamma heterogeneity of the purchase rate) and ``a, b`` (beta
+    heterogeneity of the dropout probability). Time is in the unit of ``recency`` and ``T``.
+    """
+
+    name = "BetaGeo"
+    param_names = ("r", "alpha", "a", "b")
+
+    def fit(
+        self,
+        frequency: ArrayLike,
+        recency: ArrayLike,
+        T: ArrayLike,
+        weights: ArrayLike | None = None,
+    ) -> BetaGeo:
+        """Fit by maximum likelihood; ``weights`` count each row that many times."""
+        x, t_x, big_t = check_transactions(frequency, recency, T)
+        w = check_weights(weights, x.size)
+        (cx, ct_x, cT), cw = compress(x, t_x, big_t, weights=w)
+        total_weight = float(cw.sum())
+
+        def neg_ll_and_grad(log_params: FloatArray) -> tuple[float, FloatArray]:
+            ll, grad = _log_likelihood_terms(log_params, cx, ct_x, cT)
+            return -float(cw @ ll) / total_weight, -(cw @ grad) / total_weight
+
+        x0 = np.log(np.array([1.0, max(float(np.mean(big_t)), 1e-3) / 10, 1.0, 1.0]))
+        return self._fit_objective(neg_ll_and_grad, x0, total_weight, int(round(total_weight)))
+
+    def fit_summary(self, summary: pd.DataFrame, weights: ArrayLike | None = None) -> BetaGeo:
+        """Fit on a :func:`retentio.summarize` table (columns frequency, recency, T)."""
+        missing = [c for c in ("frequency", "recency", "T") if c not in summary.columns]
+        if missing:
+            raise SchemaError(f"summary is missing the column(s) {', '.join(missing)}")
+        return self.fit(summary["frequency"], summary["recency"], summary["T"], weights=weights)
+
+    def _log_likelihood_rows(
+        self, frequency: ArrayLike, recency: ArrayLike, T: ArrayLike
+    ) -> FloatArray:
+        """Per-customer log-likelihood at the fitted parameters."""
+        x, t_x, big_t = check_transactions(frequency, recency, T)
+        log_params = np.log(np.array([self.params[n] for n in self.param_names]))
+        return _log_likelihood_terms(log_params, x, t_x, big_t)[0]
+
+    # --- Predictions -----------------------------------------------------------------------
+
+    def probability_alive(
+        self, frequency: ArrayLike, recency: ArrayLike, T: ArrayLike
+    ) -> FloatArray:
+        """P(alive | x, t_x, T); 1 for customers with no repeat purchase (eq. 5 of the paper)."""
+        x, t_x, big_t = check_transactions(frequency, recency, T)
+        return np.asarray(expit(-self._log_odds_dead(x, t_x, big_t)), dtype=np.float64)
+
+    def _log_odds_dead(self, x: FloatArray, t_x: FloatArray, big_t: FloatArray) -> FloatArray:
+        p = self.params
+        r, alpha, a, b = p["r"], p["alpha"], p["a"], p["b"]
+        repeat = x > 0
+        x1 = np.where(repeat, x, 1.0)
+        log_odds = (
+            np.log(a)
+            - np.log(b + x1 - 1)
+            + (r + x1) * (np.log(alpha + big_t) - np.log(alpha + t_x))
+        )
+        return np.where(repeat, log_odds, -np.inf)
+
+    def expected_purchases(
+        self, t: ArrayLike, frequency: ArrayLike, recency: ArrayLike, T: ArrayLike
+    ) -> FloatArray:
+        """E[purchases in (T, T+t] | x, t_x, T] (eq. 10 of the paper); ``t`` scalar or per row."""
+        x, t_x, big_t = check_transactions(frequency, recency, T)
+        horizon = _per_row(as_array(t, "t"), x.size, "t")
+        if np.any(horizon < 0):
+            raise DataError("t must be >= 0")
+        alive = np.asarray(expit(-self._log_odds_dead(x, t_x, big_t)), dtype=np.float64)
+        return self._expected_if_alive(horizon, x, big_t) * alive
+
+    def expected_purchases_new_customer(self, t: ArrayLike) -> FloatArray:
+        """E[X(t)] for a customer just acquired (eq. 7 of the paper)."""
+        horizon = as_array(t, "t")
+        if np.any(horizon < 0):
+            raise DataError("t must be >= 0")
+        zeros = np.zeros_like(horizon)
+        return self._expected_if_alive(horizon, zeros, zeros)
+
+    def probability_of_purchases(
+        self, n: ArrayLike, t: ArrayLike, frequency: ArrayLike, recency: ArrayLike, T: ArrayLike
+    ) -> FloatArray:
+        """P(exactly n purchases in (T, T+t] | x, t_x, T); ``n`` and ``t`` scalar or per row.
+
+        Alive at T (probability P(alive)), the posterior is lambda ~ Gamma(r+x, alpha+T) and
+        p ~ Beta(a, b+x), and the future count is that of a new customer:
+        E[(1-p)^n] NB(n) + [n>0] E[p (1-p)^(n-1)] P(NB >= n), with NB the gamma-Poisson count
+        of size r+x and probability (alpha+T)/(alpha+T+t); dead, the count is 0.
+        """
+        x, t_x, big_t = check_transactions(frequency, recency, T)
+        count = _per_row(as_array(n, "n"), x.size, "n")
+        check_frequency(count, "n")
+        horizon = _per_row(as_array(t, "t"), x.size, "t")
+        if np.any(horizon < 0):
+            raise DataError("t must be >= 0")
+        p = self.params
+        r, alpha, a, b = p["r"], p["alpha"], p["a"], p["b"]
+        alive = np.asarray(expit(-self._log_odds_dead(x, t_x, big_t)), dtype=np.float64)
+        size = r + x
+        success = (alpha + big_t) / (alpha + big_t + horizon)
+        log_base = betaln(a, b + x)
+        stays = np.exp(betaln(a, b + x + count) - log_base) * nbinom.pmf(count, size, success)
+        drops = np.where(
+            count > 0,
+            np.exp(betaln(a + 1, b + x + np.maximum(count, 1) - 1) - log_base)
+            * nbinom.sf(np.maximum(count, 1) - 1, size, success),
+            0.0,
+        )
+        result = alive * (stays + drops) + (1 - alive) * (count == 0)
+        return np.asarray(np.clip(result, 0.0, 1.0), dtype=np.float64)
+
+    def _expected_if_alive(self, t: FloatArray, x: FloatArray, big_t: FloatArray) -> FloatArray:
+        """(a+b+x-1)/(a-1) [1 - ((alpha+T)/(alpha+T+t))^(r+x) 2F1(r+x, b+x; a+b+x-1; z)].
+
+        At a = 1 the expression is 0/0; it is smooth in a, so it is taken as the mean of its
+        values just either side.
+        """
+        p = self.params
+        r, alpha, a, b = p["r"], p["alpha"], p["a"], p["b"]
+        if abs(a - 1) < _A_NEAR_ONE:
+            below = _expected_if_alive(r, alpha, 1 - _A_NEAR_ONE, b, t, x, big_t)
+            above = _expected_if_alive(r, alpha, 1 + _A_NEAR_ONE, b, t, x, big_t)
+            return (below + above) / 2
+        return _expected_if_alive(r, alpha, a, b, t, x, big_t)
+
+
+def _per_row(values: FloatArray, n: int, name: str) -> FloatArray:
+    """A scalar repeated for ``n`` rows, or ``n`` values; a DataError naming ``name`` otherwise."""
+    if values.size == 1:
+        return np.full(n, values[0])
+    if values.size != n:
+        raise DataError(f"{name} must be a scalar or have one value per customer ({n})")
+    return values
+
+
+#: Half-width of the interval around a = 1 over which eq. 10 is averaged (its 0/0 point).
+_A_NEAR_ONE = 1e-5
+#: Most terms of the direct hypergeometric series used when scipy's hyp2f1 gives up.
+_SERIES_TERMS = 20000
+
+
+def _expected_if_alive(
+    r: float, alpha: float, a: float, b: float, t: FloatArray, x: FloatArray, big_t: FloatArray
+) -> FloatArray:
+    """Eq. 10 without the P(alive) factor, with the 2F1 factor in its best-behaved form.
+
+    Euler's transformation turns ((alpha+T)/(alpha+T+t))^(r+x) 2F1(r+x, b+x; a+b+x-1; z) into
+    (1-z)^(a-1) 2F1(a+b-1-r, a-1; a+b+x-1; z): two small fixed parameters and a large third,
+    so the series converges fast and never overflows. Where scipy's hyp2f1 still fails (its
+    special branches when c-a-b is an integer) Pfaff's form and then the series itself are used.
+    """
+    z = t / (alpha + big_t + t)
+    c = a + b + x - 1
+    with np.errstate(all="ignore"):
+        term = np.exp((a - 1) * (np.log(alpha + big_t) - np.log(alpha + big_t + t))) * hyp2f1(
+            a + b - 1 - r, a - 1, c, z
+        )
+        bad = ~np.isfinite(term)
+        if np.any(bad):
+            term[bad] = hyp2f1(r + x[bad], a - 1, c[bad], -t[bad] / (alpha + big_t[bad]))
+            bad = ~np.isfinite(term)
+        if np.any(bad):
+            series = _hyp2f1_series(a + b - 1 - r, a - 1, c[bad], z[bad])
+            term[bad] = (1 - z[bad]) ** (a - 1) * series
+    return np.asarray((c / (a - 1)) * (1 - term), dtype=np.float64)
+
+
+def _hyp2f1_series(p: float, q: float, c: FloatArray, z: FloatArray) -> FloatArray:
+    """The Gauss series sum_k (p)_k (q)_k / (c)_k z^k / k!, summed until it stops changing."""
+    total = np.ones_like(z)
+    summand = np.ones_like(z)
+    for k in range(_SERIES_TERMS):
+        summand = summand * (p + k) * (q + k) / ((c + k) * (k + 1)) * z
+        total = total + summand
+        if np.all(np.abs(summand) <= 1e-16 * np.abs(total)):
+            break
+    return total

@@ -1,0 +1,120 @@
+"""The Gamma-Gamma model of spend per transaction.
+
+Fader, P. S., Hardie, B. G. S. & Lee, K. L. (2005), "RFM and CLV: using iso-value curves for
+customer base analysis", *Journal of Marketing Research* 42(4), 415-430; and Fader & Hardie
+(2013), "The Gamma-Gamma model of monetary value".
+
+Each transaction of a customer is Gamma(p, nu) distributed, with nu ~ Gamma(q, gamma) across
+customers; the model is fitted on the mean spend ``monetary_value`` of the ``frequency`` repeat
+transactions of each customer who made at least one.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from numpy.typing import ArrayLike
+from scipy.special import digamma, gammaln
+
+from retentio.core.errors import DataError, EmptyDataError, SchemaError
+from retentio.models.base import (
+    FloatArray,
+    Model,
+    as_array,
+    check_frequency,
+    check_same_length,
+    check_weights,
+    compress,
+)
+
+__all__ = ["GammaGamma"]
+
+
+def _log_likelihood_terms(
+    log_params: FloatArray, x: FloatArray, m: FloatArray
+) -> tuple[FloatArray, FloatArray]:
+    """Per-row log density of the mean spend ``m`` of ``x`` transactions, and its gradient.
+
+    log f = lnG(px+q) - lnG(px) - lnG(q) + q ln(gamma) + (px-1) ln(m) + px ln(x)
+            - (px+q) ln(x m + gamma)
+    """
+    p, q, gamma = np.exp(log_params)
+    px = p * x
+    log_total = np.log(x * m + gamma)
+    log_xm = np.log(x) + np.log(m)
+    psi_pxq = digamma(px + q)
+    ll = (
+        gammaln(px + q)
+        - gammaln(px)
+        - gammaln(q)
+        + q * np.log(gamma)
+        + (px - 1) * np.log(m)
+        + px * np.log(x)
+        - (px + q) * log_total
+    )
+    d_p = x * (psi_pxq - digamma(px) + log_xm - log_total)
+    d_q = psi_pxq - digamma(q) + np.log(gamma) - log_total
+    d_gamma = q / gamma - (px + q) / (x * m + gamma)
+    grad = np.column_stack([p * d_p, q * d_q, gamma * d_gamma])
+    return ll, grad
+
+
+def _check_spend(frequency: ArrayLike, monetary_value: ArrayLike) -> tuple[FloatArray, FloatArray]:
+    x = as_array(frequency, "frequency")
+    m = as_array(monetary_value, "monetary_value")
+    check_same_length(frequency=x, monetary_value=m)
+    check_frequency(x)
+    if np.any(m < 0):
+        raise DataError("monetary_value must be >= 0")
+    if np.any((x > 0) & (m <= 0)):
+        raise DataError("monetary_value must be > 0 where frequency > 0")
+    return x, m
+
+
+class GammaGamma(Model):
+    """Gamma-Gamma spend model; parameters ``p``, ``q``, ``gamma``."""
+
+    name = "GammaGamma"
+    param_names = ("p", "q", "gamma")
+
+    def fit(
+        self,
+        frequency: ArrayLike,
+        monetary_value: ArrayLike,
+        weights: ArrayLike | None = None,
+    ) -> GammaGamma:
+        """Fit on the customers with ``frequency > 0``; the others are left out."""
+        x, m = _check_spend(frequency, monetary_value)
+        w = check_weights(weights, x.size)
+        repeat = (x > 0) & (w > 0)
+        if not np.any(repeat):
+            raise EmptyDataError(
+                "frequency has no customer with a repeat purchase (frequency > 0): "
+                "the Gamma-Gamma model needs repeat buyers"
+            )
+        (cx, cm), cw = compress(x[repeat], m[repeat], weights=w[repeat])
+        total_weight = float(cw.sum())
+
+        def neg_ll_and_grad(log_params: FloatArray) -> tuple[float, FloatArray]:
+            ll, grad = _log_likelihood_terms(log_params, cx, cm)
+            return -float(cw @ ll) / total_weight, -(cw @ grad) / total_weight
+
+        # Start from the method of moments guess of a mean spend near the data's mean.
+        mean_spend = float(np.average(cm, weights=cw))
+        x0 = np.log(np.array([1.0, 2.0, mean_spend]))
+        return self._fit_objective(neg_ll_and_grad, x0, total_weight, int(round(total_weight)))
+
+    def fit_summary(self, summary: pd.DataFrame, weights: ArrayLike | None = None) -> GammaGamma:
+        """Fit on a :func:`retentio.summarize` table (columns frequency, monetary_value)."""
+        missing = [c for c in ("frequency", "monetary_value") if c not in summary.columns]
+        if missing:
+            raise SchemaError(f"summary is missing the column(s) {', '.join(missing)}")
+        return self.fit(summary["frequency"], summary["monetary_value"], weights=weights)
+
+    def expected_spend(self, frequency: ArrayLike, monetary_value: ArrayLike) -> FloatArray:
+        """E[mean spend | x, m] = (p gamma + p x m) / (p x + q - 1); p gamma / (q-1) at x = 0."""
+        x, m = _check_spend(frequency, monetary_value)
+        p, q, gamma = (self.params[n] for n in self.param_names)
+        if q <= 1:
+            raise DataError(f"the fitted q={q:.4g} is <= 1: the population mean spend is infinite")
+        return np.asarray((p * gamma + p * x * m) / (p * x + q - 1), dtype=np.float64)
