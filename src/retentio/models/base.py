@@ -19,7 +19,7 @@ from scipy import optimize, stats
 
 from retentio.core.errors import ConfigurationError, ConvergenceError, DataError, ModelFormatError
 
-__all__ = ["Model", "as_array", "check_transactions", "compress"]
+__all__ = ["Model", "as_array", "check_transactions", "compress", "per_row"]
 
 FloatArray = NDArray[np.float64]
 Objective = Callable[[FloatArray], tuple[float, FloatArray]]
@@ -50,6 +50,15 @@ def as_array(values: ArrayLike, name: str) -> FloatArray:
     if not np.all(np.isfinite(array)):
         raise DataError(f"{name} must be finite (no NaN or infinity)")
     return array
+
+
+def per_row(values: FloatArray, n: int, name: str) -> FloatArray:
+    """A scalar repeated for ``n`` rows, or ``n`` values; a DataError naming ``name`` otherwise."""
+    if values.size == 1:
+        return np.full(n, values[0])
+    if values.size != n:
+        raise DataError(f"{name} must be a scalar or have one value per customer ({n})")
+    return values
 
 
 def check_same_length(**arrays: FloatArray) -> int:

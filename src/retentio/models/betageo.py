@@ -12,10 +12,11 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 from numpy.typing import ArrayLike
-from scipy.special import betaln, digamma, expit, gammaln, hyp2f1
+from scipy.special import betaln, digamma, expit, gammaln
 from scipy.stats import nbinom
 
 from retentio.core.errors import DataError, SchemaError
+from retentio.models._btyd import expected_if_alive
 from retentio.models.base import (
     FloatArray,
     Model,
@@ -24,6 +25,7 @@ from retentio.models.base import (
     check_transactions,
     check_weights,
     compress,
+    per_row,
 )
 
 __all__ = ["BetaGeo"]
@@ -140,7 +142,7 @@ class BetaGeo(Model):
     ) -> FloatArray:
         """E[purchases in (T, T+t] | x, t_x, T] (eq. 10 of the paper); ``t`` scalar or per row."""
         x, t_x, big_t = check_transactions(frequency, recency, T)
-        horizon = _per_row(as_array(t, "t"), x.size, "t")
+        horizon = per_row(as_array(t, "t"), x.size, "t")
         if np.any(horizon < 0):
             raise DataError("t must be >= 0")
         alive = np.asarray(expit(-self._log_odds_dead(x, t_x, big_t)), dtype=np.float64)
@@ -165,9 +167,9 @@ class BetaGeo(Model):
         of size r+x and probability (alpha+T)/(alpha+T+t); dead, the count is 0.
         """
         x, t_x, big_t = check_transactions(frequency, recency, T)
-        count = _per_row(as_array(n, "n"), x.size, "n")
+        count = per_row(as_array(n, "n"), x.size, "n")
         check_frequency(count, "n")
-        horizon = _per_row(as_array(t, "t"), x.size, "t")
+        horizon = per_row(as_array(t, "t"), x.size, "t")
         if np.any(horizon < 0):
             raise DataError("t must be >= 0")
         p = self.params
@@ -187,68 +189,6 @@ class BetaGeo(Model):
         return np.asarray(np.clip(result, 0.0, 1.0), dtype=np.float64)
 
     def _expected_if_alive(self, t: FloatArray, x: FloatArray, big_t: FloatArray) -> FloatArray:
-        """(a+b+x-1)/(a-1) [1 - ((alpha+T)/(alpha+T+t))^(r+x) 2F1(r+x, b+x; a+b+x-1; z)].
-
-        At a = 1 the expression is 0/0; it is smooth in a, so it is taken as the mean of its
-        values just either side.
-        """
+        """(a+b+x-1)/(a-1) [1 - ((alpha+T)/(alpha+T+t))^(r+x) 2F1(r+x, b+x; a+b+x-1; z)]."""
         p = self.params
-        r, alpha, a, b = p["r"], p["alpha"], p["a"], p["b"]
-        if abs(a - 1) < _A_NEAR_ONE:
-            below = _expected_if_alive(r, alpha, 1 - _A_NEAR_ONE, b, t, x, big_t)
-            above = _expected_if_alive(r, alpha, 1 + _A_NEAR_ONE, b, t, x, big_t)
-            return (below + above) / 2
-        return _expected_if_alive(r, alpha, a, b, t, x, big_t)
-
-
-def _per_row(values: FloatArray, n: int, name: str) -> FloatArray:
-    """A scalar repeated for ``n`` rows, or ``n`` values; a DataError naming ``name`` otherwise."""
-    if values.size == 1:
-        return np.full(n, values[0])
-    if values.size != n:
-        raise DataError(f"{name} must be a scalar or have one value per customer ({n})")
-    return values
-
-
-#: Half-width of the interval around a = 1 over which eq. 10 is averaged (its 0/0 point).
-_A_NEAR_ONE = 1e-5
-#: Most terms of the direct hypergeometric series used when scipy's hyp2f1 gives up.
-_SERIES_TERMS = 20000
-
-
-def _expected_if_alive(
-    r: float, alpha: float, a: float, b: float, t: FloatArray, x: FloatArray, big_t: FloatArray
-) -> FloatArray:
-    """Eq. 10 without the P(alive) factor, with the 2F1 factor in its best-behaved form.
-
-    Euler's transformation turns ((alpha+T)/(alpha+T+t))^(r+x) 2F1(r+x, b+x; a+b+x-1; z) into
-    (1-z)^(a-1) 2F1(a+b-1-r, a-1; a+b+x-1; z): two small fixed parameters and a large third,
-    so the series converges fast and never overflows. Where scipy's hyp2f1 still fails (its
-    special branches when c-a-b is an integer) Pfaff's form and then the series itself are used.
-    """
-    z = t / (alpha + big_t + t)
-    c = a + b + x - 1
-    with np.errstate(all="ignore"):
-        term = np.exp((a - 1) * (np.log(alpha + big_t) - np.log(alpha + big_t + t))) * hyp2f1(
-            a + b - 1 - r, a - 1, c, z
-        )
-        bad = ~np.isfinite(term)
-        if np.any(bad):
-            term[bad] = hyp2f1(r + x[bad], a - 1, c[bad], -t[bad] / (alpha + big_t[bad]))
-            bad = ~np.isfinite(term)
-        if np.any(bad):
-            series = _hyp2f1_series(a + b - 1 - r, a - 1, c[bad], z[bad])
-            term[bad] = (1 - z[bad]) ** (a - 1) * series
-    return np.asarray((c / (a - 1)) * (1 - term), dtype=np.float64)
-
-
-def _hyp2f1_series(p: float, q: float, c: FloatArray, z: FloatArray) -> FloatArray:
-    """The Gauss series sum_k (p)_k (q)_k / (c)_k z^k / k!, summed until it stops changing."""
-    total = np.ones_like(z)
-    summand = np.ones_like(z)
-    for k in range(_SERIES_TERMS):
-        summand = summand * (p + k) * (q + k) / ((c + k) * (k + 1)) * z
-        total = total + summand
-        if np.all(np.abs(summand) <= 1e-16 * np.abs(total)):
-            break
-    return total
+        return expected_if_alive(p["r"], p["alpha"], p["a"], p["b"], t, x, big_t)

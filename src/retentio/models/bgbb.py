@@ -24,6 +24,7 @@ from retentio.models.base import (
     check_same_length,
     check_weights,
     compress,
+    per_row,
 )
 
 __all__ = ["BetaGeoBetaBinom"]
@@ -132,20 +133,11 @@ def _check_discrete(
     return x, t_x, n
 
 
-def _per_row(values: FloatArray, n: int, name: str) -> FloatArray:
-    """A scalar repeated for ``n`` rows, or ``n`` values; a DataError naming ``name`` otherwise."""
-    if values.size == 1:
-        return np.full(n, values[0])
-    if values.size != n:
-        raise DataError(f"{name} must be a scalar or have one value per customer ({n})")
-    return values
-
-
 def _horizon(t: ArrayLike, n: int | None = None) -> FloatArray:
     horizon = as_array(t, "t")
     if np.any(horizon < 0) or np.any(horizon != np.round(horizon)):
         raise DataError("t must hold whole numbers of periods >= 0")
-    return horizon if n is None else _per_row(horizon, n, "t")
+    return horizon if n is None else per_row(horizon, n, "t")
 
 
 def _log_alive_sum(gamma: float, delta: float, n: FloatArray, t: FloatArray) -> FloatArray:
@@ -285,7 +277,7 @@ class BetaGeoBetaBinom(Model):
         ``n`` and ``t`` are whole numbers, scalar or one per row; the work grows with max(t).
         """
         x, t_x, big_n = _check_discrete(frequency, recency, n_periods)
-        count = _per_row(as_array(n, "n"), x.size, "n")
+        count = per_row(as_array(n, "n"), x.size, "n")
         check_frequency(count, "n")
         horizon = _horizon(t, x.size)
         alpha, beta, gamma, delta = (self.params[k] for k in self.param_names)

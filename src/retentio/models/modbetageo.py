@@ -20,6 +20,10 @@ from scipy.special import betaln, digamma, expit, gammaln
 from scipy.stats import nbinom
 
 from retentio.core.errors import DataError, SchemaError
+
+# Shared with BG/NBD: once alive at T, an MBG/NBD customer's future is a BG/NBD new customer's
+# with b shifted by one (the time-0 coin flip), so eq. 10 of Fader, Hardie & Lee is reused.
+from retentio.models._btyd import expected_if_alive
 from retentio.models.base import (
     FloatArray,
     Model,
@@ -28,11 +32,8 @@ from retentio.models.base import (
     check_transactions,
     check_weights,
     compress,
+    per_row,
 )
-
-# Shared with BG/NBD: once alive at T, an MBG/NBD customer's future is a BG/NBD new customer's
-# with b shifted by one (the time-0 coin flip), so eq. 10 of Fader, Hardie & Lee is reused.
-from retentio.models.betageo import _A_NEAR_ONE, _expected_if_alive, _per_row
 
 __all__ = ["ModifiedBetaGeo"]
 
@@ -148,7 +149,7 @@ class ModifiedBetaGeo(Model):
         (a+b+x)/(a-1) [1 - ((alpha+T)/(alpha+T+t))^(r+x) 2F1(r+x, b+x+1; a+b+x; z)] P(alive).
         """
         x, t_x, big_t = check_transactions(frequency, recency, T)
-        horizon = _per_row(as_array(t, "t"), x.size, "t")
+        horizon = per_row(as_array(t, "t"), x.size, "t")
         if np.any(horizon < 0):
             raise DataError("t must be >= 0")
         return self._expected_if_alive(horizon, x, big_t) * self._alive(x, t_x, big_t)
@@ -174,9 +175,9 @@ class ModifiedBetaGeo(Model):
         gamma-Poisson count of size r+x and probability (alpha+T)/(alpha+T+t); dead, it is 0.
         """
         x, t_x, big_t = check_transactions(frequency, recency, T)
-        count = _per_row(as_array(n, "n"), x.size, "n")
+        count = per_row(as_array(n, "n"), x.size, "n")
         check_frequency(count, "n")
-        horizon = _per_row(as_array(t, "t"), x.size, "t")
+        horizon = per_row(as_array(t, "t"), x.size, "t")
         if np.any(horizon < 0):
             raise DataError("t must be >= 0")
         p = self.params
@@ -197,11 +198,6 @@ class ModifiedBetaGeo(Model):
         return np.asarray(np.clip(result, 0.0, 1.0), dtype=np.float64)
 
     def _expected_if_alive(self, t: FloatArray, x: FloatArray, big_t: FloatArray) -> FloatArray:
-        """BG/NBD's eq. 10 without P(alive), at b+1; averaged either side of its 0/0 at a = 1."""
+        """BG/NBD's eq. 10 without P(alive), at b + 1."""
         p = self.params
-        r, alpha, a, b = p["r"], p["alpha"], p["a"], p["b"]
-        if abs(a - 1) < _A_NEAR_ONE:
-            below = _expected_if_alive(r, alpha, 1 - _A_NEAR_ONE, b + 1, t, x, big_t)
-            above = _expected_if_alive(r, alpha, 1 + _A_NEAR_ONE, b + 1, t, x, big_t)
-            return (below + above) / 2
-        return _expected_if_alive(r, alpha, a, b + 1, t, x, big_t)
+        return expected_if_alive(p["r"], p["alpha"], p["a"], p["b"] + 1, t, x, big_t)
