@@ -2,12 +2,69 @@
 
 from __future__ import annotations
 
+from abc import abstractmethod
+from typing import Self
+
 import numpy as np
+import pandas as pd
+from numpy.typing import ArrayLike
 from scipy.special import hyp2f1
 
-from retentio.models.base import FloatArray
+from retentio.core.errors import SchemaError
+from retentio.models.base import FloatArray, Model, check_transactions, check_weights, compress
 
-__all__ = ["A_NEAR_ONE", "expected_if_alive"]
+__all__ = ["A_NEAR_ONE", "FrequencyRecencyModel", "expected_if_alive"]
+
+
+class FrequencyRecencyModel(Model):
+    """A model of (frequency, recency, T) data: fitting, the summary table and per-row
+    log-likelihoods all come from one vectorised function of the log-parameters."""
+
+    @abstractmethod
+    def _terms(
+        self, log_params: FloatArray, x: FloatArray, t_x: FloatArray, big_t: FloatArray
+    ) -> tuple[FloatArray, FloatArray]:
+        """Per-row log-likelihood and its gradient (rows x parameters) in log-parameters."""
+
+    def _start(self, big_t: FloatArray) -> FloatArray:
+        """Starting log-parameters: rates near one purchase per tenth of the mean T."""
+        scale = max(float(np.mean(big_t)), 1e-3) / 10
+        return np.asarray(np.log([1.0, scale, 1.0, 1.0]), dtype=np.float64)
+
+    def fit(
+        self,
+        frequency: ArrayLike,
+        recency: ArrayLike,
+        T: ArrayLike,
+        weights: ArrayLike | None = None,
+    ) -> Self:
+        """Fit by maximum likelihood; ``weights`` count each row that many times."""
+        x, t_x, big_t = check_transactions(frequency, recency, T)
+        w = check_weights(weights, x.size)
+        (cx, ct_x, cT), cw = compress(x, t_x, big_t, weights=w)
+        total_weight = float(cw.sum())
+
+        def neg_ll_and_grad(log_params: FloatArray) -> tuple[float, FloatArray]:
+            ll, grad = self._terms(log_params, cx, ct_x, cT)
+            return -float(cw @ ll) / total_weight, -(cw @ grad) / total_weight
+
+        x0 = self._start(big_t)
+        return self._fit_objective(neg_ll_and_grad, x0, total_weight, int(round(total_weight)))
+
+    def fit_summary(self, summary: pd.DataFrame, weights: ArrayLike | None = None) -> Self:
+        """Fit on a :func:`retentio.summarize` table (columns frequency, recency, T)."""
+        missing = [c for c in ("frequency", "recency", "T") if c not in summary.columns]
+        if missing:
+            raise SchemaError(f"summary is missing the column(s) {', '.join(missing)}")
+        return self.fit(summary["frequency"], summary["recency"], summary["T"], weights=weights)
+
+    def _log_likelihood_rows(
+        self, frequency: ArrayLike, recency: ArrayLike, T: ArrayLike
+    ) -> FloatArray:
+        """Per-customer log-likelihood at the fitted parameters."""
+        x, t_x, big_t = check_transactions(frequency, recency, T)
+        log_params = np.log(np.array([self.params[n] for n in self.param_names]))
+        return self._terms(log_params, x, t_x, big_t)[0]
 
 
 def expected_if_alive(

@@ -10,21 +10,17 @@ they drop out with probability p ~ Beta(a, b).
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 from numpy.typing import ArrayLike
 from scipy.special import betaln, digamma, expit, gammaln
 from scipy.stats import nbinom
 
-from retentio.core.errors import DataError, SchemaError
-from retentio.models._btyd import expected_if_alive
+from retentio.core.errors import DataError
+from retentio.models._btyd import FrequencyRecencyModel, expected_if_alive
 from retentio.models.base import (
     FloatArray,
-    Model,
     as_array,
     check_frequency,
     check_transactions,
-    check_weights,
-    compress,
     per_row,
 )
 
@@ -71,7 +67,7 @@ def _log_likelihood_terms(
     return ll, grad
 
 
-class BetaGeo(Model):
+class BetaGeo(FrequencyRecencyModel):
     """BG/NBD: Fader, Hardie & Lee (2005), "Counting your customers the easy way".
 
     Parameters ``r, alpha`` (gamma heterogeneity of the purchase rate) and ``a, b`` (beta
@@ -81,40 +77,10 @@ class BetaGeo(Model):
     name = "BetaGeo"
     param_names = ("r", "alpha", "a", "b")
 
-    def fit(
-        self,
-        frequency: ArrayLike,
-        recency: ArrayLike,
-        T: ArrayLike,
-        weights: ArrayLike | None = None,
-    ) -> BetaGeo:
-        """Fit by maximum likelihood; ``weights`` count each row that many times."""
-        x, t_x, big_t = check_transactions(frequency, recency, T)
-        w = check_weights(weights, x.size)
-        (cx, ct_x, cT), cw = compress(x, t_x, big_t, weights=w)
-        total_weight = float(cw.sum())
-
-        def neg_ll_and_grad(log_params: FloatArray) -> tuple[float, FloatArray]:
-            ll, grad = _log_likelihood_terms(log_params, cx, ct_x, cT)
-            return -float(cw @ ll) / total_weight, -(cw @ grad) / total_weight
-
-        x0 = np.log(np.array([1.0, max(float(np.mean(big_t)), 1e-3) / 10, 1.0, 1.0]))
-        return self._fit_objective(neg_ll_and_grad, x0, total_weight, int(round(total_weight)))
-
-    def fit_summary(self, summary: pd.DataFrame, weights: ArrayLike | None = None) -> BetaGeo:
-        """Fit on a :func:`retentio.summarize` table (columns frequency, recency, T)."""
-        missing = [c for c in ("frequency", "recency", "T") if c not in summary.columns]
-        if missing:
-            raise SchemaError(f"summary is missing the column(s) {', '.join(missing)}")
-        return self.fit(summary["frequency"], summary["recency"], summary["T"], weights=weights)
-
-    def _log_likelihood_rows(
-        self, frequency: ArrayLike, recency: ArrayLike, T: ArrayLike
-    ) -> FloatArray:
-        """Per-customer log-likelihood at the fitted parameters."""
-        x, t_x, big_t = check_transactions(frequency, recency, T)
-        log_params = np.log(np.array([self.params[n] for n in self.param_names]))
-        return _log_likelihood_terms(log_params, x, t_x, big_t)[0]
+    def _terms(
+        self, log_params: FloatArray, x: FloatArray, t_x: FloatArray, big_t: FloatArray
+    ) -> tuple[FloatArray, FloatArray]:
+        return _log_likelihood_terms(log_params, x, t_x, big_t)
 
     # --- Predictions -----------------------------------------------------------------------
 

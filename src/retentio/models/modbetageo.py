@@ -14,24 +14,20 @@ each purchase they drop out with probability p ~ Beta(a, b).
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 from numpy.typing import ArrayLike
 from scipy.special import betaln, digamma, expit, gammaln
 from scipy.stats import nbinom
 
-from retentio.core.errors import DataError, SchemaError
+from retentio.core.errors import DataError
 
 # Shared with BG/NBD: once alive at T, an MBG/NBD customer's future is a BG/NBD new customer's
 # with b shifted by one (the time-0 coin flip), so eq. 10 of Fader, Hardie & Lee is reused.
-from retentio.models._btyd import expected_if_alive
+from retentio.models._btyd import FrequencyRecencyModel, expected_if_alive
 from retentio.models.base import (
     FloatArray,
-    Model,
     as_array,
     check_frequency,
     check_transactions,
-    check_weights,
-    compress,
     per_row,
 )
 
@@ -77,7 +73,7 @@ def _log_likelihood_terms(
     return ll, grad
 
 
-class ModifiedBetaGeo(Model):
+class ModifiedBetaGeo(FrequencyRecencyModel):
     """MBG/NBD: Batislam, Denizel & Filiztekin (2007); Hoppe & Wagner (2007).
 
     Parameters ``r, alpha`` (gamma heterogeneity of the purchase rate) and ``a, b`` (beta
@@ -87,42 +83,10 @@ class ModifiedBetaGeo(Model):
     name = "ModifiedBetaGeo"
     param_names = ("r", "alpha", "a", "b")
 
-    def fit(
-        self,
-        frequency: ArrayLike,
-        recency: ArrayLike,
-        T: ArrayLike,
-        weights: ArrayLike | None = None,
-    ) -> ModifiedBetaGeo:
-        """Fit by maximum likelihood; ``weights`` count each row that many times."""
-        x, t_x, big_t = check_transactions(frequency, recency, T)
-        w = check_weights(weights, x.size)
-        (cx, ct_x, cT), cw = compress(x, t_x, big_t, weights=w)
-        total_weight = float(cw.sum())
-
-        def neg_ll_and_grad(log_params: FloatArray) -> tuple[float, FloatArray]:
-            ll, grad = _log_likelihood_terms(log_params, cx, ct_x, cT)
-            return -float(cw @ ll) / total_weight, -(cw @ grad) / total_weight
-
-        x0 = np.log(np.array([1.0, max(float(np.mean(big_t)), 1e-3) / 10, 1.0, 1.0]))
-        return self._fit_objective(neg_ll_and_grad, x0, total_weight, int(round(total_weight)))
-
-    def fit_summary(
-        self, summary: pd.DataFrame, weights: ArrayLike | None = None
-    ) -> ModifiedBetaGeo:
-        """Fit on a :func:`retentio.summarize` table (columns frequency, recency, T)."""
-        missing = [c for c in ("frequency", "recency", "T") if c not in summary.columns]
-        if missing:
-            raise SchemaError(f"summary is missing the column(s) {', '.join(missing)}")
-        return self.fit(summary["frequency"], summary["recency"], summary["T"], weights=weights)
-
-    def _log_likelihood_rows(
-        self, frequency: ArrayLike, recency: ArrayLike, T: ArrayLike
-    ) -> FloatArray:
-        """Per-customer log-likelihood at the fitted parameters."""
-        x, t_x, big_t = check_transactions(frequency, recency, T)
-        log_params = np.log(np.array([self.params[n] for n in self.param_names]))
-        return _log_likelihood_terms(log_params, x, t_x, big_t)[0]
+    def _terms(
+        self, log_params: FloatArray, x: FloatArray, t_x: FloatArray, big_t: FloatArray
+    ) -> tuple[FloatArray, FloatArray]:
+        return _log_likelihood_terms(log_params, x, t_x, big_t)
 
     # --- Predictions -----------------------------------------------------------------------
 
