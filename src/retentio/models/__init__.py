@@ -5,6 +5,7 @@ from retentio.models.betageo import BetaGeo
 from retentio.models.bgbb import BetaGeoBetaBinom
 from retentio.models.gammagamma import GammaGamma
 from retentio.models.modbetageo import ModifiedBetaGeo
+from retentio.models.pareto import ParetoNBD
 from retentio.models.sbg import ShiftedBetaGeometric
 
 __all__ = [
@@ -13,5 +14,6 @@ __all__ = [
     "GammaGamma",
     "Model",
     "ModifiedBetaGeo",
+    "ParetoNBD",
     "ShiftedBetaGeometric",
 ]
