@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from model_checks import central_gradient
 from numpy.typing import NDArray
 from scipy.special import betaln
 
@@ -148,23 +149,6 @@ def test_gamma_of_one_is_continuous() -> None:
     )
 
 
-def numeric_gradient(
-    log_params: NDArray[np.float64],
-    x: NDArray[np.float64],
-    t_x: NDArray[np.float64],
-    n: NDArray[np.float64],
-) -> NDArray[np.float64]:
-    step = 1e-6
-    grad = np.empty((x.size, log_params.size))
-    for j in range(log_params.size):
-        shift = np.zeros(log_params.size)
-        shift[j] = step
-        up = _log_likelihood_terms(log_params + shift, x, t_x, n)[0]
-        down = _log_likelihood_terms(log_params - shift, x, t_x, n)[0]
-        grad[:, j] = (up - down) / (2 * step)
-    return grad
-
-
 @pytest.mark.parametrize("point", POINTS)
 def test_analytic_gradient_matches_finite_differences(
     point: tuple[float, float, float, float],
@@ -174,7 +158,7 @@ def test_analytic_gradient_matches_finite_differences(
     n = np.array([6, 6, 6, 6, 6, 10, 50.0])
     log_params = np.log(np.array(point))
     analytic = _log_likelihood_terms(log_params, x, t_x, n)[1]
-    numeric = numeric_gradient(log_params, x, t_x, n)
+    numeric = central_gradient(_log_likelihood_terms, log_params, x, t_x, n)
     np.testing.assert_allclose(analytic, numeric, rtol=1e-5, atol=1e-7)
 
 

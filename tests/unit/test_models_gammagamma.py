@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from numpy.typing import NDArray
+from model_checks import central_gradient
 
 from retentio.core.errors import DataError, EmptyDataError
 from retentio.datasets import load_cdnow_summary
@@ -47,27 +47,13 @@ def test_customers_without_repeat_purchases_are_left_out(repeat_buyers: pd.DataF
 POINTS = [(6.25, 3.74, 15.44), (1.0, 1.0, 1.0), (0.2, 30.0, 500.0), (50.0, 1.5, 0.01)]
 
 
-def numeric_gradient(
-    log_params: NDArray[np.float64], x: NDArray[np.float64], m: NDArray[np.float64]
-) -> NDArray[np.float64]:
-    step = 1e-6
-    grad = np.empty((x.size, log_params.size))
-    for j in range(log_params.size):
-        shift = np.zeros(log_params.size)
-        shift[j] = step
-        up = _log_likelihood_terms(log_params + shift, x, m)[0]
-        down = _log_likelihood_terms(log_params - shift, x, m)[0]
-        grad[:, j] = (up - down) / (2 * step)
-    return grad
-
-
 @pytest.mark.parametrize("point", POINTS)
 def test_analytic_gradient_matches_finite_differences(point: tuple[float, ...]) -> None:
     x = np.array([1, 2, 5, 20, 1, 3.0])
     m = np.array([10.0, 35.5, 0.5, 120.0, 1000.0, 2.25])
     log_params = np.log(np.array(point))
     analytic = _log_likelihood_terms(log_params, x, m)[1]
-    numeric = numeric_gradient(log_params, x, m)
+    numeric = central_gradient(_log_likelihood_terms, log_params, x, m)
     np.testing.assert_allclose(analytic, numeric, rtol=1e-5, atol=1e-7)
 
 

@@ -7,6 +7,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
+from model_checks import central_gradient, extreme_grid
 from numpy.typing import NDArray
 from scipy.special import betaln, gammaln, hyp2f1
 
@@ -96,23 +97,6 @@ POINTS = [
 ]
 
 
-def numeric_gradient(
-    log_params: NDArray[np.float64],
-    x: NDArray[np.float64],
-    t_x: NDArray[np.float64],
-    big_t: NDArray[np.float64],
-) -> NDArray[np.float64]:
-    step = 1e-6
-    grad = np.empty((x.size, log_params.size))
-    for j in range(log_params.size):
-        shift = np.zeros(log_params.size)
-        shift[j] = step
-        up = _log_likelihood_terms(log_params + shift, x, t_x, big_t)[0]
-        down = _log_likelihood_terms(log_params - shift, x, t_x, big_t)[0]
-        grad[:, j] = (up - down) / (2 * step)
-    return grad
-
-
 @pytest.mark.parametrize("point", POINTS)
 def test_analytic_gradient_matches_finite_differences(
     point: tuple[float, ...], cdnow: pd.DataFrame
@@ -122,12 +106,12 @@ def test_analytic_gradient_matches_finite_differences(
     big_t = np.array([38.5, 38.5, 32.0, 39.0, 39.0, 1.0, 38.5])
     log_params = np.log(np.array(point))
     analytic = _log_likelihood_terms(log_params, x, t_x, big_t)[1]
-    numeric = numeric_gradient(log_params, x, t_x, big_t)
+    numeric = central_gradient(_log_likelihood_terms, log_params, x, t_x, big_t)
     np.testing.assert_allclose(analytic, numeric, rtol=1e-5, atol=1e-7)
     # and summed over the CDNOW data, as the optimiser sees it
     cx, ctx, ct = (cdnow[c].to_numpy(dtype=np.float64) for c in ("x", "t_x", "T"))
     total = _log_likelihood_terms(log_params, cx, ctx, ct)[1].sum(axis=0)
-    numeric_total = numeric_gradient(log_params, cx, ctx, ct).sum(axis=0)
+    numeric_total = central_gradient(_log_likelihood_terms, log_params, cx, ctx, ct).sum(axis=0)
     np.testing.assert_allclose(total, numeric_total, rtol=1e-5)
 
 
@@ -141,16 +125,6 @@ def test_duplicated_rows_fit_like_weights(cdnow: pd.DataFrame) -> None:
         assert by_rows.params[name] == pytest.approx(by_weights.params[name], rel=1e-6)
     assert by_rows.log_likelihood == pytest.approx(by_weights.log_likelihood, rel=1e-9)
     assert by_rows.n_customers == by_weights.n_customers == int(counts.sum())
-
-
-def extreme_grid() -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
-    rows = []
-    for big_t in (0.1, 1.0, 39.0, 520.0):
-        for x in (0, 1, 10, 100, 1000):
-            for share in (0.0, 0.001, 0.5, 1.0):
-                rows.append((x, 0.0 if x == 0 else share * big_t, big_t))
-    grid = np.array(rows, dtype=np.float64)
-    return grid[:, 0], grid[:, 1], grid[:, 2]
 
 
 @pytest.mark.parametrize("point", POINTS)
