@@ -97,7 +97,7 @@ def test_console_script_reports_errors_in_one_line(messy_csv: Path) -> None:
     result = subprocess.run(
         [str(cli), "kpis", str(messy_csv)], capture_output=True, text=True, check=False
     )
-    assert result.returncode == 1
+    assert result.returncode == 1, result.stderr
     assert "error:" in result.stderr
     assert "missing column(s)" in result.stderr and "'email'" in result.stderr
     assert "Traceback" not in result.stderr

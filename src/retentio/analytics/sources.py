@@ -7,11 +7,14 @@ for text files and rows for Parquet and in-memory tables.
 
 from __future__ import annotations
 
+import bz2
+import csv
+import gzip
 import io
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, TextIO
 
 import pyarrow as pa
 import pyarrow.csv as pacsv
@@ -114,24 +117,43 @@ def _text_stream(path: Path, progress: Progress | None) -> pa.NativeFile:
     return stream
 
 
+def _open_text(path: Path) -> TextIO:
+    suffix = path.suffix.lower()
+    if suffix == ".gz":
+        return gzip.open(path, "rt", encoding="utf-8-sig", newline="")
+    if suffix == ".bz2":
+        return bz2.open(path, "rt", encoding="utf-8-sig", newline="")
+    return path.open(encoding="utf-8-sig", newline="")
+
+
+def _csv_header(path: Path, delimiter: str, parse: pacsv.ParseOptions) -> list[str]:
+    """The header row, read with the csv module: no Arrow reader thread is left behind (one
+    still running at exit aborts the process). zstd files, which it cannot open, use Arrow."""
+    if path.suffix.lower() == ".zst":
+        try:
+            with _text_stream(path, None) as probe:
+                options = pacsv.ReadOptions(block_size=1 << 16, use_threads=False)
+                reader = pacsv.open_csv(probe, read_options=options, parse_options=parse)
+                names: list[str] = reader.schema.names
+                reader.close()
+                return names
+        except pa.ArrowInvalid as exc:
+            if "Empty CSV file" in str(exc):
+                return []
+            raise DataError(f"{path.name}: not a readable CSV file: {exc}") from exc
+    try:
+        with _open_text(path) as text:
+            return next(csv.reader(text, delimiter=delimiter), [])
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        raise DataError(f"{path.name}: not a readable CSV file: {exc}") from exc
+
+
 def _csv_source(path: Path, delimiter: str | None, progress: Progress | None) -> Source:
     if delimiter is None:
         delimiter = "\t" if ".tsv" in [s.lower() for s in path.suffixes] else ","
     parse = pacsv.ParseOptions(delimiter=delimiter)
     read = pacsv.ReadOptions(block_size=BLOCK_BYTES)
-    # the probe reads one small block on this thread: a reader thread left running when the
-    # probe closes would abort the process at exit
-    probe_read = pacsv.ReadOptions(block_size=1 << 16, use_threads=False)
-    try:
-        with _text_stream(path, None) as probe:
-            reader = pacsv.open_csv(probe, read_options=probe_read, parse_options=parse)
-            header = reader.schema.names
-            reader.close()
-    except pa.ArrowInvalid as exc:
-        if "Empty CSV file" in str(exc):
-            header = []
-        else:
-            raise DataError(f"{path.name}: not a readable CSV file: {exc}") from exc
+    header = _csv_header(path, delimiter, parse)
     schema = pa.schema([(name, pa.string()) for name in header])
 
     def batches(columns: list[str]) -> Iterator[pa.RecordBatch]:
