@@ -37,8 +37,6 @@ def as_date(value: object, name: str = "observation_end") -> date:
             return as_date(datetime.fromisoformat(value.strip()), name)
         except ValueError as exc:
             raise ConfigurationError(f"{name}: not a date: {value!r} (use YYYY-MM-DD)") from exc
-    if isinstance(value, pd.Timestamp):
-        return as_date(value.to_pydatetime(), name)
     raise ConfigurationError(f"{name}: expected a date, got {type(value).__name__}")
 
 

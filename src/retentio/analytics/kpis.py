@@ -18,8 +18,8 @@ from retentio.analytics.interpurchase import time_between_purchases
 from retentio.analytics.newreturning import new_vs_returning, returning_share
 from retentio.analytics.periods import check_period, period_index, period_start
 from retentio.analytics.repeat import repeat_purchase_rate
-from retentio.analytics.retention import _sweep, _threshold_from, threshold_churn
-from retentio.analytics.value import _order_totals, order_metrics
+from retentio.analytics.retention import churn_as_of, threshold_churn
+from retentio.analytics.value import order_metrics, order_totals
 
 __all__ = ["KPI_KEYS", "kpi_trends", "kpis", "trend_direction"]
 
@@ -44,14 +44,12 @@ def _number(value: Any) -> float:
 
 
 def _headline(frame: Frame, churn_days: int | None) -> dict[str, Any]:
-    totals = _order_totals(frame, None).iloc[0]
+    totals = order_totals(frame, None).iloc[0]
     firsts = first_orders(frame)
     repeat = run(firsts.agg(n=lambda t: t.count(), repeat=lambda t: (t.orders >= 2).sum())).iloc[0]
     g = gaps(frame)
     spacing = run(g.agg(mean=lambda t: t.days.mean(), median=lambda t: t.days.quantile(0.5)))
-    days = _threshold_from(frame, 0.9) if churn_days is None else churn_days
-    churn = _sweep(frame, days + 1, [frame.end]).iloc[0]
-    churn_rate = churn["churned"] / churn["customers"] if churn["customers"] else float("nan")
+    churn_rate = float(churn_as_of(frame, churn_days, [frame.end])["churn_rate"].iloc[0])
     return {
         "customers": int(totals["customers"]),
         "orders": int(totals["orders"]),

@@ -96,7 +96,7 @@ def period_churn(
     return out
 
 
-def _threshold_from(frame: Frame, quantile: float) -> int:
+def threshold_from(frame: Frame, quantile: float) -> int:
     g = gaps(frame)
     value = g.days.quantile(quantile).to_pyarrow().as_py()
     if value is None:
@@ -117,7 +117,7 @@ def churn_threshold_days(
         raise ConfigurationError(f"quantile must be between 0 and 1, got {quantile}")
     frame = prepare(transactions, observation_end)
     require_rows(frame)
-    return _threshold_from(frame, quantile)
+    return threshold_from(frame, quantile)
 
 
 def _sweep(frame: Frame, days: int, as_of: list[date]) -> pd.DataFrame:
@@ -182,9 +182,6 @@ def threshold_churn(
     """
     frame = prepare(transactions, observation_end)
     require_rows(frame)
-    threshold = _threshold_from(frame, DEFAULT_CHURN_QUANTILE) if days is None else int(days)
-    if threshold < 1:
-        raise ConfigurationError(f"days must be at least 1, got {days}")
     if period is None:
         as_of = [frame.end]
     else:
@@ -193,6 +190,14 @@ def threshold_churn(
         first = period_index(first_day, key)
         last = period_index(frame.end, key)
         as_of = [min(period_end(i, key), frame.end) for i in range(first, last + 1)]
+    return churn_as_of(frame, days, as_of)
+
+
+def churn_as_of(frame: Frame, days: int | None, as_of: list[date]) -> pd.DataFrame:
+    """:func:`threshold_churn` of a prepared frame, as of each day in ``as_of``."""
+    threshold = threshold_from(frame, DEFAULT_CHURN_QUANTILE) if days is None else int(days)
+    if threshold < 1:
+        raise ConfigurationError(f"days must be at least 1, got {days}")
     # churned on day d: last purchase more than `threshold` days before d, so the lapse
     # starts threshold + 1 days after the purchase
     out = _sweep(frame, threshold + 1, as_of)

@@ -27,7 +27,8 @@ def _ratio(a: pd.Series, b: pd.Series) -> pd.Series:
         return a / b.where(b > 0)
 
 
-def _order_totals(frame: Frame, by: object | None) -> pd.DataFrame:
+def order_totals(frame: Frame, by: object | None) -> pd.DataFrame:
+    """Order counts, revenue and ratios of a prepared frame, overall or grouped ``by``."""
     t = frame.table
     metrics = {
         "customers": lambda x: x[s.CUSTOMER_ID].nunique(where=~x[s.IS_REFUND]),
@@ -65,10 +66,10 @@ def order_metrics(
     frame = prepare(transactions, observation_end)
     require_rows(frame)
     if period is None:
-        return _order_totals(frame, None)
+        return order_totals(frame, None)
     key = check_period(period)
     idx = period_index(frame.table[s.ORDERED_AT].date(), key).name("idx")
-    out = _order_totals(frame, idx).set_index("idx").sort_index()
+    out = order_totals(frame, idx).set_index("idx").sort_index()
     first, last = int(out.index.min()), period_index(frame.end, key)
     out = out.reindex(range(first, last + 1))
     counts = ["customers", "orders", "refunds"]
@@ -138,10 +139,10 @@ def historical_clv(transactions: object, *, observation_end: object) -> pd.DataF
     """
     frame = prepare(transactions, observation_end)
     require_rows(frame)
-    totals = _order_totals(frame, None).iloc[0]
+    totals = order_totals(frame, None).iloc[0]
     last_year = frame.end - timedelta(days=365)
     cut = frame.table.filter(frame.table[s.ORDERED_AT].date() > last_year)
-    year = _order_totals(Frame(table=cut, end=frame.end, backend=frame.backend), None).iloc[0]
+    year = order_totals(Frame(table=cut, end=frame.end, backend=frame.backend), None).iloc[0]
     churn = _annual_churn(frame)
     if math.isnan(churn):
         lifespan = float("nan")  # under two years of data: no annual churn to invert

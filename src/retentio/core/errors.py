@@ -92,9 +92,9 @@ class ParseError(DataError):
         self.problems = tuple(problems[: self.max_listed])
         per_field = ", ".join(f"{n} with an unparseable {f}" for f, n in self.counts.items())
         listed = "; ".join(f"row {p.row} {p.field}={p.value!r} ({p.reason})" for p in self.problems)
-        shown = f"first {len(self.problems)}" if self.count > len(self.problems) else "all"
+        shown = f"The first {len(self.problems)}" if self.count > len(self.problems) else "All"
         super().__init__(
-            f"{self.count} problem(s) in the input: {per_field}. The {shown}: {listed}. "
+            f"{self.count} problem(s) in the input: {per_field}. {shown}: {listed}. "
             "Fix them, or load with skip_invalid=True (CLI: --skip-invalid) to write the "
             "rejected rows to a rejects file."
         )
