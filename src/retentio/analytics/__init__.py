@@ -25,7 +25,7 @@ from retentio.analytics.repeat import repeat_purchase_rate
 from retentio.analytics.retention import churn_threshold_days, period_churn, threshold_churn
 from retentio.analytics.rfm import SEGMENTS, rfm, rfm_segments
 from retentio.analytics.schema import TRANSACTIONS_SCHEMA
-from retentio.analytics.summary import calibration_holdout, summarize
+from retentio.analytics.summary import calibration_holdout, purchase_timeline, summarize
 from retentio.analytics.value import customer_value, historical_clv, order_metrics
 
 __all__ = [
@@ -50,6 +50,7 @@ __all__ = [
     "new_vs_returning",
     "order_metrics",
     "period_churn",
+    "purchase_timeline",
     "repeat_purchase_rate",
     "returning_revenue_share",
     "rfm",

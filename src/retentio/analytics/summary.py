@@ -17,10 +17,10 @@ import pandas as pd
 
 from retentio.analytics import schema as s
 from retentio.analytics._input import Frame, as_date, prepare, require_rows, run
-from retentio.analytics.periods import check_period, period_index
+from retentio.analytics.periods import check_period, period_index, period_starts
 from retentio.core.errors import ConfigurationError
 
-__all__ = ["calibration_holdout", "summarize"]
+__all__ = ["calibration_holdout", "purchase_timeline", "summarize"]
 
 _UNIT_DAYS = {"D": 1.0, "W": 7.0}
 
@@ -172,3 +172,55 @@ def calibration_holdout(
         duration_holdout=duration,
     ).order_by("customer_id")
     return run(result)
+
+
+def purchase_timeline(
+    transactions: object,
+    *,
+    calibration_end: object,
+    observation_end: object,
+    freq: str = "D",
+) -> pd.DataFrame:
+    """First and repeat purchases per period of the customers acquired by ``calibration_end``.
+
+    The actual side of the "cumulative repeat transactions" check of a BTYD model: the model
+    is fitted on the customers whose first purchase is by ``calibration_end`` and predicts
+    their repeat purchases, period by period, through ``observation_end``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per period from the first purchase to ``observation_end``: ``period`` (its
+        first day), ``index`` (0 for the first period), ``new_customers`` (first purchases of
+        those customers) and ``repeat_purchases`` (their purchase periods after the first, the
+        unit of :func:`summarize`'s ``frequency``).
+    """
+    key = check_period(freq, "freq")
+    cal_end = as_date(calibration_end, "calibration_end")
+    obs_end = as_date(observation_end)
+    if cal_end > obs_end:
+        raise ConfigurationError(
+            f"calibration_end ({cal_end}) must not be after observation_end ({obs_end})"
+        )
+    full = prepare(transactions, obs_end)
+    require_rows(full.until(cal_end))
+    periods = _period_values(full, key)
+    first = periods.group_by("customer_id").agg(first=lambda t: t.period.min())
+    first = first.filter(first["first"] <= period_index(cal_end, key))
+    births = run(first.group_by("first").agg(n=lambda t: t.count()))
+    joined = periods.inner_join(first, "customer_id")
+    repeats = joined.filter(joined.period > joined["first"])
+    repeat_counts = run(repeats.group_by("period").agg(n=lambda t: t.count()))
+    start = int(births["first"].min())
+    end = period_index(obs_end, key)
+    index = pd.RangeIndex(start, end + 1)
+    new = births.set_index("first")["n"].reindex(index, fill_value=0)
+    again = repeat_counts.set_index("period")["n"].reindex(index, fill_value=0)
+    return pd.DataFrame(
+        {
+            "period": period_starts(start, end, key).to_numpy(),
+            "index": index - start,
+            "new_customers": new.to_numpy().astype("int64"),
+            "repeat_purchases": again.to_numpy().astype("int64"),
+        }
+    )

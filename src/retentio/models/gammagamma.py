@@ -26,6 +26,9 @@ from retentio.models.base import (
     check_weights,
     compress,
 )
+from retentio.models.horizon import Horizon
+from retentio.models.transactions import TransactionModel
+from retentio.models.value import customer_lifetime_value
 
 __all__ = ["GammaGamma"]
 
@@ -118,3 +121,18 @@ class GammaGamma(Model):
         if q <= 1:
             raise DataError(f"the fitted q={q:.4g} is <= 1: the population mean spend is infinite")
         return np.asarray((p * gamma + p * x * m) / (p * x + q - 1), dtype=np.float64)
+
+    def customer_lifetime_value(
+        self,
+        transaction_model: TransactionModel,
+        summary: pd.DataFrame,
+        horizon: Horizon | str | int | float = 12,
+        discount_rate: float = 0.01,
+        freq: str = "D",
+    ) -> FloatArray:
+        """Discounted CLV of each customer of ``summary`` over ``horizon`` (12 months by
+        default), combining ``transaction_model`` with this spend model; see
+        :func:`retentio.models.value.customer_lifetime_value`."""
+        return customer_lifetime_value(
+            transaction_model, self, summary, horizon, discount_rate, freq
+        )

@@ -1,0 +1,130 @@
+"""Fit a transaction model (and optionally Gamma-Gamma spend) on a BTYD summary; save and load.
+
+A saved fit is one JSON document: the format name and version, the model key, the summary's
+time unit and observation end, and the models' own self-describing JSON (``Model.to_json``).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+import pandas as pd
+
+from retentio.core.errors import ConfigurationError, ModelFormatError, SchemaError
+from retentio.models import GammaGamma, Model
+from retentio.models.catalog import new_transaction_model
+from retentio.models.horizon import unit_days
+
+__all__ = ["FORMAT", "ClvFit", "fit_clv", "fit_document"]
+
+#: The ``format`` of a saved fit.
+FORMAT = "retentio.clv-fit"
+_VERSION = 1
+
+
+@dataclass(frozen=True)
+class ClvFit:
+    """A fitted transaction model, the optional spend model and the time scale of their data.
+
+    ``time_unit`` is the unit of ``recency`` and ``T`` (D, W, M, Q or Y; the grouping period for
+    BG/BB, whose ``T`` counts transaction opportunities); ``observation_end`` the day the
+    summary ends, from which predicted dates are counted.
+    """
+
+    key: str
+    transaction: Model
+    spend: GammaGamma | None
+    time_unit: str
+    observation_end: date
+
+    def to_json(self) -> str:
+        """The fit as one self-describing JSON document."""
+        document = {
+            "format": FORMAT,
+            "version": _VERSION,
+            "model": self.key,
+            "time_unit": self.time_unit,
+            "observation_end": self.observation_end.isoformat(),
+            "transaction": json.loads(self.transaction.to_json()),
+            "spend": None if self.spend is None else json.loads(self.spend.to_json()),
+        }
+        return json.dumps(document, indent=2)
+
+    @classmethod
+    def from_json(cls, text: str) -> ClvFit:
+        """Load a fit saved by :meth:`to_json` (``retentio clv fit -o``)."""
+        try:
+            document = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise ModelFormatError(f"not a saved retentio fit (invalid JSON: {exc})") from None
+        if not isinstance(document, dict) or document.get("format") != FORMAT:
+            raise ModelFormatError(f"not a saved retentio fit: its format is not {FORMAT!r}")
+        if document.get("version") != _VERSION:
+            raise ModelFormatError(
+                f"saved fit has format version {document.get('version')!r}; "
+                f"this retentio reads version {_VERSION}"
+            )
+        try:
+            transaction = Model.from_json(json.dumps(document["transaction"]))
+            spend_doc = document.get("spend")
+            spend = None if spend_doc is None else GammaGamma.from_json(json.dumps(spend_doc))
+            end = date.fromisoformat(str(document["observation_end"]))
+            key, unit = str(document["model"]), str(document["time_unit"])
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ModelFormatError(f"saved fit is malformed: {exc!r}") from None
+        if not isinstance(spend, GammaGamma | None):
+            raise ModelFormatError("saved fit's spend model is not a GammaGamma model")
+        return cls(key, transaction, spend, unit, end)
+
+
+def fit_clv(
+    summary: pd.DataFrame,
+    *,
+    observation_end: date,
+    model: str = "bgnbd",
+    spend: bool = True,
+    time_unit: str = "D",
+    penalizer: float = 0.0,
+) -> ClvFit:
+    """Fit the transaction model ``model`` (bgnbd, mbgnbd, pareto or bgbb) on ``summary`` and,
+    when ``spend``, a Gamma-Gamma spend model on its repeat buyers.
+
+    ``summary`` is a :func:`retentio.summarize` table (``T`` holds the number of transaction
+    opportunities for bgbb, i.e. the summary is made with ``freq`` equal to the opportunity
+    period); ``time_unit`` is the unit of its ``recency`` and ``T``.
+    """
+    unit_days(time_unit, "time_unit")
+    needed = ["frequency", "recency", "T"] + (["monetary_value"] if spend else [])
+    missing = [c for c in needed if c not in summary.columns]
+    if missing:
+        raise SchemaError(f"summary is missing the column(s) {', '.join(missing)}")
+    if summary.empty:
+        raise ConfigurationError("summary has no customers to fit")
+    transaction = new_transaction_model(model, penalizer)
+    transaction.fit(summary["frequency"], summary["recency"], summary["T"])  # type: ignore[attr-defined]
+    spend_model = None
+    if spend:
+        spend_model = GammaGamma(penalizer=penalizer).fit_summary(summary)
+    return ClvFit(model.lower(), transaction, spend_model, time_unit.upper(), observation_end)
+
+
+def fit_document(fit: ClvFit) -> dict[str, Any]:
+    """The JSON the CLI prints with ``--json``: parameters and log-likelihoods of both models."""
+    document: dict[str, Any] = {"model": fit.key, **_model_document(fit.transaction)}
+    document["time_unit"] = fit.time_unit
+    document["observation_end"] = fit.observation_end.isoformat()
+    document["spend"] = None if fit.spend is None else _model_document(fit.spend)
+    return document
+
+
+def _model_document(model: Model) -> dict[str, Any]:
+    return {
+        "type": model.name,
+        "params": model.params,
+        "log_likelihood": model.log_likelihood,
+        "standard_errors": model.standard_errors,
+        "n_customers": model.n_customers,
+    }

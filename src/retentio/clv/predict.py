@@ -1,0 +1,102 @@
+"""Score every customer: expected purchases, P(alive), churn risk, spend, CLV, next purchase."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+
+from retentio.clv.fitting import ClvFit
+from retentio.core.errors import SchemaError
+from retentio.models.base import FloatArray
+from retentio.models.horizon import Horizon, parse_horizon, unit_days
+from retentio.models.risk import churn_risk, risk_band
+from retentio.models.transactions import TransactionModel, time_to_next_purchase
+
+__all__ = ["PREDICTION_COLUMNS", "predict_customers"]
+
+#: The columns of :func:`predict_customers` after the customer's summary.
+PREDICTION_COLUMNS = (
+    "expected_purchases",
+    "p_alive",
+    "churn_risk",
+    "risk_band",
+    "expected_spend",
+    "clv",
+    "next_purchase_date",
+)
+#: The furthest a next purchase date is searched for, in days (ten years).
+_NEXT_PURCHASE_DAYS = 3652.5
+
+
+def predict_customers(
+    summary: pd.DataFrame,
+    fit: ClvFit,
+    *,
+    horizon: Horizon | str | int | float = "12M",
+    discount_rate: float = 0.01,
+) -> pd.DataFrame:
+    """Per-customer predictions over ``horizon`` from a :class:`ClvFit`.
+
+    Parameters
+    ----------
+    summary
+        A :func:`retentio.summarize` table in the fit's time unit.
+    fit
+        The fitted models (:func:`retentio.clv.fit_clv`).
+    horizon
+        ``"12M"``, ``"26W"``, ``"90D"``, ``"1Y"`` or a number of months.
+    discount_rate
+        CLV's discount rate per step of the horizon (per month for ``"12M"``).
+
+    Returns
+    -------
+    pandas.DataFrame
+        The summary's columns, then ``expected_purchases`` (over the horizon), ``p_alive``,
+        ``churn_risk`` (1 - p_alive), ``risk_band`` (low, medium, high, critical; see
+        :mod:`retentio.models.risk`), ``expected_spend`` and ``clv`` (empty without a spend
+        model) and ``next_purchase_date`` (the day by which the expected purchase count
+        reaches 1; empty when it stays below 1 for ten years).
+    """
+    span = parse_horizon(horizon)
+    missing = [c for c in ("frequency", "recency", "T") if c not in summary.columns]
+    if missing:
+        raise SchemaError(f"summary is missing the column(s) {', '.join(missing)}")
+    model: TransactionModel = fit.transaction  # type: ignore[assignment]
+    x, t_x, big_t = (summary[c].to_numpy(dtype=np.float64) for c in ("frequency", "recency", "T"))
+    days_per_unit = unit_days(fit.time_unit)
+    t = span.days / days_per_unit
+    if fit.key == "bgbb":
+        t = float(round(t))
+    result = summary.copy()
+    result["expected_purchases"] = model.expected_purchases(t, x, t_x, big_t)
+    alive = model.probability_alive(x, t_x, big_t)
+    result["p_alive"] = alive
+    risk = churn_risk(np.clip(alive, 0.0, 1.0))
+    result["churn_risk"] = risk
+    result["risk_band"] = pd.Categorical(
+        risk_band(risk), categories=["low", "medium", "high", "critical"], ordered=True
+    )
+    if fit.spend is not None and "monetary_value" in summary.columns:
+        result["expected_spend"] = fit.spend.expected_spend(x, summary["monetary_value"])
+        result["clv"] = fit.spend.customer_lifetime_value(
+            model, summary, span, discount_rate, fit.time_unit
+        )
+    else:
+        result["expected_spend"] = math.nan
+        result["clv"] = math.nan
+    wait = time_to_next_purchase(
+        model, x, t_x, big_t, max_horizon=_NEXT_PURCHASE_DAYS / days_per_unit
+    )
+    result["next_purchase_date"] = _dates(fit, wait * days_per_unit).astype("datetime64[s]")
+    return result
+
+
+def _dates(fit: ClvFit, days: FloatArray) -> FloatArray:
+    """``observation_end`` plus ``days`` rounded up to whole days; NaT where ``days`` is NaN."""
+    start = np.datetime64(fit.observation_end, "D")
+    with np.errstate(invalid="ignore"):
+        offsets = np.where(np.isnan(days), 0, np.ceil(days)).astype("int64")
+    dates = start + offsets.astype("timedelta64[D]")
+    return np.where(np.isnan(days), np.datetime64("NaT"), dates)
