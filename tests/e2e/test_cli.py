@@ -129,3 +129,74 @@ def test_cli_reference_matches_the_real_cli() -> None:
     assert documented == render_reference(), (
         "docs/cli.md is out of date: python -m retentio.cli.reference > docs/cli.md"
     )
+
+
+def test_clv_fit_prints_json_and_saves_a_fit_that_predict_reuses(
+    shop: Path, tmp_path: Path
+) -> None:
+    saved = tmp_path / "fit.json"
+    args = ["clv", "fit", str(shop), "--spend", "--json", "-o", str(saved)]
+    result = runner.invoke(app, [*args, "--observation-end", "2026-06-30"])
+    assert result.exit_code == 0, result.output
+    printed = json.loads(result.stdout[result.stdout.index("{") :])
+    assert printed["type"] == "BetaGeo" and set(printed["params"]) == {"r", "alpha", "a", "b"}
+    assert printed["log_likelihood"] < 0 and printed["spend"]["type"] == "GammaGamma"
+    document = json.loads(saved.read_text())
+    assert document["format"] == "retentio.clv-fit" and document["model"] == "bgnbd"
+    out = tmp_path / "clv.csv"
+    args = ["clv", "predict", str(shop), "--fit", str(saved), "--horizon", "6M", "-o", str(out)]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert "critical" in result.stdout and "all" in result.stdout
+    scored = pd.read_csv(out)
+    assert len(scored) == 800
+    for column in ("expected_purchases", "p_alive", "churn_risk", "risk_band", "expected_spend"):
+        assert column in scored.columns
+    assert scored["clv"].notna().all() and (scored["clv"] >= 0).all()
+    assert set(scored["risk_band"]) <= {"low", "medium", "high", "critical"}
+    assert pd.to_datetime(scored["next_purchase_date"].dropna()).min() > pd.Timestamp("2026-06-30")
+
+
+@pytest.mark.parametrize("model", ["mbgnbd", "pareto"])
+def test_clv_predict_fits_the_chosen_model(shop: Path, tmp_path: Path, model: str) -> None:
+    out = tmp_path / "clv.csv"
+    args = ["clv", "predict", str(shop), "--model", model, "--time-unit", "W", "-o", str(out)]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert pd.read_csv(out)["p_alive"].between(0, 1).all()
+
+
+def test_clv_fit_bgbb_uses_periods(shop: Path) -> None:
+    result = runner.invoke(app, ["clv", "fit", str(shop), "--model", "bgbb", "--json"])
+    assert result.exit_code == 0, result.output
+    printed = json.loads(result.stdout[result.stdout.index("{") :])
+    assert printed["type"] == "BetaGeoBetaBinom" and printed["time_unit"] == "M"
+
+
+def test_clv_evaluate_compares_the_models(shop: Path, tmp_path: Path) -> None:
+    out = tmp_path / "cumulative.csv"
+    args = ["clv", "evaluate", str(shop), "--holdout", "26W", "--json", "-o", str(out)]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    printed = json.loads(result.stdout[result.stdout.index("{") :])
+    assert {m["model"] for m in printed["models"]} == {"bgnbd", "mbgnbd", "pareto"}
+    assert printed["best"] == printed["models"][0]["model"]
+    assert printed["calibration_end"] == "2025-12-30"
+    cumulative = pd.read_csv(out)
+    assert list(cumulative.columns) == ["period", "actual", "predicted"]
+    table = runner.invoke(app, ["clv", "evaluate", str(shop), "--models", "bgnbd,pareto"])
+    assert table.exit_code == 0, table.output
+    assert "best:" in table.stdout and "7+" in table.stdout or "calibration" in table.stdout
+
+
+def test_clv_rejects_an_unknown_model_in_one_line(shop: Path) -> None:
+    cli = Path(sys.executable).with_name("retentio")
+    result = subprocess.run(
+        [str(cli), "clv", "fit", str(shop), "--model", "nbd"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 1
+    assert "--model must be one of bgnbd, mbgnbd, pareto, bgbb" in result.stderr
+    assert "Traceback" not in result.stderr

@@ -6,7 +6,6 @@ import numpy as np
 import pandas as pd
 import pytest
 from model_checks import central_gradient
-from numpy.typing import NDArray
 from scipy.special import betaln
 
 from retentio.core.errors import DataError, SchemaError
@@ -244,28 +243,3 @@ def test_bad_prediction_inputs_name_the_argument(fitted: BetaGeoBetaBinom) -> No
         BetaGeoBetaBinom().fit([1], [1], [6], weights=[-1])
     with pytest.raises(SchemaError, match="recency"):
         BetaGeoBetaBinom().fit_summary(pd.DataFrame({"frequency": [1], "periods": [6]}))
-
-
-def simulate_bgbb(
-    params: tuple[float, float, float, float], n: int, size: int, seed: int
-) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
-    """Exact BG/BB draws: p ~ Beta(alpha, beta), theta ~ Beta(gamma, delta); alive at
-    opportunity t with probability (1-theta)^t, transacting there with probability p."""
-    alpha, beta, gamma, delta = params
-    rng = np.random.default_rng(seed)
-    p = rng.beta(alpha, beta, size)
-    theta = rng.beta(gamma, delta, size)
-    lifetime = rng.geometric(theta) - 1  # opportunities survived: P(>= t) = (1-theta)^t
-    t = np.arange(1, n + 1)[None, :]
-    buys = (t <= lifetime[:, None]) & (rng.random((size, n)) < p[:, None])
-    frequency = buys.sum(axis=1).astype(np.float64)
-    recency = np.where(buys, t, 0).max(axis=1).astype(np.float64)
-    return frequency, recency
-
-
-def test_recovers_the_parameters_of_simulated_data() -> None:
-    truth = (1.2, 0.75, 0.65, 2.8)
-    frequency, recency = simulate_bgbb(truth, n=10, size=40000, seed=7)
-    model = BetaGeoBetaBinom().fit(frequency, recency, np.full(frequency.size, 10.0))
-    for name, value in zip(BetaGeoBetaBinom.param_names, truth, strict=True):
-        assert abs(model.params[name] - value) < 4 * model.standard_errors[name], name

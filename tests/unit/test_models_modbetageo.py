@@ -8,7 +8,6 @@ import numpy as np
 import pandas as pd
 import pytest
 from model_checks import central_gradient, extreme_grid
-from numpy.typing import NDArray
 from scipy.special import betaln, gammaln, hyp2f1
 
 from retentio.core.errors import DataError, SchemaError
@@ -283,37 +282,3 @@ def test_bad_weights_horizon_and_counts(fitted: ModifiedBetaGeo) -> None:
         fitted.probability_of_purchases(1.5, 1.0, [1], [1.0], [2.0])
     with pytest.raises(DataError, match="T"):
         fitted.probability_alive([1], [1.0], [-2.0])
-
-
-def simulate(
-    point: tuple[float, ...], n: int, big_t: float, seed: int
-) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
-    """Exact MBG/NBD draws: a coin at time 0 and after each purchase, Poisson purchases between.
-
-    A customer alive at 0 dies after the K-th purchase, K ~ Geometric(p); the purchases in (0, T]
-    number M ~ Poisson(lambda T), so x = min(K, M) and, given M, the x-th purchase time is T times
-    the x-th of M uniform order statistics, T Beta(x, M - x + 1).
-    """
-    r, alpha, a, b = point
-    rng = np.random.default_rng(seed)
-    rate = rng.gamma(r, 1 / alpha, n)
-    p = rng.beta(a, b, n)
-    alive_at_start = rng.random(n) >= p
-    k = rng.geometric(p)
-    m = rng.poisson(rate * big_t)
-    x = np.where(alive_at_start, np.minimum(k, m), 0)
-    t_x = np.zeros(n)
-    some = x > 0
-    t_x[some] = big_t * rng.beta(x[some], m[some] - x[some] + 1)
-    return x.astype(np.float64), t_x, np.full(n, big_t)
-
-
-def test_recovers_the_parameters_of_simulated_data() -> None:
-    truth = (0.5, 6.0, 0.9, 1.6)
-    x, t_x, big_t = simulate(truth, 20_000, 52.0, seed=7)
-    model = ModifiedBetaGeo().fit(x, t_x, big_t)
-    for name, value in zip(ModifiedBetaGeo.param_names, truth, strict=True):
-        assert abs(model.params[name] - value) < 4 * model.standard_errors[name], name
-    # the share of customers without a repeat purchase matches the model's P(X(T) = 0)
-    zero = with_params(truth).probability_of_purchases(0, 52.0, [0], [0.0], [1e-12])[0]
-    assert np.mean(x == 0) == pytest.approx(zero, abs=0.015)

@@ -195,18 +195,6 @@ def test_residual_lifetime_where_hyp2f1_gives_up(
     assert derl == pytest.approx(brute_force_derl(*point, renewals, d), rel=1e-5)
 
 
-def test_recovers_the_parameters_of_simulated_lifetimes() -> None:
-    """Exact sBG draws: theta ~ Beta(alpha, beta), cancellation period T ~ Geometric(theta),
-    observed for 12 periods (censored after)."""
-    alpha, beta = 0.7, 1.2
-    rng = np.random.default_rng(11)
-    churn_period = rng.geometric(rng.beta(alpha, beta, 50000))
-    censored = churn_period > 12
-    model = ShiftedBetaGeometric().fit_lifetimes(np.minimum(churn_period, 12), censored)
-    for name, value in (("alpha", alpha), ("beta", beta)):
-        assert abs(model.params[name] - value) < 4 * model.standard_errors[name], name
-
-
 def test_residual_lifetime_matches_fader_hardie_2010_table_3() -> None:
     """Fader & Hardie (2010), "Customer-base valuation in a contractual setting: the perils of
     ignoring heterogeneity", Marketing Science 29(1), 85-93, Table 3: DERL at d = 10% for

@@ -12,10 +12,19 @@ import pytest
 
 import retentio
 import retentio.analytics
+import retentio.clv
 import retentio.core
 import retentio.datasets
+import retentio.models
 
-PACKAGES = [retentio, retentio.analytics, retentio.core, retentio.datasets]
+PACKAGES = [
+    retentio,
+    retentio.analytics,
+    retentio.clv,
+    retentio.core,
+    retentio.datasets,
+    retentio.models,
+]
 
 
 def isort_key(name: str) -> tuple[int, str]:

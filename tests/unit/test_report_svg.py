@@ -13,10 +13,12 @@ from retentio.reporting.svg import (
     bar_chart,
     column_chart,
     heat_legend,
+    heatmap,
     nice_ticks,
     sparkline,
     stacked_column_chart,
 )
+from retentio.reporting.svg_lines import line_chart
 
 NAN = float("nan")
 
@@ -270,6 +272,19 @@ def test_no_chart_contains_a_url() -> None:
         ),  # fmt: skip
         sparkline([1, 2], uid="d", title="T", desc="D"),
         heat_legend(0.5, uid="e", fmt=str),
+        heatmap(["r"], ["c"], [[1]], uid="f", title="T", desc="D", x_label="X", y_label="Y"),
+        line_chart(
+            ["a", "b"],
+            [Series("s", [1, 2], "#000000")],
+            uid="g",
+            title="T",
+            desc="D",
+            x_label="X",
+            y_label="Y",
+            markers=True,
+            rule_at=0.5,
+            rule_label="here",
+        ),  # fmt: skip
     ]
     for chart in charts:
         parse(chart)
@@ -310,3 +325,159 @@ def test_heat_color_runs_from_light_to_dark() -> None:
 def test_text_colour_contrasts_with_the_cell() -> None:
     assert text_color_on(heat_color(1.0)) == "#ffffff"
     assert text_color_on(heat_color(0.0)) == "#111827"
+
+
+# --- heatmap ------------------------------------------------------------------------------
+
+
+def cells(root: ET.Element) -> list[ET.Element]:
+    return [r for r in root.iter("rect") if r.get("class") == "cell"]
+
+
+def heat(values: list[list[float | None]], **kw: object) -> ET.Element:
+    rows = [f"r{i}" for i in range(len(values))]
+    columns = [f"c{j}" for j in range(max((len(v) for v in values), default=0))]
+    return parse(
+        heatmap(rows, columns, values, uid="h", title="Heat", desc="D", x_label="X", y_label="Y",
+                **kw)  # type: ignore[arg-type]
+    )  # fmt: skip
+
+
+def test_heatmap_draws_one_cell_per_value_in_a_grid() -> None:
+    root = heat([[0.0, 0.5, 1.0], [1.0, 0.5, 0.0]])
+    assert_accessible(root, "h", "Heat")
+    drawn = cells(root)
+    assert len(drawn) == 6
+    xs = sorted({num(c, "x") for c in drawn})
+    ys = sorted({num(c, "y") for c in drawn})
+    assert len(xs) == 3 and len(ys) == 2
+    assert [c.find("title").text for c in drawn[:3]] == ["r0, c0: 0", "r0, c1: 0.5", "r0, c2: 1"]  # type: ignore[union-attr]
+    assert {"r0", "r1", "c0", "c2", "X", "Y"} <= set(texts(root))
+
+
+def test_heatmap_shades_by_value_up_to_vmax_and_caps_above() -> None:
+    root = heat([[0.0, 0.5, 2.0]], vmax=1.0)
+    low, mid, high = (c.get("fill") for c in cells(root))
+    assert (low, mid, high) == (heat_color(0.0), heat_color(0.5), heat_color(1.0))
+    default = cells(heat([[0.0, 0.5, 2.0]]))
+    assert default[2].get("fill") == heat_color(1.0) and default[1].get("fill") == heat_color(0.25)
+
+
+def test_heatmap_leaves_missing_values_as_gaps() -> None:
+    root = heat([[1.0, NAN], [None, 2.0]])
+    assert len(cells(root)) == 2
+    assert "No data" not in texts(root)
+
+
+def test_heatmap_holds_its_colour_key() -> None:
+    root = heat([[0.0, 4.0]], key_label="Purchases", value_format=lambda v: f"{v:g}")
+    key = [r for r in root.iter("rect") if r.get("class") is None]
+    assert len(key) == 6
+    assert {"Purchases", "0", "4"} <= set(texts(root))
+
+
+def test_heatmap_uses_given_cell_titles_and_escapes_them() -> None:
+    nasty = '<b>&"x"</b>'
+    raw = heatmap([nasty], [nasty], [[1.0]], uid="h", title=nasty, desc=nasty, x_label=nasty,
+                  y_label=nasty, cell_titles=[[nasty]])  # fmt: skip
+    root = parse(raw)
+    assert "<b>" not in raw
+    (cell,) = cells(root)
+    assert cell.find("title").text == nasty  # type: ignore[union-attr]
+    assert nasty in texts(root)
+
+
+@pytest.mark.parametrize("values", [[], [[NAN, None]]])
+def test_heatmap_without_values_says_no_data(values: list[list[float | None]]) -> None:
+    root = heat(values)
+    assert cells(root) == []
+    assert "No data" in texts(root)
+
+
+# --- line chart ---------------------------------------------------------------------------
+
+
+def polyline_points(line: ET.Element) -> list[tuple[float, float]]:
+    return [
+        (float(x), float(y)) for x, y in (p.split(",") for p in (line.get("points") or "").split())
+    ]
+
+
+def lines(series: list[Series], labels: list[str] | None = None, **kw: object) -> ET.Element:
+    n = max(len(s.values) for s in series)
+    return parse(
+        line_chart(labels or [f"L{i}" for i in range(n)], series, uid="l", title="Lines",
+                   desc="D", x_label="X", y_label="Y", **kw)  # type: ignore[arg-type]
+    )  # fmt: skip
+
+
+def test_line_chart_draws_a_line_per_series_with_a_legend() -> None:
+    root = lines([Series("actual", [1, 2, 3], "#111111"), Series("model", [2, 2, 2], "#222222",
+                                                                   dashed=True)])  # fmt: skip
+    assert_accessible(root, "l", "Lines")
+    first, second = root.iter("polyline")
+    a, b = polyline_points(first), polyline_points(second)
+    assert len(a) == len(b) == 3
+    assert [x for x, _ in a] == [x for x, _ in b]
+    assert a[0][1] > a[1][1] > a[2][1]  # rising values are drawn higher up
+    assert len({y for _, y in b}) == 1
+    assert b[1][1] == pytest.approx(a[1][1])  # same value, same height
+    assert first.get("stroke-dasharray") is None and second.get("stroke-dasharray")
+    assert {"actual", "model", "X", "Y"} <= set(texts(root))
+    assert list(root.iter("circle")) == []  # no markers unless asked
+
+
+def test_line_chart_value_axis_starts_at_zero() -> None:
+    root = lines([Series("s", [10, 20], "#111111")])
+    (line,) = root.iter("polyline")
+    (_, y10), (_, y20) = polyline_points(line)
+    zero = next(e for e in root.iter("line") if e.get("class") == "grid zero")
+    assert num(zero, "y1") - y10 == pytest.approx(y10 - y20, rel=1e-3)
+
+
+def test_line_chart_markers_carry_tooltips() -> None:
+    root = lines([Series("s", [1, 2], "#111111")], markers=True,
+                 point_titles=[["first", "second"]])  # fmt: skip
+    points = [c for c in root.iter("circle") if c.get("class") == "point"]
+    assert [p.find("title").text for p in points] == ["first", "second"]  # type: ignore[union-attr]
+    (line,) = root.iter("polyline")
+    for point, (x, y) in zip(points, polyline_points(line), strict=True):
+        assert (num(point, "cx"), num(point, "cy")) == pytest.approx((x, y))
+    default = lines([Series("s", [1.5], "#111111")], labels=["Jan"], markers=True)
+    (dot,) = [c for c in default.iter("circle") if c.get("class") == "point"]
+    assert dot.find("title").text == "Jan, s: 1.5"  # type: ignore[union-attr]
+
+
+def test_line_chart_breaks_at_gaps_and_keeps_lone_points_visible() -> None:
+    root = lines([Series("s", [1.0, 2.0, NAN, 3.0, None, 4.0, 5.0], "#111111")])
+    assert [len(polyline_points(p)) for p in root.iter("polyline")] == [2, 2]
+    assert len([c for c in root.iter("circle") if c.get("class") == "point"]) == 1  # the 3
+
+
+def test_line_chart_rule_marks_a_position_between_points() -> None:
+    root = lines([Series("s", [1, 2, 3], "#111111")], rule_at=1.5, rule_label="cut <here>")
+    (line,) = root.iter("polyline")
+    xs = [x for x, _ in polyline_points(line)]
+    (rule,) = [e for e in root.iter("line") if e.get("class") == "rule"]
+    assert num(rule, "x1") == pytest.approx((xs[1] + xs[2]) / 2)
+    assert rule.get("stroke-dasharray")
+    assert "cut <here>" in texts(root)
+
+
+@pytest.mark.parametrize("values", [[], [NAN, None]])
+def test_line_chart_without_values_says_no_data(values: list[float | None]) -> None:
+    labels = [f"L{i}" for i in range(len(values))]
+    root = parse(
+        line_chart(
+            labels,
+            [Series("s", values, "#111111")],
+            uid="l",
+            title="T",
+            desc="D",
+            x_label="X",
+            y_label="Y",
+        )  # fmt: skip
+    )
+    assert list(root.iter("polyline")) == []
+    assert "No data" in texts(root)
+    assert "s" in texts(root)  # the legend still says what would be drawn

@@ -28,6 +28,27 @@ def _option_row(param: Any) -> str:
     return f"| {names} | {text}{shown} |"
 
 
+def _commands(group: Any, prefix: str) -> list[str]:
+    """The sections of every command of ``group``, sub-groups' commands included."""
+    lines: list[str] = []
+    context = group.make_context(prefix, [], resilient_parsing=True)
+    for name in group.list_commands(context):
+        command = group.get_command(context, name)
+        if hasattr(command, "list_commands"):
+            lines += _commands(command, f"{prefix} {name}")
+            continue
+        arguments = [p for p in command.params if p.param_type_name == "argument"]
+        usage = " ".join([f"{prefix} {name}", *(a.name.upper() for a in arguments if a.name)])
+        lines += [f"## `{prefix} {name}`", "", (command.help or "").strip(), ""]
+        lines += ["```", f"{usage} [OPTIONS]", "```", ""]
+        options = [p for p in command.params if p.param_type_name == "option"]
+        if options:
+            lines += ["| option | what |", "|---|---|"]
+            lines += [_option_row(p) for p in options]
+            lines.append("")
+    return lines
+
+
 def render_reference() -> str:
     """The Markdown reference of every command, argument and option."""
     group: Any = typer.main.get_command(app)  # Typer bundles its own click: duck-type it
@@ -39,18 +60,7 @@ def render_reference() -> str:
         "column-mapping and parsing options (see docs/getting-started.md for examples).",
         "",
     ]
-    context = group.make_context("retentio", [], resilient_parsing=True)
-    for name in group.list_commands(context):
-        command = group.get_command(context, name)
-        arguments = [p for p in command.params if p.param_type_name == "argument"]
-        usage = " ".join([f"retentio {name}", *(a.name.upper() for a in arguments if a.name)])
-        lines += [f"## `retentio {name}`", "", (command.help or "").strip(), ""]
-        lines += ["```", f"{usage} [OPTIONS]", "```", ""]
-        options = [p for p in command.params if p.param_type_name == "option"]
-        if options:
-            lines += ["| option | what |", "|---|---|"]
-            lines += [_option_row(p) for p in options]
-            lines.append("")
+    lines += _commands(group, "retentio")
     return "\n".join(lines)
 
 

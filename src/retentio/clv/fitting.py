@@ -18,11 +18,21 @@ from retentio.models import GammaGamma, Model
 from retentio.models.catalog import new_transaction_model
 from retentio.models.horizon import unit_days
 
-__all__ = ["FORMAT", "ClvFit", "fit_clv", "fit_document"]
+__all__ = [
+    "FORMAT",
+    "INSTANT",
+    "ClvFit",
+    "fit_clv",
+    "fit_document",
+    "scoring_summary",
+    "spend_inputs",
+]
 
 #: The ``format`` of a saved fit.
 FORMAT = "retentio.clv-fit"
 _VERSION = 1
+#: The T given to customers acquired on the observation end day when they are scored.
+INSTANT = 1e-9
 
 
 @dataclass(frozen=True)
@@ -94,7 +104,9 @@ def fit_clv(
 
     ``summary`` is a :func:`retentio.summarize` table (``T`` holds the number of transaction
     opportunities for bgbb, i.e. the summary is made with ``freq`` equal to the opportunity
-    period); ``time_unit`` is the unit of its ``recency`` and ``T``.
+    period); ``time_unit`` is the unit of its ``recency`` and ``T``. Customers acquired on the
+    observation end day (``T`` = 0) tell the continuous-time models nothing and are left out
+    of their fit.
     """
     unit_days(time_unit, "time_unit")
     needed = ["frequency", "recency", "T"] + (["monetary_value"] if spend else [])
@@ -104,10 +116,14 @@ def fit_clv(
     if summary.empty:
         raise ConfigurationError("summary has no customers to fit")
     transaction = new_transaction_model(model, penalizer)
-    transaction.fit(summary["frequency"], summary["recency"], summary["T"])  # type: ignore[attr-defined]
+    observed = summary if model.lower() == "bgbb" else summary[summary["T"] > 0]
+    if observed.empty:
+        raise ConfigurationError("every customer was acquired on the observation end day")
+    transaction.fit(observed["frequency"], observed["recency"], observed["T"])  # type: ignore[attr-defined]
     spend_model = None
     if spend:
-        spend_model = GammaGamma(penalizer=penalizer).fit_summary(summary)
+        frequency, monetary = spend_inputs(summary)
+        spend_model = GammaGamma(penalizer=penalizer).fit(frequency, monetary)
     return ClvFit(model.lower(), transaction, spend_model, time_unit.upper(), observation_end)
 
 
@@ -128,3 +144,23 @@ def _model_document(model: Model) -> dict[str, Any]:
         "standard_errors": model.standard_errors,
         "n_customers": model.n_customers,
     }
+
+
+def scoring_summary(summary: pd.DataFrame, fit: ClvFit) -> pd.DataFrame:
+    """``summary`` ready for the continuous-time models: a customer acquired on the observation
+    end day (T = 0) is scored as observed for an instant, T = :data:`INSTANT`, which gives the
+    new-customer predictions (P(alive) = 1) to within about 1e-9."""
+    if fit.key == "bgbb" or not (summary["T"] <= 0).any():
+        return summary
+    scored = summary.copy()
+    scored["T"] = scored["T"].clip(lower=INSTANT)
+    return scored
+
+
+def spend_inputs(summary: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
+    """(frequency, monetary_value) for the spend model. A customer whose repeat purchases net
+    to zero or less (refunded) has no positive spend to learn from: they count as a customer
+    without repeat purchases there, so get the population's mean spend."""
+    positive = summary["monetary_value"] > 0
+    frequency = summary["frequency"].where(positive, 0)
+    return frequency, summary["monetary_value"].where(positive, 0.0)

@@ -88,6 +88,8 @@ def check_holdout(
         observation_end=observation_end,
         time_unit=unit,
     )
+    # Customers acquired on the calibration end day (T_cal = 0) tell the models nothing.
+    split = split[split["T_cal"] > 0].reset_index(drop=True)
     if not split["frequency_cal"].gt(0).any():
         raise ConfigurationError(
             f"no customer made a repeat purchase before {calibration_end}: choose a shorter holdout"

@@ -7,12 +7,13 @@ import math
 import numpy as np
 import pandas as pd
 
-from retentio.clv.fitting import ClvFit
+from retentio.clv.fitting import ClvFit, scoring_summary, spend_inputs
 from retentio.core.errors import SchemaError
 from retentio.models.base import FloatArray
 from retentio.models.horizon import Horizon, parse_horizon, unit_days
 from retentio.models.risk import churn_risk, risk_band
 from retentio.models.transactions import TransactionModel, time_to_next_purchase
+from retentio.models.value import discounted_purchases
 
 __all__ = ["PREDICTION_COLUMNS", "predict_customers"]
 
@@ -56,15 +57,17 @@ def predict_customers(
         The summary's columns, then ``expected_purchases`` (over the horizon), ``p_alive``,
         ``churn_risk`` (1 - p_alive), ``risk_band`` (low, medium, high, critical; see
         :mod:`retentio.models.risk`), ``expected_spend`` and ``clv`` (empty without a spend
-        model) and ``next_purchase_date`` (the day by which the expected purchase count
-        reaches 1; empty when it stays below 1 for ten years).
+        model; customers whose repeat purchases were refunded get the mean spend) and
+        ``next_purchase_date`` (the day by which the expected purchase count reaches 1; empty
+        when it stays below 1 for ten years).
     """
     span = parse_horizon(horizon)
     missing = [c for c in ("frequency", "recency", "T") if c not in summary.columns]
     if missing:
         raise SchemaError(f"summary is missing the column(s) {', '.join(missing)}")
     model: TransactionModel = fit.transaction  # type: ignore[assignment]
-    x, t_x, big_t = (summary[c].to_numpy(dtype=np.float64) for c in ("frequency", "recency", "T"))
+    scored = scoring_summary(summary, fit)
+    x, t_x, big_t = (scored[c].to_numpy(dtype=np.float64) for c in ("frequency", "recency", "T"))
     days_per_unit = unit_days(fit.time_unit)
     t = span.days / days_per_unit
     if fit.key == "bgbb":
@@ -79,10 +82,10 @@ def predict_customers(
         risk_band(risk), categories=["low", "medium", "high", "critical"], ordered=True
     )
     if fit.spend is not None and "monetary_value" in summary.columns:
-        result["expected_spend"] = fit.spend.expected_spend(x, summary["monetary_value"])
-        result["clv"] = fit.spend.customer_lifetime_value(
-            model, summary, span, discount_rate, fit.time_unit
-        )
+        spend = fit.spend.expected_spend(*spend_inputs(summary))
+        result["expected_spend"] = spend
+        purchases = discounted_purchases(model, scored, span, discount_rate, fit.time_unit)
+        result["clv"] = purchases * spend
     else:
         result["expected_spend"] = math.nan
         result["clv"] = math.nan

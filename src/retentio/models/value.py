@@ -16,7 +16,40 @@ from retentio.models.transactions import TransactionModel, unique_rows
 if TYPE_CHECKING:
     from retentio.models.gammagamma import GammaGamma
 
-__all__ = ["customer_lifetime_value"]
+__all__ = ["customer_lifetime_value", "discounted_purchases"]
+
+
+def discounted_purchases(
+    transaction_model: TransactionModel,
+    summary: pd.DataFrame,
+    horizon: Horizon | str | int | float = 12,
+    discount_rate: float = 0.01,
+    freq: str = "D",
+) -> FloatArray:
+    """Each customer's expected purchases over ``horizon``, each step's discounted:
+    sum over m = 1..M of (E[X(m)] - E[X(m-1)]) / (1 + discount_rate)^m. CLV is this times the
+    expected spend per purchase; the arguments are those of :func:`customer_lifetime_value`."""
+    span = parse_horizon(horizon)
+    if not (math.isfinite(discount_rate) and discount_rate > -1):
+        raise ConfigurationError(f"discount_rate must be a number > -1, got {discount_rate}")
+    step = span.step_in(freq)
+    periods = "n_periods" if transaction_model.name == "BetaGeoBetaBinom" else "T"
+    missing = [c for c in ("frequency", "recency", periods) if c not in summary.columns]
+    if missing:
+        raise SchemaError(f"summary is missing the column(s) {', '.join(missing)}")
+    x = as_array(summary["frequency"], "frequency")
+    t_x = as_array(summary["recency"], "recency")
+    big_t = as_array(summary[periods], periods)
+    (ux, ut_x, uT), inverse = unique_rows(x, t_x, big_t)
+    discrete = transaction_model.name == "BetaGeoBetaBinom"
+    value = np.zeros(ux.size)
+    before = np.zeros(ux.size)
+    for m in range(1, span.steps + 1):
+        t = float(np.round(m * step)) if discrete else m * step
+        after = transaction_model.expected_purchases(t, ux, ut_x, uT)
+        value += (after - before) / (1.0 + discount_rate) ** m
+        before = after
+    return np.asarray(value[inverse], dtype=np.float64)
 
 
 def customer_lifetime_value(
@@ -57,26 +90,8 @@ def customer_lifetime_value(
     numpy.ndarray
         One CLV per row of ``summary``, in the currency of ``monetary_value``.
     """
-    span = parse_horizon(horizon)
-    if not (math.isfinite(discount_rate) and discount_rate > -1):
-        raise ConfigurationError(f"discount_rate must be a number > -1, got {discount_rate}")
-    step = span.step_in(freq)
-    periods = "n_periods" if transaction_model.name == "BetaGeoBetaBinom" else "T"
-    needed = ["frequency", "recency", periods, "monetary_value"]
-    missing = [c for c in needed if c not in summary.columns]
-    if missing:
-        raise SchemaError(f"summary is missing the column(s) {', '.join(missing)}")
-    x = as_array(summary["frequency"], "frequency")
-    t_x = as_array(summary["recency"], "recency")
-    big_t = as_array(summary[periods], periods)
-    spend = spend_model.expected_spend(x, summary["monetary_value"])
-    (ux, ut_x, uT), inverse = unique_rows(x, t_x, big_t)
-    discrete = transaction_model.name == "BetaGeoBetaBinom"
-    value = np.zeros(ux.size)
-    before = np.zeros(ux.size)
-    for m in range(1, span.steps + 1):
-        t = float(np.round(m * step)) if discrete else m * step
-        after = transaction_model.expected_purchases(t, ux, ut_x, uT)
-        value += (after - before) / (1.0 + discount_rate) ** m
-        before = after
-    return np.asarray(value[inverse] * spend, dtype=np.float64)
+    if "monetary_value" not in summary.columns:
+        raise SchemaError("summary is missing the column(s) monetary_value")
+    count = discounted_purchases(transaction_model, summary, horizon, discount_rate, freq)
+    spend = spend_model.expected_spend(summary["frequency"], summary["monetary_value"])
+    return np.asarray(count * spend, dtype=np.float64)

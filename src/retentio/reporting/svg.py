@@ -1,4 +1,4 @@
-"""Small SVG charts drawn in Python: sparkline, columns, horizontal bars, stacked columns.
+"""Small SVG charts drawn in Python: sparkline, columns, bars, stacked columns, heatmap.
 
 Every chart is one ``<svg role="img">`` with a ``<title>`` and a ``<desc>`` referenced by
 ``aria-labelledby``, so screen readers announce it; every text is escaped. Missing values (None,
@@ -22,6 +22,7 @@ __all__ = [
     "bar_chart",
     "column_chart",
     "heat_legend",
+    "heatmap",
     "nice_ticks",
     "sparkline",
     "stacked_column_chart",
@@ -35,11 +36,12 @@ Formatter = Callable[[float], str]
 
 @dataclass(frozen=True)
 class Series:
-    """One named series of a stacked chart, with its fill colour."""
+    """One named series of a stacked or line chart, with its colour (a line may be dashed)."""
 
     name: str
     values: Sequence[Number]
     color: str
+    dashed: bool = False
 
 
 def _clean(values: Sequence[object]) -> list[float | None]:
@@ -398,9 +400,23 @@ def stacked_column_chart(
     return _close(parts)
 
 
+def _heat_key(
+    parts: list[str], x: float, y: float, vmax: float, fmt: Formatter, steps: int
+) -> None:
+    """Draw the stepped colour key (36px a step) with its top-left corner at (x, y)."""
+    cell = 36.0
+    for i in range(steps):
+        value = vmax * i / (steps - 1)
+        parts.append(
+            f'<rect x="{_n(x + i * cell)}" y="{_n(y)}" width="{_n(cell)}" height="14" '
+            f'fill="{heat_color(value, vmax)}"/>'
+        )
+        parts.append(_text(x + i * cell + cell / 2, y + 30, fmt(value), "tick"))
+
+
 def heat_legend(vmax: float, *, uid: str, fmt: Formatter, steps: int = 6) -> Markup:
     """A stepped colour key for :func:`heat_color` from 0 to ``vmax``."""
-    width, height, cell = 260.0, 36.0, 36.0
+    width, height = 260.0, 36.0
     parts = _open(
         uid,
         "legend",
@@ -409,11 +425,81 @@ def heat_legend(vmax: float, *, uid: str, fmt: Formatter, steps: int = 6) -> Mar
         "Colour key",
         f"Darker cells mean a larger share, from 0 to {fmt(vmax)} and above.",
     )
-    for i in range(steps):
-        value = vmax * i / (steps - 1)
+    _heat_key(parts, 0, 0, vmax, fmt, steps)
+    return _close(parts)
+
+
+def heatmap(
+    row_labels: Sequence[str],
+    column_labels: Sequence[str],
+    values: Sequence[Sequence[Number]],
+    *,
+    uid: str,
+    title: str,
+    desc: str,
+    x_label: str,
+    y_label: str,
+    value_format: Formatter = _plain,
+    cell_titles: Sequence[Sequence[str]] | None = None,
+    vmax: float | None = None,
+    key_label: str = "",
+    width: float = 1020,
+    row_height: float = 18,
+) -> Markup:
+    """A grid of cells (``values[row][column]``) shaded by :func:`heat_color`, with its key.
+
+    Rows run top to bottom, columns left to right; a missing value leaves its cell empty.
+    The shading runs from 0 to ``vmax`` (default: the largest value); larger values are capped.
+    """
+    grid = [_clean(row)[: len(column_labels)] for row in values[: len(row_labels)]]
+    finite = [v for row in grid for v in row if v is not None]
+    top_value = vmax if vmax is not None and math.isfinite(vmax) and vmax > 0 else None
+    scale = top_value or max(max(finite, default=0.0), 0.0) or 1.0
+    n_rows, n_cols = max(len(row_labels), 1), max(len(column_labels), 1)
+    left = max((len(s) for s in row_labels), default=1) * _CHAR_PX + 14 + (20 if y_label else 0)
+    top, right = 46.0, width - 14
+    bottom = top + n_rows * row_height
+    height = bottom + 44
+    parts = _open(uid, "heatmap", width, height, title, desc)
+    key_x = right - 6 * 36.0
+    _heat_key(parts, key_x, 4, scale, value_format, 6)
+    if key_label:
+        parts.append(_text(key_x - 8, 15, key_label, "legend", "end"))
+    parts.append(
+        f'<rect class="frame" x="{_n(left)}" y="{_n(top)}" width="{_n(right - left)}" '
+        f'height="{_n(bottom - top)}" fill="none" stroke="#e3e7ee"/>'
+    )
+    band = (right - left) / n_cols
+    every_row = max(1, math.ceil(14 / row_height))
+    for i, label in enumerate(row_labels):
+        if i % every_row == 0:
+            parts.append(_text(left - 6, top + (i + 0.5) * row_height + 4, label, "tick", "end"))
+    every = _thin(column_labels, right - left)
+    for j, label in enumerate(column_labels):
+        if j % every == 0:
+            parts.append(_text(left + (j + 0.5) * band, bottom + 16, label, "tick"))
+    parts.append(_text((left + right) / 2, height - 6, x_label, "axis-label"))
+    if y_label:
+        cy = (top + bottom) / 2
         parts.append(
-            f'<rect x="{_n(i * cell)}" y="0" width="{_n(cell)}" height="14" '
-            f'fill="{heat_color(value, vmax)}"/>'
+            _text(12, cy, y_label, "axis-label", extra=f' transform="rotate(-90 12 {_n(cy)})"')
         )
-        parts.append(_text(i * cell + cell / 2, 30, fmt(value), "tick"))
+    if not finite:
+        parts.append(_no_data((left + right) / 2, (top + bottom) / 2))
+        return _close(parts)
+    for i, row in enumerate(grid):
+        for j, v in enumerate(row):
+            if v is None:
+                continue
+            tip = (
+                cell_titles[i][j]
+                if cell_titles
+                else f"{row_labels[i]}, {column_labels[j]}: {value_format(v)}"
+            )
+            parts.append(
+                f'<rect class="cell" x="{_n(left + j * band + 0.5)}" '
+                f'y="{_n(top + i * row_height + 0.5)}" width="{_n(band - 1)}" '
+                f'height="{_n(row_height - 1)}" fill="{heat_color(v, scale)}">'
+                f"<title>{escape(tip)}</title></rect>"
+            )
     return _close(parts)
