@@ -15,6 +15,7 @@ import retentio
 import retentio.reporting
 from retentio.analytics import KPI_KEYS, kpis
 from retentio.analytics.schema import TRANSACTIONS_SCHEMA
+from retentio.clv import fit_clv, predict_customers
 from retentio.core.errors import ConfigurationError, EmptyDataError
 from retentio.datasets import load_cdnow
 from retentio.reporting import build_report, write_report
@@ -27,6 +28,7 @@ SECTIONS = {
     "interpurchase": "Time between purchases",
     "segments": "RFM segments",
     "new-returning": "Revenue from new and returning customers",
+    "predictions": "Predictions",
 }
 
 
@@ -181,6 +183,30 @@ def test_interpurchase_rfm_and_revenue_split_numbers(report: str) -> None:
     for segment in ("Champions", "Hibernating", "Lost", "Can&#39;t lose them"):
         assert segment in report
     assert "returning customers brought 68.6% of all revenue" in report
+
+
+def test_predictions_section_scores_every_customer(report: str, cdnow: pa.Table) -> None:
+    body = re.search(r'<section id="predictions".*?</section>', report, re.S)
+    assert body
+    text = body.group(0)
+    summary = retentio.summarize(cdnow, observation_end=END, time_unit="W")
+    fit = fit_clv(summary, observation_end=END, time_unit="W")
+    scored = predict_customers(summary, fit, horizon="12M", discount_rate=0.01)
+    facts = dict(re.findall(r'<span class="k">(.*?)</span><span class="v">(.*?)</span>', text))
+    assert facts["Customers scored"] == "2,357"
+    assert facts["Mean P(alive)"] == f"{scored['p_alive'].mean():.1%}"
+    at_risk = scored["risk_band"].isin(["high", "critical"]).sum()
+    assert facts["High or critical churn risk"] == f"{at_risk:,}"
+    for uid in ("risk-customers", "risk-value", "alive-matrix"):
+        assert f'id="{uid}-title"' in text or f'id="{uid}' in text, uid
+    assert "holdout-by-frequency" in text and "holdout-cumulative" in text
+    assert "1997-12-30" in text  # the calibration end: half a year before the end
+    assert f"r = {fit.transaction.params['r']:.3g}" in text
+
+
+def test_predictions_section_explains_a_failed_fit(small_report: str) -> None:
+    body = re.search(r'<section id="predictions".*?</section>', small_report, re.S)
+    assert body and "could not be fitted" in body.group(0)
 
 
 def test_report_loads_nothing_from_anywhere(report: str) -> None:

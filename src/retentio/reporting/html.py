@@ -13,6 +13,7 @@ import retentio
 from retentio.analytics.periods import check_period
 from retentio.core.errors import ConfigurationError
 from retentio.reporting.format import format_date, period_noun
+from retentio.reporting.predictions import predictions_section
 from retentio.reporting.sections import (
     cohort_section,
     data_facts,
@@ -87,6 +88,7 @@ def build_report(
         "interpurchase": interpurchase_section(transactions, end),
         "rfm": rfm_section(transactions, end, code),
         "new_returning": new_returning_section(transactions, end, key, code),
+        "predictions": predictions_section(transactions, end, code),
     }
     return _environment().get_template(_TEMPLATE).render(context)
 

@@ -15,15 +15,16 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from datetime import date
-from typing import Literal, Protocol
+from typing import Literal
 
 import numpy as np
 import pandas as pd
 from markupsafe import Markup
-from numpy.typing import ArrayLike, NDArray
+from numpy.typing import NDArray
 
 from retentio.core.errors import ConfigurationError, SchemaError
 from retentio.models.bgbb import BetaGeoBetaBinom
+from retentio.models.transactions import TransactionModel
 from retentio.reporting.colors import ACCENT, RETURNING_COLOR
 from retentio.reporting.format import format_compact, format_count, format_date, format_percent
 from retentio.reporting.svg import Series, heatmap
@@ -34,7 +35,6 @@ __all__ = [
     "DEFAULT_MAX_FREQUENCY",
     "MAX_RECENCY_COLUMNS",
     "PREDICTED_COLOR",
-    "TransactionModel",
     "calibration_holdout_chart",
     "cumulative_transactions_chart",
     "frequency_recency_matrix",
@@ -53,18 +53,6 @@ PREDICTED_COLOR = ACCENT
 
 Kind = Literal["expected", "alive"]
 _KINDS = ("expected", "alive")
-
-
-class TransactionModel(Protocol):
-    """A fitted BG/NBD, MBG/NBD, Pareto/NBD or BG/BB model (the last with n_periods for T)."""
-
-    def expected_purchases(
-        self, t: ArrayLike, frequency: ArrayLike, recency: ArrayLike, T: ArrayLike, /
-    ) -> NDArray[np.float64]: ...
-
-    def probability_alive(
-        self, frequency: ArrayLike, recency: ArrayLike, T: ArrayLike, /
-    ) -> NDArray[np.float64]: ...
 
 
 # --- Frequency / recency matrix -----------------------------------------------------------
