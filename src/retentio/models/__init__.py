@@ -6,7 +6,7 @@ to the next purchase, holdout evaluation and model choice (:func:`evaluate`, :fu
 exact simulators (:mod:`retentio.models.simulate`).
 """
 
-from retentio.models import simulate
+from retentio.models import simulate  # noqa: F401  (retentio.models.simulate, a module)
 from retentio.models.base import Model
 from retentio.models.betageo import BetaGeo
 from retentio.models.bgbb import BetaGeoBetaBinom
@@ -42,6 +42,5 @@ __all__ = [
     "parse_horizon",
     "risk_band",
     "select",
-    "simulate",
     "time_to_next_purchase",
 ]
