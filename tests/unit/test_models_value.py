@@ -169,7 +169,7 @@ def test_next_purchase_is_where_the_expected_count_reaches_one(bgnbd: BetaGeo) -
     x = np.array([0.0, 2, 10, 40, 10])
     t_x = np.array([0.0, 30.43, 38, 38.5, 2])
     big_t = np.array([38.86, 38.86, 38.86, 38.86, 38.86])
-    wait = time_to_next_purchase(bgnbd, x, t_x, big_t, max_horizon=520)
+    wait = time_to_next_purchase(bgnbd, x, t_x, big_t, max_horizon=520, precision=1e-9)
     reached = ~np.isnan(wait)
     assert reached[1:4].all()
     at = bgnbd.expected_purchases(wait[reached], x[reached], t_x[reached], big_t[reached])
@@ -178,6 +178,10 @@ def test_next_purchase_is_where_the_expected_count_reaches_one(bgnbd: BetaGeo) -
     )
     assert np.all(at >= 1) and np.all(before < 1)
     assert wait[3] < wait[2] < wait[1]  # more frequent buyers come back sooner
+    coarse = time_to_next_purchase(bgnbd, x, t_x, big_t, max_horizon=520, precision=0.5)
+    assert np.all(coarse[reached] >= wait[reached]) and np.all(
+        coarse[reached] - wait[reached] <= 0.5
+    )
     limit = bgnbd.expected_purchases(520, x[~reached], t_x[~reached], big_t[~reached])
     assert np.all(limit < 1)
 
@@ -194,16 +198,35 @@ def test_next_purchase_in_whole_periods_for_bgbb() -> None:
         time_to_next_purchase(bgbb, x, t_x, n, max_horizon=0.5)
 
 
+def test_expected_purchases_factor_into_alive_and_if_alive(bgnbd: BetaGeo) -> None:
+    x, t_x, big_t = np.array([0.0, 2, 7]), np.array([0.0, 30.43, 10]), np.array([38.86] * 3)
+    product = bgnbd.probability_alive(x, t_x, big_t) * bgnbd.expected_purchases_if_alive(
+        39, x, big_t
+    )
+    np.testing.assert_allclose(product, bgnbd.expected_purchases(39, x, t_x, big_t), rtol=1e-12)
+    bgbb = with_params(BetaGeoBetaBinom, alpha=1.204, beta=0.750, gamma=0.657, delta=2.783)
+    x, t_x, n = np.array([0.0, 3, 6]), np.array([0.0, 5, 6]), np.array([6.0, 6, 6])
+    product = bgbb.probability_alive(x, t_x, n) * bgbb.expected_purchases_if_alive(5, x, n)
+    np.testing.assert_allclose(product, bgbb.expected_purchases(5, x, t_x, n), rtol=1e-12)
+    with pytest.raises(DataError, match="T must"):
+        bgnbd.expected_purchases_if_alive(1, [1], [0])
+    with pytest.raises(DataError, match="frequency"):
+        bgbb.expected_purchases_if_alive(1, [7], [6])
+
+
 def test_next_purchase_is_computed_once_per_distinct_row(bgnbd: BetaGeo) -> None:
     calls: list[int] = []
-    original = bgnbd.expected_purchases
 
     class Counting:
         name = "BetaGeo"
 
-        def expected_purchases(self, t, x, t_x, big_t):  # type: ignore[no-untyped-def]
+        def probability_alive(self, x, t_x, big_t):  # type: ignore[no-untyped-def]
             calls.append(len(np.atleast_1d(x)))
-            return original(t, x, t_x, big_t)
+            return bgnbd.probability_alive(x, t_x, big_t)
+
+        def expected_purchases_if_alive(self, t, x, big_t):  # type: ignore[no-untyped-def]
+            calls.append(len(np.atleast_1d(x)))
+            return bgnbd.expected_purchases_if_alive(t, x, big_t)
 
     x = np.repeat([1.0, 3.0], 1000)
     wait = time_to_next_purchase(Counting(), x, x * 5, np.full(x.size, 39.0))  # type: ignore[arg-type]

@@ -90,7 +90,12 @@ def predict_customers(
         result["expected_spend"] = math.nan
         result["clv"] = math.nan
     wait = time_to_next_purchase(
-        model, x, t_x, big_t, max_horizon=_NEXT_PURCHASE_DAYS / days_per_unit
+        model,
+        x,
+        t_x,
+        big_t,
+        max_horizon=_NEXT_PURCHASE_DAYS / days_per_unit,
+        precision=0.25 / days_per_unit,  # a quarter of a day: dates are whole days
     )
     result["next_purchase_date"] = _dates(fit, wait * days_per_unit).astype("datetime64[s]")
     return result

@@ -10,8 +10,18 @@ import pandas as pd
 from numpy.typing import ArrayLike
 from scipy.special import hyp2f1
 
-from retentio.core.errors import SchemaError
-from retentio.models.base import FloatArray, Model, check_transactions, check_weights, compress
+from retentio.core.errors import DataError, SchemaError
+from retentio.models.base import (
+    FloatArray,
+    Model,
+    as_array,
+    check_frequency,
+    check_same_length,
+    check_transactions,
+    check_weights,
+    compress,
+    per_row,
+)
 
 __all__ = ["A_NEAR_ONE", "FrequencyRecencyModel", "expected_if_alive"]
 
@@ -57,6 +67,27 @@ class FrequencyRecencyModel(Model):
         if missing:
             raise SchemaError(f"summary is missing the column(s) {', '.join(missing)}")
         return self.fit(summary["frequency"], summary["recency"], summary["T"], weights=weights)
+
+    def expected_purchases_if_alive(
+        self, t: ArrayLike, frequency: ArrayLike, T: ArrayLike
+    ) -> FloatArray:
+        """E[purchases in (T, T+t] | alive at T, x]: :meth:`expected_purchases` without its
+        P(alive) factor. It depends on frequency and T only, not on recency, which is what
+        makes scoring (CLV over many steps) cheap: computed once per distinct (frequency, T)."""
+        x = as_array(frequency, "frequency")
+        big_t = as_array(T, "T")
+        check_same_length(frequency=x, T=big_t)
+        check_frequency(x)
+        if np.any(big_t <= 0):
+            raise DataError("T must be > 0 (the time from the first purchase to the end)")
+        horizon = per_row(as_array(t, "t"), x.size, "t")
+        if np.any(horizon < 0):
+            raise DataError("t must be >= 0")
+        return self._expected_if_alive(horizon, x, big_t)
+
+    def _expected_if_alive(self, t: FloatArray, x: FloatArray, big_t: FloatArray) -> FloatArray:
+        """Expected purchases in the next ``t`` of a customer alive at T (checked inputs)."""
+        raise NotImplementedError(f"{type(self).__name__} has no expected_purchases_if_alive")
 
     def _log_likelihood_rows(
         self, frequency: ArrayLike, recency: ArrayLike, T: ArrayLike

@@ -19,7 +19,7 @@ from scipy import optimize, stats
 
 from retentio.core.errors import ConfigurationError, ConvergenceError, DataError, ModelFormatError
 
-__all__ = ["Model", "as_array", "check_transactions", "compress", "per_row"]
+__all__ = ["Model", "as_array", "check_transactions", "compress", "group_codes", "per_row"]
 
 FloatArray = NDArray[np.float64]
 Objective = Callable[[FloatArray], tuple[float, FloatArray]]
@@ -106,20 +106,28 @@ def check_weights(weights: ArrayLike | None, n: int) -> FloatArray:
     return w
 
 
+def group_codes(*columns: FloatArray) -> NDArray[np.intp]:
+    """For every row, the number of its distinct (column values) row, 0, 1, ... in order of
+    first appearance. A hash group-by: an order of magnitude faster than numpy's sort-based
+    ``unique(axis=0)`` on millions of rows (the inputs are finite, so no row is dropped)."""
+    if not columns or columns[0].size == 0:
+        return np.zeros(0, dtype=np.intp)
+    frame = pd.DataFrame({str(j): column for j, column in enumerate(columns)})
+    codes = frame.groupby(list(frame.columns), sort=False).ngroup()
+    return np.asarray(codes.to_numpy(), dtype=np.intp)
+
+
 def compress(
     *columns: FloatArray, weights: FloatArray | None = None
 ) -> tuple[tuple[FloatArray, ...], FloatArray]:
     """Unique rows of ``columns`` with their total weight (count times any user weight)."""
-    stacked = np.column_stack(columns)
-    unique, inverse, counts = np.unique(stacked, axis=0, return_inverse=True, return_counts=True)
-    if weights is None:
-        total: FloatArray = counts.astype(np.float64)
-    else:
-        total = np.bincount(inverse.reshape(-1), weights=weights, minlength=unique.shape[0]).astype(
-            np.float64
-        )
+    codes = group_codes(*columns)
+    if codes.size == 0:
+        return tuple(np.empty(0) for _ in columns), np.empty(0)
+    _, first = np.unique(codes, return_index=True)
+    total = np.bincount(codes, weights=weights, minlength=first.size).astype(np.float64)
     keep = total > 0
-    return tuple(unique[keep, j] for j in range(unique.shape[1])), total[keep]
+    return tuple(column[first][keep] for column in columns), total[keep]
 
 
 class Model(ABC):

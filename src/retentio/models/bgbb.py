@@ -24,6 +24,7 @@ from retentio.models.base import (
     check_same_length,
     check_weights,
     compress,
+    group_codes,
     per_row,
 )
 
@@ -212,9 +213,10 @@ class BetaGeoBetaBinom(Model):
     def _log_likelihood_rows(self, x: FloatArray, t_x: FloatArray, n: FloatArray) -> FloatArray:
         """Per-row log-likelihood at the fitted parameters, computed once per unique row."""
         log_params = np.log(np.array([self.params[k] for k in self.param_names]))
-        unique, inverse = np.unique(np.column_stack([x, t_x, n]), axis=0, return_inverse=True)
-        ll = _log_likelihood_terms(log_params, unique[:, 0], unique[:, 1], unique[:, 2])[0]
-        return np.asarray(ll[inverse.reshape(-1)], dtype=np.float64)
+        codes = group_codes(x, t_x, n)
+        _, first = np.unique(codes, return_index=True)
+        ll = _log_likelihood_terms(log_params, x[first], t_x[first], n[first])[0]
+        return np.asarray(ll[codes], dtype=np.float64)
 
     # --- Predictions -----------------------------------------------------------------------
 
@@ -248,6 +250,30 @@ class BetaGeoBetaBinom(Model):
             - betaln(alpha, beta)
             - self._log_likelihood_rows(x, t_x, n)
             + _alive_sum(gamma, delta, n, horizon)
+        )
+        with np.errstate(under="ignore"):
+            return np.asarray(np.exp(log_value), dtype=np.float64)
+
+    def expected_purchases_if_alive(
+        self, t: ArrayLike, frequency: ArrayLike, n_periods: ArrayLike
+    ) -> FloatArray:
+        """E[transactions in opportunities n+1 .. n+t | alive at n+1, x]: :meth:`expected_purchases`
+        without its P(alive) factor; it depends on frequency and n_periods only."""
+        x = as_array(frequency, "frequency")
+        n = as_array(n_periods, "n_periods")
+        check_same_length(frequency=x, n_periods=n)
+        check_frequency(x)
+        check_frequency(n, "n_periods")
+        if np.any(x > n):
+            raise DataError("frequency must be <= n_periods")
+        horizon = _horizon(t, x.size)
+        alpha, beta, gamma, delta = (self.params[k] for k in self.param_names)
+        log_value = (
+            betaln(alpha + x + 1, beta + n - x)
+            - betaln(alpha + x, beta + n - x)
+            + _alive_sum(gamma, delta, n, horizon)
+            - betaln(gamma, delta + n + 1)
+            + betaln(gamma, delta)
         )
         with np.errstate(under="ignore"):
             return np.asarray(np.exp(log_value), dtype=np.float64)

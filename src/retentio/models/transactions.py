@@ -8,12 +8,9 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from retentio.core.errors import ConfigurationError
-from retentio.models.base import FloatArray, as_array, check_same_length
+from retentio.models.base import FloatArray, as_array, check_same_length, group_codes
 
 __all__ = ["TransactionModel", "time_to_next_purchase", "unique_rows"]
-
-#: Bisection steps of :func:`time_to_next_purchase`: the answer is within max_horizon / 2^40.
-_BISECTION_STEPS = 40
 
 
 class TransactionModel(Protocol):
@@ -31,6 +28,10 @@ class TransactionModel(Protocol):
 
     def expected_purchases_new_customer(self, t: ArrayLike, /) -> FloatArray: ...
 
+    def expected_purchases_if_alive(
+        self, t: ArrayLike, frequency: ArrayLike, T: ArrayLike, /
+    ) -> FloatArray: ...
+
 
 def unique_rows(*columns: FloatArray) -> tuple[tuple[FloatArray, ...], NDArray[np.intp]]:
     """The distinct rows of ``columns`` and, for every input row, the index of its distinct row.
@@ -38,10 +39,9 @@ def unique_rows(*columns: FloatArray) -> tuple[tuple[FloatArray, ...], NDArray[n
     Predictions depend only on (frequency, recency, T), and real summaries repeat those a lot:
     computing once per distinct row is what makes scoring a million customers fast.
     """
-    stacked = np.column_stack(columns)
-    unique, inverse = np.unique(stacked, axis=0, return_inverse=True)
-    rows = tuple(unique[:, j] for j in range(unique.shape[1]))
-    return rows, np.asarray(inverse.reshape(-1), dtype=np.intp)
+    codes = group_codes(*columns)
+    _, first = np.unique(codes, return_index=True)
+    return tuple(column[first] for column in columns), codes
 
 
 def time_to_next_purchase(
@@ -51,6 +51,7 @@ def time_to_next_purchase(
     T: ArrayLike,
     *,
     max_horizon: float | None = None,
+    precision: float | None = None,
 ) -> FloatArray:
     """The horizon t by which a customer's expected purchase count reaches 1.
 
@@ -68,6 +69,9 @@ def time_to_next_purchase(
         The customers' summary (``T`` is ``n_periods`` for BetaGeoBetaBinom).
     max_horizon
         The longest horizon searched, in the model's time unit.
+    precision
+        The answer is at most this much above the exact horizon (default: a millionth of
+        ``max_horizon``); BG/BB answers are exact whole periods.
     """
     x = as_array(frequency, "frequency")
     t_x = as_array(recency, "recency")
@@ -83,18 +87,22 @@ def time_to_next_purchase(
         limit = float(np.floor(limit))
         if limit < 1:
             raise ConfigurationError("max_horizon must be at least 1 period for BG/BB")
+    tolerance = limit * 1e-6 if precision is None else float(precision)
+    if not (np.isfinite(tolerance) and tolerance > 0):
+        raise ConfigurationError(f"precision must be a number > 0, got {precision}")
     (ux, ut_x, uT), inverse = unique_rows(x, t_x, big_t)
     answer = np.full(ux.size, np.nan)
-    rows = np.flatnonzero(model.expected_purchases(limit, ux, ut_x, uT) >= 1.0)
+    alive = model.probability_alive(ux, ut_x, uT)
+    rows = np.flatnonzero(alive * model.expected_purchases_if_alive(limit, ux, uT) >= 1.0)
     if rows.size == 0:
         return np.asarray(answer[inverse], dtype=np.float64)
-    fx, ft_x, fT = ux[rows], ut_x[rows], uT[rows]
+    fx, fT, level = ux[rows], uT[rows], 1.0 / alive[rows]
     low = np.zeros(rows.size)
     high = np.full(rows.size, limit)
-    steps = int(np.ceil(np.log2(limit))) + 1 if discrete else _BISECTION_STEPS
-    for _ in range(steps):
+    steps = int(np.ceil(np.log2(limit / (1.0 if discrete else tolerance)))) + 1
+    for _ in range(max(steps, 1)):
         middle = np.floor((low + high) / 2) if discrete else (low + high) / 2
-        ok = model.expected_purchases(middle, fx, ft_x, fT) >= 1.0
+        ok = model.expected_purchases_if_alive(middle, fx, fT) >= level
         high = np.where(ok, middle, high)
         low = np.where(ok, low, middle)
         if discrete and np.all(high - low <= 1):

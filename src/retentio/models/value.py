@@ -40,16 +40,19 @@ def discounted_purchases(
     x = as_array(summary["frequency"], "frequency")
     t_x = as_array(summary["recency"], "recency")
     big_t = as_array(summary[periods], periods)
-    (ux, ut_x, uT), inverse = unique_rows(x, t_x, big_t)
+    # E[X(t) | history] = P(alive) E[X(t) | alive, x, T]: the second factor does not depend on
+    # recency, so it is computed once per distinct (frequency, T) for every step.
+    alive = transaction_model.probability_alive(x, t_x, big_t)
+    (ux, uT), inverse = unique_rows(x, big_t)
     discrete = transaction_model.name == "BetaGeoBetaBinom"
     value = np.zeros(ux.size)
     before = np.zeros(ux.size)
     for m in range(1, span.steps + 1):
         t = float(np.round(m * step)) if discrete else m * step
-        after = transaction_model.expected_purchases(t, ux, ut_x, uT)
+        after = transaction_model.expected_purchases_if_alive(t, ux, uT)
         value += (after - before) / (1.0 + discount_rate) ** m
         before = after
-    return np.asarray(value[inverse], dtype=np.float64)
+    return np.asarray(alive * value[inverse], dtype=np.float64)
 
 
 def customer_lifetime_value(
