@@ -10,7 +10,7 @@ DEMO_CUSTOMERS ?= 5000
 
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 
-.PHONY: run test install install-dev lint typecheck layers unit bench clean
+.PHONY: run test install install-dev lint typecheck layers unit bench bench-models clean
 
 $(UV):
 	$(PYTHON) -m venv $(TOOLS)
@@ -32,8 +32,9 @@ run: install
 	mkdir -p $(DEMO_DIR)
 	$(BIN)/retentio demo-data --customers $(DEMO_CUSTOMERS) --seed 7 -o $(DEMO_DIR)/orders.parquet
 	$(BIN)/retentio kpis $(DEMO_DIR)/orders.parquet --observation-end 2026-06-30
+	$(BIN)/retentio clv predict $(DEMO_DIR)/orders.parquet --observation-end 2026-06-30 --horizon 12M -o $(DEMO_DIR)/clv.csv
 	$(BIN)/retentio report $(DEMO_DIR)/orders.parquet --observation-end 2026-06-30 -o $(DEMO_DIR)/report.html
-	@echo "Report written to $(DEMO_DIR)/report.html"
+	@echo "Report written to $(DEMO_DIR)/report.html; per-customer predictions in $(DEMO_DIR)/clv.csv"
 
 lint: install-dev
 	$(BIN)/ruff check src tests benchmarks
@@ -53,6 +54,9 @@ test: lint typecheck layers
 
 bench: install-dev
 	$(BIN)/python benchmarks/run.py
+
+bench-models: install-dev
+	$(BIN)/python benchmarks/models.py
 
 clean:
 	rm -rf $(VENV) $(TOOLS) $(DEMO_DIR) .pytest_cache .mypy_cache .ruff_cache .coverage
