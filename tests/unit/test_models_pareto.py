@@ -5,12 +5,15 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from model_checks import central_gradient, extreme_grid
 from scipy.integrate import quad
 from scipy.special import gammaln
+from scipy.stats import nbinom
 
 from retentio.core.errors import DataError, SchemaError
 from retentio.datasets import load_cdnow_summary
 from retentio.models import Model, ParetoNBD
+from retentio.models._pareto_math import interval_moments, log_dropout_integral
 from retentio.models.pareto import _log_likelihood_rows, _log_likelihood_terms
 
 
@@ -81,21 +84,131 @@ def test_likelihood_matches_quadrature(params: tuple[float, float, float, float]
     np.testing.assert_allclose(ll, np.log(expected), rtol=1e-8)
 
 
-def test_gradient_matches_finite_differences() -> None:
-    x = np.array([0.0, 1.0, 4.0, 12.0])
-    t_x = np.array([0.0, 3.0, 20.0, 30.0])
-    big_t = np.array([10.0, 30.0, 35.0, 38.0])
-    log_params = np.log(np.array([0.6, 9.0, 0.7, 13.0]))
-    _, grad = _log_likelihood_terms(log_params, x, t_x, big_t)
-    h = 1e-6
-    for j in range(4):
-        step = np.zeros(4)
-        step[j] = h
-        numeric = (
-            _log_likelihood_rows(log_params + step, x, t_x, big_t)
-            - _log_likelihood_rows(log_params - step, x, t_x, big_t)
-        ) / (2 * h)
-        np.testing.assert_allclose(grad[:, j], numeric, rtol=1e-6, atol=1e-7)
+#: Parameter sets for the gradient checks: the CDNOW estimates, alpha == beta, s and r near 1,
+#: alpha/beta ratios up to 100 either way, s small, and z near 1 at small t (quadrature rows).
+GRADIENT_POINTS = [
+    (0.553, 10.578, 0.606, 11.669),
+    (0.5, 7.0, 0.6, 7.0),
+    (2.0, 5.0, 1.0, 5.0),
+    (3.0, 0.2, 1.0 - 1e-9, 40.0),
+    (1.0, 3.0, 1.0 + 1e-9, 9.0),
+    (0.7, 30.0, 1.5, 2.0),
+    (1.3, 1.0, 3.0, 8.0),
+    (0.5, 100.0, 0.6, 1.0),
+    (0.5, 1.0, 0.6, 100.0),
+    (0.3, 50.0, 1.0, 0.5),
+    (0.2, 2.0, 0.05, 300.0),
+]
+
+
+def _assert_gradient_matches(log_params: np.ndarray, *data: np.ndarray) -> None:
+    ll, grad = _log_likelihood_terms(log_params, *data)
+    assert np.all(np.isfinite(grad))
+    numeric = central_gradient(_log_likelihood_terms, log_params, *data)
+    # central differences (step 1e-6) carry about 1e-10 |ll| of rounding noise per row
+    tolerance = 1e-6 * np.abs(numeric) + 1e-8 + 2e-9 * np.abs(ll)[:, None]
+    assert np.all(np.abs(grad - numeric) <= tolerance)
+
+
+@pytest.mark.parametrize("params", GRADIENT_POINTS)
+def test_analytic_gradient_matches_central_differences_on_cdnow(
+    cdnow: pd.DataFrame, params: tuple[float, float, float, float]
+) -> None:
+    data = (cdnow["x"].to_numpy(float), cdnow["t_x"].to_numpy(float), cdnow["T"].to_numpy(float))
+    _assert_gradient_matches(np.log(np.array(params)), *data)
+
+
+@pytest.mark.parametrize("params", GRADIENT_POINTS)
+def test_analytic_gradient_matches_central_differences_on_the_extreme_grid(
+    params: tuple[float, float, float, float],
+) -> None:
+    _assert_gradient_matches(np.log(np.array(params)), *extreme_grid())
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        (0.3, 1e6, 0.5, 1.0),
+        (0.3, 1.0, 0.5, 1e6),
+        (0.3, 1e4, 0.5, 0.01),
+        (5.0, 1e-8, 1.0, 1e8),
+        (1e-6, 1e12, 20.0, 1e-6),
+        (2.0, 1e-3, 1.0, 1e3),
+    ],
+)
+def test_gradient_is_finite_for_parameters_far_apart(
+    params: tuple[float, float, float, float],
+) -> None:
+    ll, grad = _log_likelihood_terms(np.log(np.array(params)), *extreme_grid())
+    assert np.all(np.isfinite(ll)) and np.all(np.isfinite(grad))
+
+
+def _moments_by_quadrature(
+    big_exp: float, small_exp: float, big: float, small: float, t_x: float, big_t: float
+) -> list[float]:
+    """E f(tau) under (L+tau)^-P (l+tau)^-Q on [t_x, T], by adaptive quadrature in log(l+tau)."""
+
+    def density(rho: float) -> float:
+        tau = np.exp(rho) - small
+        return float(
+            np.exp(
+                -big_exp * np.log((big + tau) / (big + t_x))
+                - small_exp * np.log((small + tau) / (small + t_x))
+                + rho
+                - np.log(small + t_x)
+            )
+        )
+
+    functions = [
+        lambda tau: np.log((big + tau) / (big + t_x)),
+        lambda tau: 1 / (big + tau),
+        lambda tau: np.log((small + tau) / (small + t_x)),
+        lambda tau: 1 / (small + tau),
+    ]
+    lo, hi = np.log(small + t_x), np.log(small + big_t)
+    total = quad(density, lo, hi, epsabs=0, epsrel=1e-13, limit=400)[0]
+    return [
+        quad(
+            lambda rho, f=f: density(rho) * f(np.exp(rho) - small),
+            lo,
+            hi,
+            epsabs=0,
+            epsrel=1e-13,
+            limit=400,
+        )[0]
+        / total
+        for f in functions
+    ]
+
+
+@pytest.mark.parametrize(
+    "case",
+    [
+        (1000.3, 1.5, 1e4, 0.01, 0.0, 39.0),  # z near 1, steep: quadrature
+        (1.5, 0.3, 1e4, 0.01, 0.0, 27.0),  # z near 1, interior maximum: quadrature
+        (0.8, 2.0, 1e3, 1e-3, 0.0, 0.1),
+        (2.0, 1.6, 10.0, 1.0, 3.0, 39.0),  # series
+        (1.6, 0.5, 70.0, 1.0, 0.0, 39.0),  # series with z = 0.986
+        (1000.3, 1.6, 70.0, 1.0, 0.0, 39.0),
+        (11.3, 1.6, 12.0, 11.0, 30.0, 39.0),
+        (1.6, 0.5, 7.0, 7.0, 0.0, 39.0),  # alpha == beta
+    ],
+)
+def test_interval_moments_match_adaptive_quadrature(
+    case: tuple[float, float, float, float, float, float],
+) -> None:
+    big_exp, small_exp, big, small, t_x, big_t = case
+    got = interval_moments(
+        np.array([big_exp]), np.array([small_exp]), big, small, np.array([t_x]), np.array([big_t])
+    )
+    expected = _moments_by_quadrature(*case)
+    np.testing.assert_allclose([g[0] for g in got], expected, rtol=1e-10)
+
+
+def test_interval_moments_at_an_empty_interval_are_the_end_values() -> None:
+    five = np.array([5.0])
+    got = interval_moments(np.array([2.0]), np.array([1.5]), 10.0, 2.0, five, five)
+    np.testing.assert_allclose([g[0] for g in got], [0.0, 1 / 15.0, 0.0, 1 / 7.0])
 
 
 @pytest.mark.parametrize(
@@ -172,3 +285,107 @@ def test_json_round_trip(fitted: ParetoNBD) -> None:
     assert loaded.params == fitted.params
     assert loaded.log_likelihood == fitted.log_likelihood
     assert loaded.standard_errors == fitted.standard_errors
+
+
+def _probability_by_quadrature(
+    model: ParetoNBD, n: int, t: float, x: float, t_x: float, big_t: float
+) -> float:
+    p = model.params
+    size, rate_a, rate_b, s = p["r"] + x, p["alpha"] + big_t, p["beta"] + big_t, p["s"]
+
+    def nb(tau: float) -> float:
+        return float(nbinom.pmf(n, size, rate_a / (rate_a + tau)))
+
+    def dropout(tau: float) -> float:
+        return float(nb(tau) * s * rate_b**s * (rate_b + tau) ** (-s - 1))
+
+    if_alive = (
+        nb(t) * (rate_b / (rate_b + t)) ** s
+        + quad(dropout, 0, t, epsabs=0, epsrel=1e-13, limit=200)[0]
+    )
+    alive = model.probability_alive([x], [t_x], [big_t])[0]
+    return float(alive * if_alive + (1 - alive) * (n == 0))
+
+
+@pytest.mark.parametrize(
+    "case",
+    [
+        (0, 39.0, 0, 0.0, 39.0),
+        (1, 39.0, 2, 30.0, 38.0),
+        (3, 52.0, 10, 35.0, 39.0),
+        (7, 10.0, 25, 38.0, 39.0),
+        (20, 104.0, 30, 38.0, 39.0),
+    ],
+)
+def test_probability_of_purchases_matches_adaptive_quadrature(
+    fitted: ParetoNBD, case: tuple[int, float, int, float, float]
+) -> None:
+    n, t, x, t_x, big_t = case
+    got = fitted.probability_of_purchases(n, t, [x], [t_x], [big_t])[0]
+    assert got == pytest.approx(_probability_by_quadrature(fitted, *case), rel=1e-10)
+
+
+@pytest.mark.parametrize(("x", "t_x", "big_t"), [(0, 0.0, 39.0), (2, 30.0, 38.0), (12, 20.0, 39.0)])
+def test_probability_of_purchases_is_a_distribution_with_the_expected_mean(
+    fitted: ParetoNBD, x: int, t_x: float, big_t: float
+) -> None:
+    n = np.arange(0, 400)
+    rows = np.full(n.size, 1.0)
+    for t in (0.0, 1.0, 39.0):
+        pmf = fitted.probability_of_purchases(n, t, x * rows, t_x * rows, big_t * rows)
+        assert np.all((pmf >= 0) & (pmf <= 1))
+        assert pmf.sum() == pytest.approx(1.0, abs=1e-9)
+        mean = fitted.expected_purchases(t, [x], [t_x], [big_t])[0]
+        assert (n * pmf).sum() == pytest.approx(mean, rel=1e-8, abs=1e-12)
+    assert fitted.probability_of_purchases(0, 0.0, [x], [t_x], [big_t])[0] == 1.0
+    assert fitted.probability_of_purchases(3, 0.0, [x], [t_x], [big_t])[0] == 0.0
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        (0.553, 10.578, 0.606, 11.669),
+        (0.3, 1e6, 0.5, 0.01),
+        (0.3, 0.01, 0.5, 1e6),
+        (5.0, 1e-8, 1.0, 1e8),
+        (1e-6, 1e12, 20.0, 1e-6),
+    ],
+)
+def test_probability_of_purchases_finite_on_extreme_inputs(
+    params: tuple[float, float, float, float],
+) -> None:
+    x, t_x, big_t = extreme_grid()
+    model = with_params(*params)
+    for n in (0, 1, 5, 1000):
+        for t in (0.0, 1.0, 520.0):
+            pmf = model.probability_of_purchases(n, t, x, t_x, big_t)
+            assert np.all(np.isfinite(pmf)) and np.all((pmf >= 0) & (pmf <= 1))
+
+
+def test_probability_of_purchases_per_row_arguments(fitted: ParetoNBD) -> None:
+    both = fitted.probability_of_purchases([0, 2], [10.0, 39.0], [1, 4], [5.0, 30.0], [38.0, 39.0])
+    first = fitted.probability_of_purchases(0, 10.0, [1], [5.0], [38.0])
+    second = fitted.probability_of_purchases(2, 39.0, [4], [30.0], [39.0])
+    np.testing.assert_allclose(both, [first[0], second[0]], rtol=1e-14)
+
+
+def test_dropout_integral_is_zero_without_time() -> None:
+    value = log_dropout_integral(
+        np.array([0.0, 2.0]), np.array([0.0, 0.0]), np.ones(2), np.ones(2), 0.5, np.ones(2)
+    )
+    assert np.all(value == -np.inf)
+
+
+def test_probability_of_purchases_bad_inputs(fitted: ParetoNBD) -> None:
+    with pytest.raises(DataError, match="n must"):
+        fitted.probability_of_purchases(1.5, 1.0, [1], [1.0], [2.0])
+    with pytest.raises(DataError, match="n must"):
+        fitted.probability_of_purchases(-1, 1.0, [1], [1.0], [2.0])
+    with pytest.raises(DataError, match="n must"):
+        fitted.probability_of_purchases([1, 2, 3], 1.0, [1, 1], [1.0, 1.0], [2.0, 2.0])
+    with pytest.raises(DataError, match="t must"):
+        fitted.probability_of_purchases(1, -1.0, [1], [1.0], [2.0])
+    with pytest.raises(DataError, match="t must"):
+        fitted.probability_of_purchases(1, [1.0, 2.0, 3.0], [1, 1], [1.0, 1.0], [2.0, 2.0])
+    with pytest.raises(DataError, match="recency"):
+        fitted.probability_of_purchases(1, 1.0, [1], [3.0], [2.0])
