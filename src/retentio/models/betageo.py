@@ -9,8 +9,11 @@ they drop out with probability p ~ Beta(a, b).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Any
+
 import numpy as np
-from numpy.typing import ArrayLike
+from numpy.typing import ArrayLike, NDArray
 from scipy.special import betaln, digamma, expit, gammaln
 from scipy.stats import nbinom
 
@@ -26,23 +29,53 @@ from retentio.models.base import (
 
 __all__ = ["BetaGeo"]
 
+IntArray = NDArray[np.intp]
+
+
+@dataclass(frozen=True)
+class _Rows:
+    """(x, t_x, T) rows with their distinct values: the special functions depend on x alone and
+    the logarithms on T or t_x alone, each taking few values (whole days, say), so a fit
+    evaluates them once per distinct value and gathers them for the rows."""
+
+    x: FloatArray
+    t_x: FloatArray
+    big_t: FloatArray
+    xs: FloatArray
+    x_at: IntArray
+    ts: FloatArray
+    t_at: IntArray
+    txs: FloatArray
+    tx_at: IntArray
+
+    @classmethod
+    def of(cls, x: FloatArray, t_x: FloatArray, big_t: FloatArray) -> _Rows:
+        xs, x_at = np.unique(x, return_inverse=True)
+        ts, t_at = np.unique(big_t, return_inverse=True)
+        txs, tx_at = np.unique(t_x, return_inverse=True)
+        return cls(x, t_x, big_t, xs, x_at, ts, t_at, txs, tx_at)
+
 
 def _log_likelihood_terms(
     log_params: FloatArray, x: FloatArray, t_x: FloatArray, big_t: FloatArray
 ) -> tuple[FloatArray, FloatArray]:
-    """Per-row log-likelihood and its gradient (rows x 4) with respect to the log-parameters.
+    """Per-row log-likelihood and its gradient (rows x 4) with respect to the log-parameters."""
+    return _rows_terms(log_params, _Rows.of(x, t_x, big_t))
+
+
+def _rows_terms(log_params: FloatArray, rows: _Rows) -> tuple[FloatArray, FloatArray]:
+    """:func:`_log_likelihood_terms` on prepared rows.
 
     log L = lnG(r+x) - lnG(r) + r ln(alpha) - lnB(a, b) + log(exp(A1) + d exp(A2)) with
     A1 = lnB(a, b+x) - (r+x) ln(alpha+T), A2 = lnB(a+1, b+x-1) - (r+x) ln(alpha+t_x), d = [x>0].
     """
     r, alpha, a, b = np.exp(log_params)
-    # The special functions depend on x alone, which takes few distinct values: evaluate them
-    # once per value and gather (the bulk of the cost of a fit on a million customers).
-    xs, at = np.unique(x, return_inverse=True)
+    x, at = rows.x, rows.x_at
+    xs = rows.xs
     xs1 = np.maximum(xs, 1.0)  # keeps the (unused) second term finite where x = 0
     repeat = x > 0
-    log_t = np.log(alpha + big_t)
-    log_tx = np.log(alpha + t_x)
+    log_t = np.log(alpha + rows.ts)[rows.t_at]
+    log_tx = np.log(alpha + rows.txs)[rows.tx_at]
     a1 = betaln(a, b + xs)[at] - (r + x) * log_t
     a2 = np.where(repeat, betaln(a + 1, b + xs1 - 1)[at] - (r + x) * log_tx, -np.inf)
     top = np.maximum(a1, a2)
@@ -56,7 +89,9 @@ def _log_likelihood_terms(
 
     psi_abx = digamma(a + b + xs)
     d_r = (digamma(r + xs) - digamma(r))[at] + np.log(alpha) - pi1 * log_t - pi2 * log_tx
-    d_alpha = r / alpha - (r + x) * (pi1 / (alpha + big_t) + pi2 / (alpha + t_x))
+    inverse_t = (1.0 / (alpha + rows.ts))[rows.t_at]
+    inverse_tx = (1.0 / (alpha + rows.txs))[rows.tx_at]
+    d_alpha = r / alpha - (r + x) * (pi1 * inverse_t + pi2 * inverse_tx)
     d_a = (
         -(digamma(a) - digamma(a + b))
         + pi1 * (digamma(a) - psi_abx)[at]
@@ -85,6 +120,14 @@ class BetaGeo(FrequencyRecencyModel):
         self, log_params: FloatArray, x: FloatArray, t_x: FloatArray, big_t: FloatArray
     ) -> tuple[FloatArray, FloatArray]:
         return _log_likelihood_terms(log_params, x, t_x, big_t)
+
+    def _prepare(self, x: FloatArray, t_x: FloatArray, big_t: FloatArray) -> _Rows:
+        return _Rows.of(x, t_x, big_t)
+
+    def _prepared_terms(
+        self, log_params: FloatArray, prepared: Any
+    ) -> tuple[FloatArray, FloatArray]:
+        return _rows_terms(log_params, prepared)
 
     # --- Predictions -----------------------------------------------------------------------
 
