@@ -13,8 +13,9 @@ from scipy.special import hyp2f1
 from retentio import summarize
 from retentio.core.errors import DataError, SchemaError
 from retentio.datasets import load_cdnow, load_cdnow_summary
-from retentio.models import BetaGeo
+from retentio.models import BetaGeo, _btyd
 from retentio.models.betageo import _log_likelihood_terms
+from retentio.models.simulate import simulate_betageo
 
 
 @pytest.fixture(scope="module")
@@ -224,3 +225,14 @@ def test_probability_of_purchases_bad_inputs(fitted: BetaGeo) -> None:
         fitted.probability_of_purchases(1.5, 1.0, [1], [1.0], [2.0])
     with pytest.raises(DataError, match="n must"):
         fitted.probability_of_purchases([1, 2, 3], 1.0, [1, 1], [1.0, 1.0], [2.0, 2.0])
+
+
+def test_a_warm_started_fit_reaches_the_same_optimum(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Above WARM_START_ROWS distinct rows the fit starts from a part of them: same optimum."""
+    big_t = np.random.default_rng(3).uniform(1.0, 100.0, 90_000)
+    data = simulate_betageo({"r": 0.25, "alpha": 4.0, "a": 0.8, "b": 2.5}, big_t, seed=4)
+    warm = BetaGeo().fit(data["frequency"], data["recency"], data["T"])
+    monkeypatch.setattr(_btyd, "WARM_START_ROWS", 10**9)
+    cold = BetaGeo().fit(data["frequency"], data["recency"], data["T"])
+    assert warm.params == pytest.approx(cold.params, rel=1e-5)
+    assert warm.log_likelihood == pytest.approx(cold.log_likelihood, rel=1e-12)

@@ -9,8 +9,9 @@ from model_checks import central_gradient
 
 from retentio.core.errors import DataError, EmptyDataError
 from retentio.datasets import load_cdnow_summary
-from retentio.models import GammaGamma
-from retentio.models.gammagamma import _log_likelihood_terms
+from retentio.models import GammaGamma, gammagamma
+from retentio.models.gammagamma import _log_likelihood_terms, _SpendData
+from retentio.models.simulate import simulate_gamma_gamma
 
 
 @pytest.fixture(scope="module")
@@ -112,3 +113,26 @@ def test_bad_inputs_name_the_argument(
 ) -> None:
     with pytest.raises(DataError, match=named):
         GammaGamma().fit(frequency, monetary_value)
+
+
+def test_the_fit_objective_is_the_sum_of_the_rows() -> None:
+    """The fit's sufficient-statistics objective equals the per-row log density, summed."""
+    rng = np.random.default_rng(4)
+    x = rng.integers(1, 9, 500).astype(float)
+    m = rng.gamma(3.0, 10.0, 500)
+    w = rng.integers(1, 4, 500).astype(float)
+    log_params = np.log(np.array([5.0, 3.0, 12.0]))
+    value, grad = _SpendData.of(x, m, w).neg_mean_ll_and_grad(log_params)
+    ll, rows_grad = _log_likelihood_terms(log_params, x, m)
+    assert value == pytest.approx(-(w @ ll) / w.sum(), rel=1e-12)
+    np.testing.assert_allclose(grad, -(w @ rows_grad) / w.sum(), rtol=1e-10)
+
+
+def test_a_warm_started_fit_reaches_the_same_optimum(monkeypatch: pytest.MonkeyPatch) -> None:
+    frequency = np.random.default_rng(5).integers(1, 12, 90_000)
+    data = simulate_gamma_gamma({"p": 6.25, "q": 3.74, "gamma": 15.44}, frequency, seed=6)
+    warm = GammaGamma().fit(data["frequency"], data["monetary_value"])
+    monkeypatch.setattr(gammagamma, "WARM_START_ROWS", 10**9)
+    cold = GammaGamma().fit(data["frequency"], data["monetary_value"])
+    assert warm.params == pytest.approx(cold.params, rel=1e-5)
+    assert warm.log_likelihood == pytest.approx(cold.log_likelihood, rel=1e-12)
