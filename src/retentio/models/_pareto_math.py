@@ -8,8 +8,9 @@ Two tools, both vectorised over rows and kept in log space:
 * :func:`concave_quadrature` integrates h(d) exp(psi(d)) for a concave psi with its maximum
   at d = 0, by composite Gauss-Legendre (graded towards the maximum) on v = sqrt(phi),
   phi(d) = -psi(d) + kappa |d|, so the exponential decay becomes a Gaussian and nearly flat
-  stretches stay evenly covered. It is used where the series would be long (z near 1) and for
-  the purchase-count distribution; on the integrals of this package its relative error is
+  stretches stay evenly covered. It is used where the series would be long (z near 1), where
+  the interval is so short that a difference of two series would cancel, and for the
+  purchase-count distribution; on the integrals of this package its relative error is
   about 1e-13 (checked against adaptive quadrature in the tests).
 """
 
@@ -24,6 +25,7 @@ from scipy.special import expit, gammaln
 from retentio.models.base import FloatArray
 
 __all__ = [
+    "MIN_SERIES_GAP",
     "SERIES_Z_MAX",
     "concave_quadrature",
     "decreasing_root",
@@ -35,6 +37,9 @@ __all__ = [
 #: Largest argument z summed as a series (about 4000 terms at most; alpha/beta up to ~100 at
 #: t = 0); beyond it, quadrature.
 SERIES_Z_MAX = 0.99
+#: Smallest share (J(t_x) - J(T)) / J(t_x) taken from the series (the difference loses about
+#: log10(1/share) digits); shorter intervals go to the quadrature.
+MIN_SERIES_GAP = 1e-4
 #: Most series terms (never reached for z <= SERIES_Z_MAX).
 _MAX_TERMS = 20000
 #: Drop of the log-integrand below its maximum beyond which the integrand is ignored.
@@ -217,44 +222,46 @@ def interval_moments(
     small: float,
     t_x: FloatArray,
     big_t: FloatArray,
-) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
+) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray, FloatArray]:
     """Moments of tau under the density proportional to (L+tau)^-P (l+tau)^-Q on [t_x, T].
 
     L = ``big`` >= l = ``small``, P = ``big_exp``, Q = ``small_exp`` (both > 0, P+Q > 1).
-    Returns (E log((L+tau)/(L+t_x)), E 1/(L+tau), E log((l+tau)/(l+t_x)), E 1/(l+tau)),
-    each clipped to its range; at t_x = T they are the values at T.
+    Returns (E log((L+tau)/(L+t_x)), E 1/(L+tau), E log((l+tau)/(l+t_x)), E 1/(l+tau),
+    log int_{t_x}^T (L+tau)^-P (l+tau)^-Q dtau), each moment clipped to its range; at
+    t_x = T the moments are the values at T and the log integral is -inf.
 
     With J(P, Q; t) = int_t^inf (L+tau)^-P (l+tau)^-Q dtau
     = (L+t)^-P (l+t)^(1-Q) 2F1(1, P; P+Q; z_t) / (P+Q-1), z_t = (L-l)/(L+t)
     (the integral of Fader & Hardie's note after Euler's transformation), the integral over
     [t_x, T] is J(t_x) - J(T); the log moments are -d/dP and -d/dQ of its log, and the
     inverse moments are ratios of the same integral with P or Q raised by one. Rows with
-    z_{t_x} <= SERIES_Z_MAX use the series; the others the quadrature over log(l + tau).
+    z_{t_x} <= SERIES_Z_MAX use the series, unless [t_x, T] holds less than MIN_SERIES_GAP of
+    J(t_x) (the difference would cancel); the others the quadrature over log(l + tau), which
+    integrates over [t_x, T] itself.
     """
     n = t_x.size
     width = big_t - t_x
     span_big = np.log1p(width / (big + t_x))
     span_small = np.log1p(width / (small + t_x))
-    results = [np.zeros(n), np.full(n, 1.0 / (big + big_t)), np.zeros(n), np.zeros(n)]
-    results[3] = 1.0 / (small + big_t)
-    z_tx = (big - small) / (big + t_x)
-    easy = z_tx <= SERIES_Z_MAX
-    if np.any(easy):
-        parts = _series_moments(big_exp[easy], small_exp[easy], big, small, t_x[easy], big_t[easy])
+    results = [np.zeros(n), np.zeros(n), np.zeros(n), np.zeros(n), np.full(n, -np.inf)]
+    hard = (big - small) / (big + t_x) > SERIES_Z_MAX
+    easy = np.flatnonzero(~hard)
+    if easy.size:
+        args = (big_exp[easy], small_exp[easy], big, small, t_x[easy], big_t[easy])
+        parts, gap = _series_moments(*args)
         for j, part in enumerate(parts):
             results[j][easy] = part
-    hard = ~easy
+        # J(t_x) - J(T) loses about log10(1/gap) digits: short intervals go to the quadrature
+        hard[easy] = ~(gap >= MIN_SERIES_GAP) & (width[easy] > 0)
     if np.any(hard):
-        parts = _quadrature_moments(
-            big_exp[hard], small_exp[hard], big, small, t_x[hard], big_t[hard]
-        )
-        for j, part in enumerate(parts):
+        args = (big_exp[hard], small_exp[hard], big, small, t_x[hard], big_t[hard])
+        for j, part in enumerate(_quadrature_moments(*args)):
             results[j][hard] = part
     results[0] = np.clip(results[0], 0.0, span_big)
     results[1] = np.clip(results[1], 1.0 / (big + big_t), 1.0 / (big + t_x))
     results[2] = np.clip(results[2], 0.0, span_small)
     results[3] = np.clip(results[3], 1.0 / (small + big_t), 1.0 / (small + t_x))
-    return results[0], results[1], results[2], results[3]
+    return results[0], results[1], results[2], results[3], results[4]
 
 
 def _series_moments(
@@ -264,43 +271,64 @@ def _series_moments(
     small: float,
     t_x: FloatArray,
     big_t: FloatArray,
-) -> list[FloatArray]:
-    """:func:`interval_moments` through the series at t_x and at T."""
+) -> tuple[list[FloatArray], FloatArray]:
+    """:func:`interval_moments` through the series at t_x and at T, and the share
+    (J(t_x) - J(T)) / J(t_x) of the tail integral that lies in [t_x, T]."""
     a = big_exp + small_exp - 1.0
     rows = t_x.size
     both = np.concatenate([t_x, big_t])
     series = hyp2f1_1_series(
         np.tile(big_exp, 2), np.tile(big_exp + small_exp, 2), (big - small) / (big + both)
     )
+    span_big = np.log1p((big_t - t_x) / (big + t_x))
+    span_small = np.log1p((big_t - t_x) / (small + t_x))
+    zero = np.zeros(rows)
     pieces = []
-    for half, t in ((slice(0, rows), t_x), (slice(rows, 2 * rows), big_t)):
+    for half, s_big, s_small in (
+        (slice(0, rows), zero, zero),
+        (slice(rows, 2 * rows), span_big, span_small),
+    ):
         log_h, d_big, d_small, log_h_big, log_h_small = (part[half] for part in series)
-        log_big, log_small = np.log(big + t), np.log(small + t)
-        log_j = -big_exp * log_big + (1 - small_exp) * log_small + log_h - np.log(a)
-        log_j_big = (
-            -(big_exp + 1) * log_big + (1 - small_exp) * log_small + log_h_big - np.log(a + 1)
-        )
-        log_j_small = -big_exp * log_big - small_exp * log_small + log_h_small - np.log(a + 1)
+        # log J(t), and J(t) with P or Q raised by one, less their t-free parts and the
+        # (L+t_x), (l+t_x) powers: what is left is small, so J(T)/J(t_x) keeps its digits
+        log_j = -big_exp * s_big + (1 - small_exp) * s_small + log_h
+        log_j_big = -(big_exp + 1) * s_big + (1 - small_exp) * s_small + log_h_big
+        log_j_small = -big_exp * s_big - small_exp * s_small + log_h_small
         pieces.append((log_j, d_big, d_small, log_j_big, log_j_small))
     (j0, g_big0, g_small0, jb0, js0), (j1, g_big1, g_small1, jb1, js1) = pieces
+    log_big0, log_small0 = np.log(big + t_x), np.log(small + t_x)
+    log_ratio = np.log(a) - np.log(a + 1)
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         ratio = np.exp(np.minimum(j1 - j0, 0.0))
         gap = -np.expm1(np.minimum(j1 - j0, 0.0))
-        span_big = np.log1p((big_t - t_x) / (big + t_x))
-        span_small = np.log1p((big_t - t_x) / (small + t_x))
         # E log((L+tau)/(L+t_x)) = -(d_P log J(t_x) - ratio d_P log J(T)) / (1 - ratio) shifted
         # by log(L+t_x); d_P log J(t) = -log(L+t) - 1/a + d_big(t).
         off_big = 1.0 / a + (ratio * (g_big1 - span_big) - g_big0) / gap
         off_small = 1.0 / a + (ratio * (g_small1 - span_small) - g_small0) / gap
-        log_i = j0 + np.log(gap)
-        inv_big = np.exp(jb0 + np.log(-np.expm1(np.minimum(jb1 - jb0, 0.0))) - log_i)
-        inv_small = np.exp(js0 + np.log(-np.expm1(np.minimum(js1 - js0, 0.0))) - log_i)
+        log_gap = np.log(gap)
+        log_i = -big_exp * log_big0 + (1 - small_exp) * log_small0 - np.log(a) + j0 + log_gap
+        inv_big = np.exp(
+            jb0
+            - j0
+            + np.log(-np.expm1(np.minimum(jb1 - jb0, 0.0)))
+            - log_gap
+            - log_big0
+            + log_ratio
+        )
+        inv_small = np.exp(
+            js0
+            - j0
+            + np.log(-np.expm1(np.minimum(js1 - js0, 0.0)))
+            - log_gap
+            - log_small0
+            + log_ratio
+        )
     degenerate = ~(gap > 0) | ~np.isfinite(off_big + off_small + inv_big + inv_small)
     off_big = np.where(degenerate, span_big, off_big)
     off_small = np.where(degenerate, span_small, off_small)
     inv_big = np.where(degenerate, 1.0 / (big + big_t), inv_big)
     inv_small = np.where(degenerate, 1.0 / (small + big_t), inv_small)
-    return [off_big, inv_big, off_small, inv_small]
+    return [off_big, inv_big, off_small, inv_small, log_i], gap
 
 
 def _quadrature_moments(
@@ -311,20 +339,24 @@ def _quadrature_moments(
     t_x: FloatArray,
     big_t: FloatArray,
 ) -> list[FloatArray]:
-    """:func:`interval_moments` by quadrature over rho = log(l + tau) (for z near 1).
+    """:func:`interval_moments` by quadrature over rho = log(l + tau) (the log integral last).
 
-    In rho the log-integrand psi(rho) = (1-Q) rho - P log(L - l + e^rho) is concave.
+    In rho the log-integrand psi(rho) = (1-Q) rho - P log(L - l + e^rho) is concave
+    (dtau = e^rho drho). Positions are kept as offsets from rho0 = log(l + t_x), with the
+    interval's length log1p((T - t_x)/(l + t_x)), so short intervals keep their digits.
     """
-    c = np.log(big - small)
-    rho0, rho1 = np.log(small + t_x), np.log(small + big_t)
-    inner = (1 - small_exp) / big_exp
-    with np.errstate(divide="ignore", invalid="ignore"):
-        peak = c + np.log(inner) - np.log1p(-inner)
-    peak = np.where(inner <= 0, rho0, np.where(inner >= 1, rho1, peak))
-    peak = np.clip(np.where(np.isnan(peak), rho0, peak), rho0, rho1)
-    log_rest, log_share = log_sigmoid_pair(peak - c)
+    with np.errstate(divide="ignore"):
+        c = np.log(big - small)  # -inf at L == l (reached for short intervals): psi is linear
+    rho0 = np.log(small + t_x)
+    span = np.log1p((big_t - t_x) / (small + t_x))
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        inner = (1 - small_exp) / big_exp
+        peak = c + np.log(inner) - np.log1p(-inner) - rho0
+    peak = np.where(inner <= 0, 0.0, np.where(inner >= 1, span, peak))
+    peak = np.clip(np.where(np.isnan(peak), 0.0, peak), 0.0, span)
+    log_rest, log_share = log_sigmoid_pair(rho0 + peak - c)
     q1, p = (1 - small_exp)[:, None], big_exp[:, None]
-    lr, ls, pk = log_rest[:, None], log_share[:, None], peak[:, None]
+    lr, ls, pk = log_rest[:, None], log_share[:, None], (rho0 + peak)[:, None]
 
     def psi(d: FloatArray) -> FloatArray:
         return np.asarray(q1 * d - p * log_shift(lr, ls, d), dtype=np.float64)
@@ -332,17 +364,20 @@ def _quadrature_moments(
     def dpsi(d: FloatArray) -> FloatArray:
         return np.asarray(q1 - p * share(pk + d - c), dtype=np.float64)
 
-    nodes, weights = concave_quadrature(psi, dpsi, rho0 - peak, rho1 - peak)
-    rho = pk + nodes
+    nodes, weights = concave_quadrature(psi, dpsi, -peak, span - peak)
+    offset = peak[:, None] + nodes
+    rho = rho0[:, None] + offset
     total = weights.sum(axis=1)
     rest0, share0 = log_sigmoid_pair(rho0 - c)
-    off_big = (weights * log_shift(rest0[:, None], share0[:, None], rho - rho0[:, None])).sum(1)
-    off_small = (weights * (rho - rho0[:, None])).sum(1)
+    off_big = (weights * log_shift(rest0[:, None], share0[:, None], offset)).sum(1)
+    off_small = (weights * offset).sum(1)
     inv_big = (weights * np.exp(-np.logaddexp(c, rho))).sum(1)
     inv_small = (weights * np.exp(-rho)).sum(1)
     with np.errstate(divide="ignore", invalid="ignore"):
         parts = [off_big / total, inv_big / total, off_small / total, inv_small / total]
-    return [np.nan_to_num(part, nan=0.0) for part in parts]
+        log_peak = (1 - small_exp) * pk[:, 0] - big_exp * np.logaddexp(c, pk[:, 0])
+        log_integral = log_peak + np.log(total)
+    return [*(np.nan_to_num(part, nan=0.0) for part in parts), log_integral]
 
 
 def log_dropout_integral(
