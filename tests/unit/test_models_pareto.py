@@ -7,14 +7,24 @@ import pandas as pd
 import pytest
 from model_checks import central_gradient, extreme_grid
 from scipy.integrate import quad
-from scipy.special import gammaln
+from scipy.special import expit, gammaln
 from scipy.stats import nbinom
 
 from retentio.core.errors import DataError, SchemaError
 from retentio.datasets import load_cdnow_summary
-from retentio.models import Model, ParetoNBD
-from retentio.models._pareto_math import interval_moments, log_dropout_integral
-from retentio.models.pareto import _log_likelihood_rows, _log_likelihood_terms
+from retentio.models import Model, ParetoNBD, _pareto_math
+from retentio.models._pareto_math import (
+    distinct_rows,
+    interval_moments,
+    log_dropout_integral,
+    log_interval_integral,
+)
+from retentio.models.pareto import (
+    _exponents,
+    _log_likelihood_parts,
+    _log_likelihood_rows,
+    _log_likelihood_terms,
+)
 
 
 @pytest.fixture(scope="module")
@@ -286,6 +296,84 @@ def test_interval_moments_at_an_empty_interval_are_the_end_values() -> None:
     five = np.array([5.0])
     got = interval_moments(np.array([2.0]), np.array([1.5]), 10.0, 2.0, five, five)
     np.testing.assert_allclose([g[0] for g in got], [0.0, 1 / 15.0, 0.0, 1 / 7.0, -np.inf])
+
+
+def _rows_of(name: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """CDNOW or the extreme grid, repeated in a shuffled order (so rows repeat)."""
+    if name == "cdnow":
+        data = load_cdnow_summary()
+        x, t_x, big_t = (data[c].to_numpy(dtype=np.float64) for c in ("x", "t_x", "T"))
+    else:
+        x, t_x, big_t = extreme_grid()
+    order = np.random.default_rng(3).permutation(np.tile(np.arange(x.size), 2))
+    return x[order], t_x[order], big_t[order]
+
+
+def _alive_with_all_moments(
+    model: ParetoNBD, x: np.ndarray, t_x: np.ndarray, big_t: np.ndarray
+) -> np.ndarray:
+    """P(alive) row by row through :func:`interval_moments` (the path shared with the
+    gradient), as the predictions computed it before they had a value-only path."""
+    params = np.exp(model._log_params())
+    log_integral = interval_moments(*_exponents(*params, x), t_x, big_t)[4]
+    _, first, second = _log_likelihood_parts(params, x, t_x, big_t, log_integral)
+    return np.asarray(expit(first - second))
+
+
+@pytest.mark.parametrize("min_rows", [0, 10**9])
+@pytest.mark.parametrize("data", ["cdnow", "extreme"])
+@pytest.mark.parametrize("params", [(0.553, 10.578, 0.606, 11.669), *FAR_APART[:3], FAR_APART[9]])
+def test_value_only_path_equals_the_moments_path(
+    data: str,
+    params: tuple[float, float, float, float],
+    min_rows: int,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The predictions' path (value-only series summed once per distinct (P, Q, t), P(alive)
+    once per distinct row) against the gradient's, row by row; with and without the series
+    grouping (``min_rows``), which the gradient's path shares."""
+    monkeypatch.setattr(_pareto_math, "_DISTINCT_MIN_ROWS", min_rows)
+    x, t_x, big_t = _rows_of(data)
+    exponents = _exponents(*params, x)
+    full = interval_moments(*exponents, t_x, big_t)[4]
+    fast = log_interval_integral(*exponents, t_x, big_t)
+    np.testing.assert_array_equal(np.isfinite(fast), np.isfinite(full))
+    np.testing.assert_allclose(fast, full, rtol=1e-12)
+    model = with_params(*params)
+    alive = _alive_with_all_moments(model, x, t_x, big_t)
+    np.testing.assert_allclose(model.probability_alive(x, t_x, big_t), alive, rtol=1e-12, atol=0)
+    expected = model.expected_purchases(39.0, x, t_x, big_t)
+    if_alive = model.expected_purchases_if_alive(39.0, x, big_t)
+    np.testing.assert_allclose(expected, if_alive * alive, rtol=1e-12, atol=0)
+
+
+@pytest.mark.parametrize("data", ["cdnow", "extreme"])
+@pytest.mark.parametrize("params", [(0.553, 10.578, 0.606, 11.669), FAR_APART[0], FAR_APART[9]])
+def test_grouped_series_equal_the_row_by_row_series(
+    data: str, params: tuple[float, float, float, float], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The gradient's path sums its series once per distinct (P, Q, t) on many rows: the
+    moments and the log integral are those of the row by row sums."""
+    x, t_x, big_t = _rows_of(data)
+    exponents = _exponents(*params, x)
+    monkeypatch.setattr(_pareto_math, "_DISTINCT_MIN_ROWS", 10**9)
+    by_row = interval_moments(*exponents, t_x, big_t)
+    monkeypatch.setattr(_pareto_math, "_DISTINCT_MIN_ROWS", 0)
+    grouped = interval_moments(*exponents, t_x, big_t)
+    for got, expected in zip(grouped, by_row, strict=True):
+        np.testing.assert_allclose(got, expected, rtol=1e-12, atol=0)
+
+
+def test_distinct_rows_numbers_rows_in_order_of_first_appearance() -> None:
+    x = np.array([1.0, 2.0, 1.0, 1.0, 3.0, 2.0])
+    t = np.array([5.0, 5.0, 5.0, 4.0, 5.0, 5.0])
+    first, codes = distinct_rows(x, t)
+    np.testing.assert_array_equal(first, [0, 1, 3, 4])
+    np.testing.assert_array_equal(codes, [0, 1, 0, 2, 3, 1])
+    np.testing.assert_array_equal(x[first][codes], x)
+    np.testing.assert_array_equal(t[first][codes], t)
+    empty_first, empty_codes = distinct_rows(np.empty(0))
+    assert empty_first.size == 0 and empty_codes.size == 0
 
 
 @pytest.mark.parametrize(

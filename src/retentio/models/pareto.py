@@ -17,7 +17,12 @@ from scipy.special import digamma, expit, gammaln, xlogy
 
 from retentio.core.errors import DataError
 from retentio.models._btyd import FrequencyRecencyModel
-from retentio.models._pareto_math import interval_moments, log_dropout_integral
+from retentio.models._pareto_math import (
+    distinct_rows,
+    interval_moments,
+    log_dropout_integral,
+    log_interval_integral,
+)
 from retentio.models.base import (
     FloatArray,
     as_array,
@@ -44,12 +49,12 @@ def _log_integral(
     r: float, alpha: float, s: float, beta: float, x: FloatArray, t_x: FloatArray, big_t: FloatArray
 ) -> FloatArray:
     """log int_{t_x}^T (alpha+tau)^-(r+x) (beta+tau)^-(s+1) dtau = log(A0 / (r+s+x)), -inf
-    at t_x = T, from :func:`interval_moments` (a positive series, or quadrature where the
-    series would be long or cancel). scipy's hyp2f1 is not used: near z = 1, and less so for
-    integer s, it is silently wrong (by 0.19 in the log at alpha = 1e4, beta = 0.01,
-    x = 1000, t_x = 0, T = 520).
+    at t_x = T, from :func:`log_interval_integral` (the value-only path of
+    :func:`interval_moments`: a positive series, or quadrature where the series would be long
+    or cancel). scipy's hyp2f1 is not used: near z = 1, and less so for integer s, it is
+    silently wrong (by 0.19 in the log at alpha = 1e4, beta = 0.01, x = 1000, t_x = 0, T = 520).
     """
-    return interval_moments(*_exponents(r, alpha, s, beta, x), t_x, big_t)[4]
+    return log_interval_integral(*_exponents(r, alpha, s, beta, x), t_x, big_t)
 
 
 def _log_likelihood_parts(
@@ -186,8 +191,11 @@ class ParetoNBD(FrequencyRecencyModel):
         return self._alive(x, t_x, big_t)
 
     def _alive(self, x: FloatArray, t_x: FloatArray, big_t: FloatArray) -> FloatArray:
-        _, first, second = _log_likelihood_parts(np.exp(self._log_params()), x, t_x, big_t)
-        return np.asarray(expit(first - second), dtype=np.float64)
+        """P(alive) of checked rows, computed once per distinct (x, t_x, T) row."""
+        first_rows, codes = distinct_rows(x, t_x, big_t)
+        rows = (x[first_rows], t_x[first_rows], big_t[first_rows])
+        _, first, second = _log_likelihood_parts(np.exp(self._log_params()), *rows)
+        return np.asarray(expit(first - second)[codes], dtype=np.float64)
 
     def expected_purchases(
         self, t: ArrayLike, frequency: ArrayLike, recency: ArrayLike, T: ArrayLike
