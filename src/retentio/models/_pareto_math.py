@@ -1,17 +1,11 @@
-"""Numerical pieces of the Pareto/NBD gradient and purchase-count distribution (private).
+"""The Pareto/NBD's integrals, their parameter derivatives and the purchase-count distribution.
 
-Two tools, both vectorised over rows and kept in log space:
-
-* :func:`hyp2f1_1_series` sums the positive series of 2F1(1, b; c; z) together with its
-  derivatives with respect to b and c (term by term: d/db log (b)_k and d/dc log (c)_k are the
-  running harmonic sums sum_{j<k} 1/(b+j), 1/(c+j)), for 0 <= z <= :data:`SERIES_Z_MAX`.
-* :func:`concave_quadrature` integrates h(d) exp(psi(d)) for a concave psi with its maximum
-  at d = 0, by composite Gauss-Legendre (graded towards the maximum) on v = sqrt(phi),
-  phi(d) = -psi(d) + kappa |d|, so the exponential decay becomes a Gaussian and nearly flat
-  stretches stay evenly covered. It is used where the series would be long (z near 1), where
-  the interval is so short that a difference of two series would cancel, and for the
-  purchase-count distribution; on the integrals of this package its relative error is
-  about 1e-13 (checked against adaptive quadrature in the tests).
+Private to :mod:`retentio.models.pareto`. Both tools it builds on are vectorised over rows and
+kept in log space: the positive series of 2F1(1, b; c; z) with its derivatives
+(:mod:`retentio.models._pareto_series`, for z up to 0.99) and a Gauss-Legendre quadrature of
+log-concave integrands (:mod:`retentio.models._pareto_quadrature`), used where the series
+would be long (z near 1), where the interval is so short that a difference of two series would
+cancel, and for the purchase-count distribution.
 
 :func:`interval_moments` (the gradient's path) and :func:`log_interval_integral` (the value
 alone, for predictions: :func:`hyp2f1_1_log_series` skips the derivative sums) sum each series
@@ -23,11 +17,16 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import numpy as np
-from numpy.polynomial.legendre import leggauss
-from numpy.typing import NDArray
 from scipy.special import expit, gammaln
 
-from retentio.models.base import FloatArray, group_codes
+from retentio.models._pareto_quadrature import concave_quadrature, decreasing_root
+from retentio.models._pareto_series import (
+    SERIES_Z_MAX,
+    distinct_rows,
+    hyp2f1_1_log_series,
+    hyp2f1_1_series,
+)
+from retentio.models.base import FloatArray
 
 __all__ = [
     "MIN_SERIES_GAP",
@@ -42,210 +41,12 @@ __all__ = [
     "log_interval_integral",
 ]
 
-#: Largest argument z summed as a series (about 4000 terms at most; alpha/beta up to ~100 at
-#: t = 0); beyond it, quadrature.
-SERIES_Z_MAX = 0.99
 #: Smallest share (J(t_x) - J(T)) / J(t_x) taken from the series (the difference loses about
 #: log10(1/share) digits); shorter intervals go to the quadrature.
 MIN_SERIES_GAP = 1e-4
-#: Most series terms (never reached for z <= SERIES_Z_MAX).
-_MAX_TERMS = 20000
-#: Drop of the log-integrand below its maximum beyond which the integrand is ignored.
-_CUT = 50.0
-#: Composite Gauss-Legendre rule on [0, 1]: _OUTER equal panels on [1/4, 1] of _OUTER_NODES
-#: nodes, and panels [2^-(j+1), 2^-j] for 2 <= j < _GRADES plus [0, 2^-_GRADES] of _NODES nodes,
-#: graded so that features close to v = 0 (a peak's own scale) are resolved.
-_OUTER = 3
-_OUTER_NODES = 16
-_GRADES = 12
-_NODES = 10
-_MAX_NEWTON = 200
 #: Fewest series rows summed once per distinct (P, Q, t) (below, the hash group-by's fixed
 #: cost, about 0.5 ms, is more than it saves: it would add half to a fit on CDNOW).
 _DISTINCT_MIN_ROWS = 10_000
-
-
-def _unit_rule() -> tuple[FloatArray, FloatArray]:
-    edges = [0.0, *(2.0 ** -np.arange(_GRADES, 2, -1)), *np.linspace(0.25, 1.0, _OUTER + 1)]
-    nodes, weights = [], []
-    for j, (lo, hi) in enumerate(zip(edges[:-1], edges[1:], strict=True)):
-        x, w = leggauss(_NODES if j < _GRADES - 1 else _OUTER_NODES)
-        nodes.append(lo + (hi - lo) * (x + 1) / 2)
-        weights.append((hi - lo) * w / 2)
-    return (
-        np.asarray(np.concatenate(nodes), dtype=np.float64),
-        np.asarray(np.concatenate(weights), dtype=np.float64),
-    )
-
-
-_UNIT_NODES, _UNIT_WEIGHTS = _unit_rule()
-
-Curve = Callable[[FloatArray], FloatArray]
-
-
-def hyp2f1_1_series(
-    b: FloatArray, c: FloatArray, z: FloatArray
-) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray, FloatArray]:
-    """Positive series of H = 2F1(1, b; c; z) and relatives, for 0 <= z <= SERIES_Z_MAX, c > b > 0.
-
-    Returns (log H, d log H/db + d log H/dc, d log H/dc, log 2F1(1, b+1; c+1; z),
-    log 2F1(1, b; c+1; z)). With T_k = (b)_k / (c)_k z^k, d/db + d/dc of log T_k is
-    sum_{j<k} (c-b) / ((b+j)(c+j)) >= 0 and d/dc log T_k is -sum_{j<k} 1/(c+j), so every sum
-    is of terms of one sign. Rows leave the loop as soon as their terms stop counting.
-    """
-    n = z.size
-    out = [np.zeros(n), np.zeros(n), np.zeros(n), np.zeros(n), np.zeros(n)]
-    active = np.arange(n)
-    bb, cc, zz = b.copy(), c.copy(), z.copy()
-    term = np.ones(n)
-    term_b1 = np.ones(n)
-    term_c1 = np.ones(n)
-    total = np.ones(n)
-    total_b1 = np.ones(n)
-    total_c1 = np.ones(n)
-    harm_bc = np.zeros(n)
-    harm_c = np.zeros(n)
-    sum_bc = np.zeros(n)
-    sum_c = np.zeros(n)
-    gap = cc - bb
-    for k in range(_MAX_TERMS):
-        b_k = bb + k
-        inv_c = 1.0 / (cc + k)
-        inv_c1 = 1.0 / (cc + (k + 1))
-        bz = b_k * zz
-        harm_bc += gap * inv_c / b_k
-        harm_c += inv_c
-        term *= bz * inv_c
-        term_b1 *= (bz + zz) * inv_c1
-        term_c1 *= bz * inv_c1
-        total += term
-        total_b1 += term_b1
-        total_c1 += term_c1
-        sum_bc += term * harm_bc
-        sum_c += term * harm_c
-        if k % 8 == 7 or k == _MAX_TERMS - 1:
-            done = (term_b1 * (1.0 + harm_c + harm_bc) <= 1e-17) | (k == _MAX_TERMS - 1)
-            if np.any(done):
-                rows = active[done]
-                out[0][rows] = np.log(total[done])
-                out[1][rows] = sum_bc[done] / total[done]
-                out[2][rows] = -sum_c[done] / total[done]
-                out[3][rows] = np.log(total_b1[done])
-                out[4][rows] = np.log(total_c1[done])
-                keep = ~done
-                active = active[keep]
-                if active.size == 0:
-                    break
-                bb, cc, zz, gap = bb[keep], cc[keep], zz[keep], gap[keep]
-                term, term_b1, term_c1 = term[keep], term_b1[keep], term_c1[keep]
-                total, total_b1, total_c1 = total[keep], total_b1[keep], total_c1[keep]
-                harm_bc, harm_c = harm_bc[keep], harm_c[keep]
-                sum_bc, sum_c = sum_bc[keep], sum_c[keep]
-    return out[0], out[1], out[2], out[3], out[4]
-
-
-def hyp2f1_1_log_series(b: FloatArray, c: FloatArray, z: FloatArray) -> FloatArray:
-    """log 2F1(1, b; c; z) alone: :func:`hyp2f1_1_series`'s first output without the derivative
-    sums, for 0 <= z <= SERIES_Z_MAX, c > b > 0. Every term ratio (b+k) z / (c+k) is below z,
-    so the tail after a term is below term z / (1-z): a row stops once that is below 1e-17."""
-    n = z.size
-    out = np.zeros(n)
-    active = np.arange(n)
-    bb, cc, zz = b.copy(), c.copy(), z.copy()
-    tail = zz / (1.0 - zz)
-    term = np.ones(n)
-    total = np.ones(n)
-    for k in range(_MAX_TERMS):
-        term *= (bb + k) * zz * (1.0 / (cc + k))
-        total += term
-        if k % 8 == 7 or k == _MAX_TERMS - 1:
-            done = (term * tail <= 1e-17 * total) | (k == _MAX_TERMS - 1)
-            if np.any(done):
-                out[active[done]] = np.log(total[done])
-                keep = ~done
-                active = active[keep]
-                if active.size == 0:
-                    break
-                bb, cc, zz, tail = bb[keep], cc[keep], zz[keep], tail[keep]
-                term, total = term[keep], total[keep]
-    return out
-
-
-def distinct_rows(*columns: FloatArray) -> tuple[NDArray[np.intp], NDArray[np.intp]]:
-    """(first, codes): the first row of each distinct row of ``columns`` and, for every row, the
-    number of its distinct row (:func:`~retentio.models.base.group_codes`), so that
-    ``column[first][codes]`` is ``column``."""
-    codes = group_codes(*columns)
-    # codes count up in order of first appearance: a row is a first where their maximum grows
-    first = np.flatnonzero(np.diff(np.maximum.accumulate(codes), prepend=-1) > 0)
-    return first, codes
-
-
-def decreasing_root(
-    f: Curve, df: Curve, lo: FloatArray, hi: FloatArray, iterations: int = _MAX_NEWTON
-) -> FloatArray:
-    """Root of a decreasing f on [lo, hi] per row (f(lo) >= 0 >= f(hi)), by Newton steps kept
-    inside a shrinking bracket (bisection when a step would leave it)."""
-    lo, hi = lo.copy(), hi.copy()
-    x = (lo + hi) / 2
-    for _ in range(iterations):
-        value = f(x)
-        lo = np.where(value > 0, x, lo)
-        hi = np.where(value > 0, hi, x)
-        slope = df(x)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            step = x - value / slope
-        inside = np.isfinite(step) & (step > lo) & (step < hi)
-        new = np.where(inside, step, (lo + hi) / 2)
-        moved = np.abs(new - x)
-        x = new
-        if np.all((moved <= 1e-15 * (1.0 + np.abs(x))) | (hi - lo <= 1e-15 * (1.0 + np.abs(x)))):
-            break
-    return x
-
-
-def concave_quadrature(
-    psi: Curve, dpsi: Curve, lo: FloatArray, hi: FloatArray
-) -> tuple[FloatArray, FloatArray]:
-    """Nodes d and weights w (rows x k) with sum_k w h(d_k) ~ int_lo^hi h(d) exp(psi(d)) dd.
-
-    ``psi`` is concave with psi(0) = 0 its maximum over [lo, hi] (lo <= 0 <= hi); ``psi`` and
-    ``dpsi`` (its derivative) take arrays of shape (rows, m). Each side of 0 is mapped to
-    v = sqrt(phi), phi(d) = -psi(d) + kappa |d| (kappa = 1 / side length: phi increases at
-    least linearly, so nearly flat stretches stay evenly covered and small v is well
-    conditioned), which turns the integral into
-    int_0^V exp(-v^2) e^(kappa |d|) 2 v / (|psi'(d)| + kappa) dv, smooth in v, done by a
-    composite Gauss-Legendre rule graded towards v = 0 (where a peak's own scale shows). Each
-    node's d is solved by Newton from the far end, monotone for a convex increasing phi. The
-    part where psi < 1 - _CUT is left out (relative error below e^(1 - _CUT)).
-    """
-    all_nodes, all_weights = [], []
-    for end in (hi, lo):
-        sign = np.where(end >= 0, 1.0, -1.0)[:, None]
-        length = np.abs(end)[:, None]
-        empty = length <= 0
-        kappa = 1.0 / np.where(empty, 1.0, length)
-        phi_end = -psi(end[:, None]) + 1.0
-        root = np.sqrt(np.where(empty, 0.0, np.clip(phi_end, 0.0, _CUT)))
-        v = root * _UNIT_NODES[None, :]
-        target = v * v
-        d = np.broadcast_to(end[:, None], v.shape).copy()
-        for _ in range(_MAX_NEWTON):
-            excess = -psi(d) + kappa * np.abs(d) - target
-            step = np.where(excess > 0, excess / (-dpsi(d) * sign + kappa), 0.0)
-            new = d - step * sign
-            new = np.where(sign > 0, np.clip(new, 0.0, length), np.clip(new, -length, 0.0))
-            moved = np.abs(new - d)
-            d = new
-            if np.all(moved <= 1e-15 * (1.0 + np.abs(d))):
-                break
-        slope = np.abs(dpsi(d)) + kappa
-        weight = (
-            root * _UNIT_WEIGHTS[None, :] * np.exp(kappa * np.abs(d) - target) * 2.0 * v / slope
-        )
-        all_nodes.append(d)
-        all_weights.append(np.where(empty, 0.0, weight))
-    return np.concatenate(all_nodes, axis=1), np.concatenate(all_weights, axis=1)
 
 
 def log_sigmoid_pair(gap: FloatArray) -> tuple[FloatArray, FloatArray]:
