@@ -19,7 +19,15 @@ from scipy import optimize, stats
 
 from retentio.core.errors import ConfigurationError, ConvergenceError, DataError, ModelFormatError
 
-__all__ = ["Model", "as_array", "check_transactions", "compress", "group_codes", "per_row"]
+__all__ = [
+    "Model",
+    "as_array",
+    "check_transactions",
+    "compress",
+    "group_codes",
+    "per_row",
+    "weighted_sum",
+]
 
 FloatArray = NDArray[np.float64]
 Objective = Callable[[FloatArray], tuple[float, FloatArray]]
@@ -118,6 +126,18 @@ def group_codes(*columns: FloatArray) -> NDArray[np.intp]:
     frame = pd.DataFrame({str(j): column for j, column in enumerate(columns)})
     codes = frame.groupby(list(frame.columns), sort=False).ngroup()
     return np.asarray(codes.to_numpy(), dtype=np.intp)
+
+
+def weighted_sum(weights: FloatArray, values: FloatArray) -> Any:
+    """``weights @ values`` (a float for 1-D ``values``, one per column for 2-D) without BLAS.
+
+    numpy's ``@`` hands long vectors to OpenBLAS, whose worker threads then spin between calls;
+    on a two-core machine that made a million-customer Gamma-Gamma fit six times slower.
+    ``einsum`` sums in numpy's own single-threaded loop.
+    """
+    if values.ndim == 1:
+        return float(np.einsum("i,i->", weights, values))
+    return np.einsum("i,ij->j", weights, values)
 
 
 def compress(

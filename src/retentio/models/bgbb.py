@@ -26,6 +26,7 @@ from retentio.models.base import (
     compress,
     group_codes,
     per_row,
+    weighted_sum,
 )
 
 __all__ = ["BetaGeoBetaBinom"]
@@ -196,7 +197,7 @@ class BetaGeoBetaBinom(Model):
 
         def neg_ll_and_grad(log_params: FloatArray) -> tuple[float, FloatArray]:
             ll, grad = _log_likelihood_terms(log_params, cx, ct_x, cn)
-            return -float(cw @ ll) / total_weight, -(cw @ grad) / total_weight
+            return -weighted_sum(cw, ll) / total_weight, -weighted_sum(cw, grad) / total_weight
 
         return self._fit_objective(neg_ll_and_grad, np.zeros(4), total_weight, round(total_weight))
 

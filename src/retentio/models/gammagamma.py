@@ -27,6 +27,7 @@ from retentio.models.base import (
     check_frequency,
     check_same_length,
     check_weights,
+    weighted_sum,
 )
 from retentio.models.horizon import Horizon
 from retentio.models.transactions import TransactionModel
@@ -111,8 +112,8 @@ class _SpendData:
         px = p * self.x
         log_total = np.log(self.total + gamma)
         inverse = 1.0 / (self.total + gamma)
-        s1, s0 = float(self.wx @ log_total), float(self.w @ log_total)
-        r1, r0 = float(self.wx @ inverse), float(self.w @ inverse)
+        s1, s0 = weighted_sum(self.wx, log_total), weighted_sum(self.w, log_total)
+        r1, r0 = weighted_sum(self.wx, inverse), weighted_sum(self.w, inverse)
         ll = (
             float(self.weight @ (gammaln(px + q) - gammaln(px)))
             - n * gammaln(q)

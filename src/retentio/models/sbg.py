@@ -26,6 +26,7 @@ from retentio.models.base import (
     check_same_length,
     check_weights,
     compress,
+    weighted_sum,
 )
 
 __all__ = ["ShiftedBetaGeometric"]
@@ -143,7 +144,7 @@ class ShiftedBetaGeometric(Model):
 
         def neg_ll_and_grad(log_params: FloatArray) -> tuple[float, FloatArray]:
             ll, grad = _log_likelihood_terms(log_params, ct, cc)
-            return -float(cw @ ll) / total_weight, -(cw @ grad) / total_weight
+            return -weighted_sum(cw, ll) / total_weight, -weighted_sum(cw, grad) / total_weight
 
         x0 = np.zeros(2)
         return self._fit_objective(neg_ll_and_grad, x0, total_weight, int(round(total_weight)))
