@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import inspect
+import os
+import stat
 from datetime import UTC, datetime, timedelta, timezone
 from decimal import ROUND_HALF_UP, Decimal
+from pathlib import Path
 
+import pandas as pd
 import pytest
 
 import retentio.core.errors as errors
 from retentio.core import FixedClock, Money, SystemClock, minor_unit_exponent
+from retentio.core.csvsafe import neutralise, write_csv
 from retentio.core.errors import (
     ConfigurationError,
     ConvergenceError,
@@ -263,3 +268,15 @@ def test_one_except_catches_everything_retentio_raises() -> None:
         Money(1, "EUR") + Money(1, "USD")
     with pytest.raises(RetentioError):
         raise ParseError({"amount": 1}, [RowProblem(1, "amount", "x", "not a number")])
+
+
+def test_write_csv_neutralises_formulas_and_creates_an_ordinary_file(tmp_path: Path) -> None:
+    frame = pd.DataFrame({"name": ["=cmd()", "+1", "ok", "@x"], "amount": [-1.5, 2.0, 3.0, 4.0]})
+    path = write_csv(frame, tmp_path / "out" / "export.csv")
+    lines = path.read_text(encoding="utf-8").splitlines()
+    assert lines == ["name,amount", "'=cmd(),-1.5", "'+1,2.0", "ok,3.0", "'@x,4.0"]
+    mask = os.umask(0)
+    os.umask(mask)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o666 & ~mask
+    assert [p.name for p in path.parent.iterdir()] == ["export.csv"]  # no temporary left
+    assert neutralise(5) == 5 and neutralise("-x") == "'-x"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-import tempfile
+import secrets
 from pathlib import Path
 
 import pandas as pd
@@ -28,12 +28,13 @@ def write_csv(frame: pd.DataFrame, path: str | Path) -> Path:
         if safe[column].dtype == object or pd.api.types.is_string_dtype(safe[column]):
             safe[column] = safe[column].map(neutralise)
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}-", dir=target.parent)
-    os.close(fd)
+    # Created like any new file (mode 0666 less the umask), unlike mkstemp's private 0600.
+    tmp = target.with_name(f".{target.name}.{secrets.token_hex(6)}.tmp")
     try:
-        safe.to_csv(tmp, index=False)
+        with tmp.open("x", encoding="utf-8", newline="") as handle:
+            safe.to_csv(handle, index=False)
         os.replace(tmp, target)
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
         raise
     return target
