@@ -16,6 +16,7 @@ import retentio.clv
 import retentio.core
 import retentio.datasets
 import retentio.models
+import retentio.store
 
 PACKAGES = [
     retentio,
@@ -24,6 +25,7 @@ PACKAGES = [
     retentio.core,
     retentio.datasets,
     retentio.models,
+    retentio.store,
 ]
 
 

@@ -1,0 +1,76 @@
+"""`retentio init` and `retentio db upgrade|status`: create and migrate the operational store."""
+
+# No `from __future__ import annotations`: Typer reads the annotations as objects.
+
+from typing import Annotated
+
+import typer
+from sqlalchemy.engine import make_url
+
+from retentio.bootstrap import Settings
+from retentio.cli.app import app, err, out
+from retentio.store import current_revision, head_revision, make_engine, upgrade
+
+__all__ = ["db_app"]
+
+db_app = typer.Typer(help="Create and migrate the operational database.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+
+DatabaseUrl = Annotated[
+    str | None,
+    typer.Option(
+        "--database-url",
+        help="sqlite:///path.db or postgresql://user@host/db [default: RETENTIO_DATABASE_URL, "
+        "else sqlite:///retentio.db in the working directory].",
+    ),
+]
+
+
+def _url(given: str | None) -> str:
+    return given if given is not None else Settings().database_url
+
+
+def _shown(url: str) -> str:
+    return make_url(url).render_as_string(hide_password=True)
+
+
+@db_app.command("upgrade")
+def upgrade_command(database_url: DatabaseUrl = None) -> None:
+    """Create the database's tables or migrate them to this retentio's version."""
+    url = _url(database_url)
+    engine = make_engine(url)
+    try:
+        before = current_revision(engine)
+        upgrade(engine)
+        after = current_revision(engine)
+    finally:
+        engine.dispose()
+    if before == after:
+        out.print(f"{_shown(url)} is up to date (revision {after}).")
+    else:
+        out.print(f"Migrated {_shown(url)} from revision {before or '(empty)'} to {after}.")
+
+
+@db_app.command("status")
+def status_command(database_url: DatabaseUrl = None) -> None:
+    """Show the database's migration revision and whether it is up to date."""
+    url = _url(database_url)
+    engine = make_engine(url)
+    try:
+        current, head = current_revision(engine), head_revision()
+    finally:
+        engine.dispose()
+    state = "up to date" if current == head else "needs `retentio db upgrade`"
+    out.print(f"{_shown(url)}: revision {current or '(empty)'}, newest {head}: {state}.")
+
+
+@app.command("init")
+def init_command(database_url: DatabaseUrl = None) -> None:
+    """Create the operational database (the embedded SQLite file by default) and its tables."""
+    url = _url(database_url)
+    engine = make_engine(url)
+    try:
+        upgrade(engine)
+    finally:
+        engine.dispose()
+    err.print(f"The database {_shown(url)} is ready (revision {head_revision()}).")

@@ -1,0 +1,99 @@
+"""Engines for the embedded SQLite file and for PostgreSQL (psycopg 3), and migrations."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
+from retentio.core.errors import ConfigurationError
+
+__all__ = [
+    "DEFAULT_DATABASE_URL",
+    "current_revision",
+    "downgrade",
+    "head_revision",
+    "make_engine",
+    "normalise_url",
+    "upgrade",
+]
+
+#: The embedded default: a SQLite file in the working directory.
+DEFAULT_DATABASE_URL = "sqlite:///retentio.db"
+_MIGRATIONS = Path(__file__).with_name("migrations")
+
+
+def normalise_url(url: str) -> str:
+    """``url`` with PostgreSQL pointed at psycopg 3; a ConfigurationError for anything else."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        raise ConfigurationError(
+            f"database URL {url!r} is not a URL; use sqlite:///path.db or postgresql://user@host/db"
+        ) from None
+    backend = parsed.get_backend_name()
+    if backend == "postgresql":
+        return parsed.set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
+    if backend == "sqlite":
+        return url
+    raise ConfigurationError(
+        f"database URL {parsed.render_as_string()!r}: only SQLite and PostgreSQL are supported"
+    )
+
+
+def make_engine(url: str = DEFAULT_DATABASE_URL, **kwargs: Any) -> Engine:
+    """An engine for ``url``; SQLite connections get WAL, foreign keys and a busy timeout."""
+    target = normalise_url(url)
+    if make_url(target).get_backend_name() == "sqlite":
+        engine = create_engine(target, **kwargs)
+        event.listen(engine, "connect", _sqlite_pragmas)
+        return engine
+    return create_engine(target, pool_pre_ping=True, **kwargs)
+
+
+def _sqlite_pragmas(connection: Any, _record: Any) -> None:
+    cursor = connection.cursor()
+    cursor.execute("PRAGMA foreign_keys = ON")
+    cursor.execute("PRAGMA busy_timeout = 5000")
+    if cursor.execute("PRAGMA journal_mode").fetchone()[0] != "memory":
+        cursor.execute("PRAGMA journal_mode = WAL")
+        cursor.execute("PRAGMA synchronous = NORMAL")
+    cursor.close()
+
+
+def _config(engine: Engine) -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(_MIGRATIONS))
+    config.attributes["engine"] = engine
+    return config
+
+
+def upgrade(engine: Engine, revision: str = "head") -> None:
+    """Migrate the database to ``revision`` (the newest by default); a no-op when it is there."""
+    command.upgrade(_config(engine), revision)
+
+
+def downgrade(engine: Engine, revision: str) -> None:
+    """Migrate the database back to ``revision`` (``base`` empties it)."""
+    command.downgrade(_config(engine), revision)
+
+
+def current_revision(engine: Engine) -> str | None:
+    """The database's migration revision, None for an empty database."""
+    with engine.connect() as connection:
+        return MigrationContext.configure(connection).get_current_revision()
+
+
+def head_revision() -> str:
+    """The newest migration revision this retentio ships."""
+    head = ScriptDirectory.from_config(_config(create_engine("sqlite://"))).get_current_head()
+    if head is None:  # pragma: no cover - the package always ships migrations
+        raise ConfigurationError("retentio ships no migrations")
+    return head

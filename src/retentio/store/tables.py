@@ -1,0 +1,238 @@
+"""The operational store's tables (SQLAlchemy 2, typed): DESIGN.md's first cut.
+
+Money is integer minor units plus an ISO 4217 currency; every timestamp is timezone-aware UTC.
+Consent is an append-only ledger (``consent_events``) with the current state derived from it
+(``consents``); the suppression list holds only a keyed HMAC of the normalised address.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+    func,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+__all__ = [
+    "ApiKey",
+    "AuditEntry",
+    "Base",
+    "Consent",
+    "ConsentEvent",
+    "ConsentText",
+    "Customer",
+    "Event",
+    "IdempotencyKey",
+    "Order",
+    "OrderLine",
+    "Suppression",
+]
+
+#: Constraint names that are the same on SQLite and PostgreSQL, so migrations can name them.
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+Timestamp = DateTime(timezone=True)
+
+
+class Base(DeclarativeBase):
+    """Declarative base of every table."""
+
+    metadata = MetaData(naming_convention=NAMING)
+    type_annotation_map = {dict[str, Any]: JSON, datetime: Timestamp}
+
+
+class Customer(Base):
+    """A shop's customer, keyed by the shop's own id; PII columns are emptied on erasure."""
+
+    __tablename__ = "customers"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    external_id: Mapped[str] = mapped_column(String(200), unique=True)
+    email: Mapped[str | None] = mapped_column(String(320))
+    phone: Mapped[str | None] = mapped_column(String(40))
+    first_name: Mapped[str | None] = mapped_column(String(200))
+    locale: Mapped[str | None] = mapped_column(String(35))
+    time_zone: Mapped[str | None] = mapped_column(String(64))
+    country: Mapped[str | None] = mapped_column(String(2))
+    attributes: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[datetime] = mapped_column(server_default=func.now())
+    updated_at: Mapped[datetime] = mapped_column(server_default=func.now(), onupdate=func.now())
+    erased_at: Mapped[datetime | None]
+
+
+class Order(Base):
+    """An order (or a refund of one), keyed by the shop's order id; amounts in minor units."""
+
+    __tablename__ = "orders"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    external_id: Mapped[str] = mapped_column(String(200), unique=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
+    ordered_at: Mapped[datetime] = mapped_column(index=True)
+    currency: Mapped[str] = mapped_column(String(3))
+    total_minor: Mapped[int] = mapped_column(BigInteger)
+    status: Mapped[str] = mapped_column(String(20), default="completed")
+    created_at: Mapped[datetime] = mapped_column(server_default=func.now())
+    updated_at: Mapped[datetime] = mapped_column(server_default=func.now(), onupdate=func.now())
+
+
+class OrderLine(Base):
+    """One line of an order."""
+
+    __tablename__ = "order_lines"
+    __table_args__ = (UniqueConstraint("order_id", "line_no"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"))
+    line_no: Mapped[int] = mapped_column(Integer)
+    sku: Mapped[str | None] = mapped_column(String(200))
+    name: Mapped[str | None] = mapped_column(String(500))
+    quantity: Mapped[int] = mapped_column(Integer, default=1)
+    amount_minor: Mapped[int] = mapped_column(BigInteger)
+
+
+class Event(Base):
+    """Something a customer did (viewed a product, opened an email), with its properties."""
+
+    __tablename__ = "events"
+    __table_args__ = (Index("ix_events_customer_occurred", "customer_id", "occurred_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    external_id: Mapped[str | None] = mapped_column(String(200), unique=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"))
+    name: Mapped[str] = mapped_column(String(200))
+    properties: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    occurred_at: Mapped[datetime]
+    received_at: Mapped[datetime] = mapped_column(server_default=func.now())
+
+
+class ConsentText(Base):
+    """A version of the consent wording shown to customers, per language."""
+
+    __tablename__ = "consent_texts"
+    __table_args__ = (UniqueConstraint("version", "language"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    version: Mapped[str] = mapped_column(String(40))
+    language: Mapped[str] = mapped_column(String(35))
+    channel: Mapped[str] = mapped_column(String(20))
+    purpose: Mapped[str] = mapped_column(String(20))
+    text: Mapped[str] = mapped_column(Text)
+    published_at: Mapped[datetime | None]
+
+
+class ConsentEvent(Base):
+    """One grant or withdrawal (append-only): when, how, which text, on what lawful basis."""
+
+    __tablename__ = "consent_events"
+    __table_args__ = (
+        Index("ix_consent_events_subject", "customer_id", "channel", "purpose", "recorded_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"))
+    channel: Mapped[str] = mapped_column(String(20))
+    purpose: Mapped[str] = mapped_column(String(20))
+    granted: Mapped[bool] = mapped_column(Boolean)
+    lawful_basis: Mapped[str | None] = mapped_column(String(20))
+    source: Mapped[str] = mapped_column(String(20))
+    source_detail: Mapped[str | None] = mapped_column(String(500))
+    text_id: Mapped[int | None] = mapped_column(ForeignKey("consent_texts.id"))
+    ip_address: Mapped[str | None] = mapped_column(String(45))
+    user_agent: Mapped[str | None] = mapped_column(String(500))
+    recorded_by: Mapped[str] = mapped_column(String(200))
+    recorded_at: Mapped[datetime] = mapped_column(server_default=func.now())
+
+
+class Consent(Base):
+    """The current consent per customer x channel x purpose, derived from the ledger."""
+
+    __tablename__ = "consents"
+
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), primary_key=True)
+    channel: Mapped[str] = mapped_column(String(20), primary_key=True)
+    purpose: Mapped[str] = mapped_column(String(20), primary_key=True)
+    granted: Mapped[bool] = mapped_column(Boolean)
+    lawful_basis: Mapped[str | None] = mapped_column(String(20))
+    confirmed_at: Mapped[datetime | None]
+    last_event_id: Mapped[int] = mapped_column(ForeignKey("consent_events.id"))
+    updated_at: Mapped[datetime] = mapped_column(server_default=func.now())
+
+
+class Suppression(Base):
+    """An address that must never be contacted again: only its keyed HMAC is stored."""
+
+    __tablename__ = "suppressions"
+    __table_args__ = (UniqueConstraint("channel", "address_hmac"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    channel: Mapped[str] = mapped_column(String(20))
+    address_hmac: Mapped[str] = mapped_column(String(64))
+    reason: Mapped[str] = mapped_column(String(40))
+    created_at: Mapped[datetime] = mapped_column(server_default=func.now())
+
+
+class ApiKey(Base):
+    """An API key: a public prefix and the SHA-256 of the secret, never the secret itself."""
+
+    __tablename__ = "api_keys"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    prefix: Mapped[str] = mapped_column(String(32), unique=True)
+    secret_sha256: Mapped[str] = mapped_column(String(64))
+    scope: Mapped[str] = mapped_column(String(10))
+    created_at: Mapped[datetime] = mapped_column(server_default=func.now())
+    last_used_at: Mapped[datetime | None]
+    revoked_at: Mapped[datetime | None]
+
+
+class IdempotencyKey(Base):
+    """A POST's Idempotency-Key per API key and endpoint, with the stored response."""
+
+    __tablename__ = "idempotency_keys"
+    __table_args__ = (UniqueConstraint("api_key_id", "endpoint", "key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    api_key_id: Mapped[int] = mapped_column(ForeignKey("api_keys.id"))
+    endpoint: Mapped[str] = mapped_column(String(200))
+    key: Mapped[str] = mapped_column(String(255))
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    state: Mapped[str] = mapped_column(String(10))
+    response_status: Mapped[int | None] = mapped_column(Integer)
+    response_body: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(server_default=func.now())
+    expires_at: Mapped[datetime]
+
+
+class AuditEntry(Base):
+    """Who read or changed which person's data, when (append-only)."""
+
+    __tablename__ = "audit_log"
+    __table_args__ = (Index("ix_audit_log_customer_at", "customer_id", "occurred_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    occurred_at: Mapped[datetime] = mapped_column(server_default=func.now())
+    actor: Mapped[str] = mapped_column(String(200))
+    action: Mapped[str] = mapped_column(String(40))
+    customer_id: Mapped[int | None] = mapped_column(Integer)
+    details: Mapped[dict[str, Any]] = mapped_column(default=dict)

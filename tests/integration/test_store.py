@@ -1,0 +1,127 @@
+"""The operational store on SQLite and PostgreSQL: migrations, constraints, SQLite settings."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import Engine, inspect, select, text
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+from typer.testing import CliRunner
+
+from retentio.cli import app
+from retentio.core.errors import ConfigurationError
+from retentio.store import (
+    Base,
+    current_revision,
+    downgrade,
+    head_revision,
+    make_engine,
+    upgrade,
+)
+from retentio.store.engine import normalise_url
+from retentio.store.tables import Customer, Order
+
+TABLES = {
+    "api_keys",
+    "audit_log",
+    "consent_events",
+    "consent_texts",
+    "consents",
+    "customers",
+    "events",
+    "idempotency_keys",
+    "order_lines",
+    "orders",
+    "suppressions",
+}
+
+
+@pytest.fixture()
+def engine(database_url: str) -> Iterator[Engine]:
+    made = make_engine(database_url)
+    yield made
+    made.dispose()
+
+
+def test_upgrade_creates_every_table_and_matches_the_models(engine: Engine) -> None:
+    assert current_revision(engine) is None
+    upgrade(engine)
+    assert current_revision(engine) == head_revision()
+    assert TABLES <= set(inspect(engine).get_table_names())
+    with engine.connect() as connection:
+        context = MigrationContext.configure(connection, opts={"compare_type": True})
+        assert compare_metadata(context, Base.metadata) == []  # migrations == tables.py
+    upgrade(engine)  # a second upgrade is a no-op
+    assert current_revision(engine) == head_revision()
+
+
+def test_downgrade_to_base_and_back(engine: Engine) -> None:
+    upgrade(engine)
+    downgrade(engine, "base")
+    assert not TABLES & set(inspect(engine).get_table_names())
+    upgrade(engine)
+    assert TABLES <= set(inspect(engine).get_table_names())
+
+
+def test_external_ids_are_unique_and_foreign_keys_hold(engine: Engine) -> None:
+    upgrade(engine)
+    with Session(engine) as session:
+        session.add(Customer(external_id="c1", email="a@example.dk"))
+        session.commit()
+        session.add(Customer(external_id="c1"))
+        with pytest.raises(IntegrityError):
+            session.commit()
+        session.rollback()
+        when = datetime(2026, 1, 5, 12, tzinfo=UTC)
+        session.add(
+            Order(external_id="o1", customer_id=999, ordered_at=when, currency="DKK", total_minor=1)
+        )
+        with pytest.raises(IntegrityError):
+            session.commit()
+        session.rollback()
+        customer = session.scalars(select(Customer)).one()
+        assert customer.attributes == {} and customer.created_at is not None
+
+
+def test_sqlite_runs_in_wal_mode_with_foreign_keys(tmp_path: object) -> None:
+    engine = make_engine(f"sqlite:///{tmp_path}/wal.db")
+    with engine.connect() as connection:
+        assert connection.execute(text("PRAGMA journal_mode")).scalar() == "wal"
+        assert connection.execute(text("PRAGMA foreign_keys")).scalar() == 1
+    engine.dispose()
+
+
+def test_database_urls_are_checked() -> None:
+    assert normalise_url("postgresql://u@h/db").startswith("postgresql+psycopg://")
+    assert normalise_url("sqlite:///x.db") == "sqlite:///x.db"
+    with pytest.raises(ConfigurationError, match="only SQLite and PostgreSQL"):
+        normalise_url("mysql://u@h/db")
+    with pytest.raises(ConfigurationError, match="not a URL"):
+        normalise_url("not a url")
+
+
+def test_cli_init_upgrade_and_status(database_url: str) -> None:
+    runner = CliRunner()
+    status = runner.invoke(app, ["db", "status", "--database-url", database_url])
+    assert status.exit_code == 0, status.output
+    assert "(empty)" in status.stdout and "needs `retentio db upgrade`" in status.stdout
+    created = runner.invoke(app, ["init", "--database-url", database_url])
+    assert created.exit_code == 0, created.output
+    again = runner.invoke(app, ["db", "upgrade", "--database-url", database_url])
+    assert again.exit_code == 0 and "up to date" in again.stdout
+    status = runner.invoke(app, ["db", "status", "--database-url", database_url])
+    assert f"revision {head_revision()}" in status.stdout and "up to date" in status.stdout
+
+
+def test_settings_read_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    from retentio.bootstrap import Settings
+
+    monkeypatch.setenv("RETENTIO_DATABASE_URL", "sqlite:///from-env.db")
+    assert Settings().database_url == "sqlite:///from-env.db"
+    monkeypatch.delenv("RETENTIO_DATABASE_URL")
+    assert Settings(_env_file=None).database_url == "sqlite:///retentio.db"
