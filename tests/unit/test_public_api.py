@@ -11,6 +11,7 @@ import types
 import pytest
 
 import retentio
+import retentio.access
 import retentio.analytics
 import retentio.clv
 import retentio.core
@@ -20,6 +21,7 @@ import retentio.store
 
 PACKAGES = [
     retentio,
+    retentio.access,
     retentio.analytics,
     retentio.clv,
     retentio.core,

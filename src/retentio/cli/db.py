@@ -2,16 +2,20 @@
 
 # No `from __future__ import annotations`: Typer reads the annotations as objects.
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Annotated
 
 import typer
 from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session
 
 from retentio.bootstrap import Settings
 from retentio.cli.app import app, err, out
+from retentio.core.errors import ConfigurationError
 from retentio.store import current_revision, head_revision, make_engine, upgrade
 
-__all__ = ["db_app"]
+__all__ = ["DatabaseUrl", "db_app", "store_session"]
 
 db_app = typer.Typer(help="Create and migrate the operational database.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
@@ -32,6 +36,24 @@ def _url(given: str | None) -> str:
 
 def _shown(url: str) -> str:
     return make_url(url).render_as_string(hide_password=True)
+
+
+@contextmanager
+def store_session(database_url: str | None) -> Iterator[Session]:
+    """A session on the store, which must be migrated to this retentio's version."""
+    url = _url(database_url)
+    engine = make_engine(url)
+    try:
+        current = current_revision(engine)
+        if current != head_revision():
+            raise ConfigurationError(
+                f"the database {_shown(url)} is at revision {current or '(empty)'}: "
+                "run `retentio init` (or `retentio db upgrade`) first"
+            )
+        with Session(engine) as session:
+            yield session
+    finally:
+        engine.dispose()
 
 
 @db_app.command("upgrade")
