@@ -200,3 +200,9 @@ def test_clv_rejects_an_unknown_model_in_one_line(shop: Path) -> None:
     assert result.returncode == 1
     assert "--model must be one of bgnbd, mbgnbd, pareto, bgbb" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_clv_time_unit_must_be_days_or_weeks(shop: Path) -> None:
+    result = runner.invoke(app, ["clv", "fit", str(shop), "--time-unit", "M"])
+    assert result.exit_code != 0
+    assert "--time-unit must be D (days) or W (weeks)" in str(result.exception)

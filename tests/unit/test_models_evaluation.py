@@ -10,7 +10,13 @@ import pytest
 
 import retentio
 from retentio.clv import ClvFit, check_holdout, cumulative_transactions, fit_clv, predict_customers
-from retentio.core.errors import ConfigurationError, DataError, ModelFormatError, SchemaError
+from retentio.core.errors import (
+    ConfigurationError,
+    DataError,
+    EmptyDataError,
+    ModelFormatError,
+    SchemaError,
+)
 from retentio.datasets import load_cdnow
 from retentio.models import BetaGeo, ModifiedBetaGeo, evaluate, select
 
@@ -169,3 +175,13 @@ def test_a_saved_fit_loads_back_and_rejects_other_files(transactions: object) ->
         fit_clv(summary.drop(columns="monetary_value"), observation_end=CAL_END)
     with pytest.raises(ConfigurationError, match="unknown model"):
         fit_clv(summary, observation_end=CAL_END, model="xyz")
+
+
+def test_clear_errors_for_a_holdout_too_long_and_no_repeat_buyers(transactions: object) -> None:
+    with pytest.raises(ConfigurationError, match="choose a shorter holdout"):
+        check_holdout(transactions, observation_end=OBS_END, holdout="100W")
+    summary = pd.DataFrame(
+        {"frequency": [0, 0], "recency": [0.0, 0.0], "T": [3.0, 5.0], "monetary_value": [0.0] * 2}
+    )
+    with pytest.raises(EmptyDataError, match="repeat purchase"):
+        fit_clv(summary, observation_end=CAL_END)

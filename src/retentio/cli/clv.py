@@ -59,6 +59,11 @@ def _summary(table: Any, end: date, key: str, freq: str | None, time_unit: str) 
         period = (freq or "M").upper()
         return summarize(table, observation_end=end, freq=period), period
     unit = time_unit.upper()
+    if unit not in ("D", "W"):
+        raise ConfigurationError(
+            f"--time-unit must be D (days) or W (weeks), got {time_unit!r}; "
+            "group purchases by month with --freq M instead"
+        )
     period = (freq or "D").upper()
     if period != "D" and unit != period:
         unit = period

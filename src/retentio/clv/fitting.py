@@ -13,7 +13,12 @@ from typing import Any
 
 import pandas as pd
 
-from retentio.core.errors import ConfigurationError, ModelFormatError, SchemaError
+from retentio.core.errors import (
+    ConfigurationError,
+    EmptyDataError,
+    ModelFormatError,
+    SchemaError,
+)
 from retentio.models import GammaGamma, Model
 from retentio.models.catalog import new_transaction_model
 from retentio.models.horizon import unit_days
@@ -115,6 +120,10 @@ def fit_clv(
         raise SchemaError(f"summary is missing the column(s) {', '.join(missing)}")
     if summary.empty:
         raise ConfigurationError("summary has no customers to fit")
+    if not (summary["frequency"] > 0).any():
+        raise EmptyDataError(
+            "no customer has made a repeat purchase yet: the models learn from repeat buyers"
+        )
     transaction = new_transaction_model(model, penalizer)
     observed = summary if model.lower() == "bgbb" else summary[summary["T"] > 0]
     if observed.empty:

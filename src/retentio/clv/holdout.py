@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from retentio.analytics import calibration_holdout, purchase_timeline
-from retentio.core.errors import ConfigurationError
+from retentio.core.errors import ConfigurationError, EmptyDataError
 from retentio.models.base import Model
 from retentio.models.catalog import CONTINUOUS_MODELS
 from retentio.models.evaluation import Selection, select
@@ -82,12 +82,18 @@ def check_holdout(
     if unit not in ("D", "W"):
         raise ConfigurationError("time_unit must be D or W for a holdout check")
     calibration_end = observation_end - timedelta(days=round(span.days))
-    split = calibration_holdout(
-        transactions,
-        calibration_end=calibration_end,
-        observation_end=observation_end,
-        time_unit=unit,
-    )
+    try:
+        split = calibration_holdout(
+            transactions,
+            calibration_end=calibration_end,
+            observation_end=observation_end,
+            time_unit=unit,
+        )
+    except EmptyDataError:
+        raise ConfigurationError(
+            f"a holdout of {span} leaves no history to fit on: the calibration period would "
+            f"end on {calibration_end}, before the first purchase; choose a shorter holdout"
+        ) from None
     # Customers acquired on the calibration end day (T_cal = 0) tell the models nothing.
     split = split[split["T_cal"] > 0].reset_index(drop=True)
     if not split["frequency_cal"].gt(0).any():
