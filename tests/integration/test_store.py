@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import Engine, inspect, select, text
+from sqlalchemy import Engine, func, inspect, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from typer.testing import CliRunner
@@ -24,7 +24,7 @@ from retentio.store import (
     upgrade,
 )
 from retentio.store.engine import normalise_url
-from retentio.store.tables import Customer, Order
+from retentio.store.tables import Customer, Order, Refund
 
 TABLES = {
     "api_keys",
@@ -37,6 +37,7 @@ TABLES = {
     "idempotency_keys",
     "order_lines",
     "orders",
+    "refunds",
     "suppressions",
 }
 
@@ -125,3 +126,34 @@ def test_settings_read_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     assert Settings().database_url == "sqlite:///from-env.db"
     monkeypatch.delenv("RETENTIO_DATABASE_URL")
     assert Settings(_env_file=None).database_url == "sqlite:///retentio.db"
+
+
+def test_partial_refunds_are_rows_and_a_repeated_refund_is_refused(engine: Engine) -> None:
+    upgrade(engine)
+    when = datetime(2026, 1, 5, 12, tzinfo=UTC)
+    with Session(engine) as session:
+        customer = Customer(external_id="c1")
+        session.add(customer)
+        session.flush()
+        order = Order(
+            external_id="o1",
+            customer_id=customer.id,
+            ordered_at=when,
+            currency="DKK",
+            total_minor=10000,
+        )
+        session.add(order)
+        session.flush()
+        session.add_all(
+            [
+                Refund(order_id=order.id, refunded_at=when, amount_minor=2500),
+                Refund(order_id=order.id, refunded_at=when, amount_minor=1000),
+            ]
+        )
+        session.commit()
+        session.add(Refund(order_id=order.id, refunded_at=when, amount_minor=2500))
+        with pytest.raises(IntegrityError):
+            session.commit()
+        session.rollback()
+        total = session.scalar(select(func.sum(Refund.amount_minor)))
+        assert total == 3500

@@ -38,6 +38,7 @@ __all__ = [
     "IdempotencyKey",
     "Order",
     "OrderLine",
+    "Refund",
     "Suppression",
 ]
 
@@ -80,7 +81,7 @@ class Customer(Base):
 
 
 class Order(Base):
-    """An order (or a refund of one), keyed by the shop's order id; amounts in minor units."""
+    """An order, keyed by the shop's order id; the amount in minor units, refunds apart."""
 
     __tablename__ = "orders"
 
@@ -93,6 +94,24 @@ class Order(Base):
     status: Mapped[str] = mapped_column(String(20), default="completed")
     created_at: Mapped[datetime] = mapped_column(server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(server_default=func.now(), onupdate=func.now())
+
+
+class Refund(Base):
+    """Money returned on an order (several partial refunds are several rows), in minor units.
+
+    Keyed by the shop's refund id when it has one, else by (order, time, amount), so loading
+    the same refunds twice changes nothing.
+    """
+
+    __tablename__ = "refunds"
+    __table_args__ = (UniqueConstraint("order_id", "refunded_at", "amount_minor"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    external_id: Mapped[str | None] = mapped_column(String(200), unique=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"))
+    refunded_at: Mapped[datetime]
+    amount_minor: Mapped[int] = mapped_column(BigInteger)
+    created_at: Mapped[datetime] = mapped_column(server_default=func.now())
 
 
 class OrderLine(Base):

@@ -1,8 +1,8 @@
-"""The initial tables: customers, orders, events, consent, suppressions, API keys, audit log.
+"""The initial tables: customers, orders, refunds, events, consent, suppressions, API keys, audit.
 
 Revision ID: 0001
 Revises: (none)
-Create Date: 2026-11-25 02:16:52.545410
+Create Date: 2026-11-25 02:28:23.783347
 """
 
 from __future__ import annotations
@@ -240,9 +240,32 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_order_lines")),
         sa.UniqueConstraint("order_id", "line_no", name=op.f("uq_order_lines_order_id_line_no")),
     )
+    op.create_table(
+        "refunds",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("external_id", sa.String(length=200), nullable=True),
+        sa.Column("order_id", sa.Integer(), nullable=False),
+        sa.Column("refunded_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("amount_minor", sa.BigInteger(), nullable=False),
+        sa.Column(
+            "created_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False
+        ),
+        sa.ForeignKeyConstraint(
+            ["order_id"], ["orders.id"], name=op.f("fk_refunds_order_id_orders"), ondelete="CASCADE"
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_refunds")),
+        sa.UniqueConstraint("external_id", name=op.f("uq_refunds_external_id")),
+        sa.UniqueConstraint(
+            "order_id",
+            "refunded_at",
+            "amount_minor",
+            name=op.f("uq_refunds_order_id_refunded_at_amount_minor"),
+        ),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("refunds")
     op.drop_table("order_lines")
     op.drop_table("consents")
     with op.batch_alter_table("orders", schema=None) as batch_op:
