@@ -17,6 +17,7 @@ import retentio.clv
 import retentio.core
 import retentio.datasets
 import retentio.models
+import retentio.privacy
 import retentio.store
 
 PACKAGES = [
@@ -27,6 +28,7 @@ PACKAGES = [
     retentio.core,
     retentio.datasets,
     retentio.models,
+    retentio.privacy,
     retentio.store,
 ]
 
