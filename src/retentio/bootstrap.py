@@ -6,13 +6,17 @@ takes arguments.
 
 from __future__ import annotations
 
+import re
 from functools import cached_property
 
-from pydantic import Field
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy import Engine
 
+from retentio.core.errors import ConfigurationError
 from retentio.store import DEFAULT_DATABASE_URL, make_engine
+
+_PLACEHOLDER = re.compile(r"change.?me|secret|password|example|placeholder|xxxx", re.IGNORECASE)
 
 __all__ = ["Settings"]
 
@@ -27,6 +31,33 @@ class Settings(BaseSettings):
         description="sqlite:///path.db (the default, in the working directory) or "
         "postgresql://user:password@host:5432/db",
     )
+
+    secret_key: SecretStr | None = Field(
+        default=None,
+        description="32+ random characters that key the suppression list's HMACs and signed "
+        "links; generate one with: python -c 'import secrets; print(secrets.token_urlsafe(48))'",
+    )
+
+    @field_validator("secret_key")
+    @classmethod
+    def _real_secret(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None:
+            return None
+        text = value.get_secret_value()
+        if len(text) < 32 or len(set(text)) < 8 or _PLACEHOLDER.search(text):
+            raise ValueError(
+                "RETENTIO_SECRET_KEY must be at least 32 random characters, not a placeholder"
+            )
+        return value
+
+    def require_secret(self) -> bytes:
+        """The secret key as bytes; a ConfigurationError saying how to set it when missing."""
+        if self.secret_key is None:
+            raise ConfigurationError(
+                "RETENTIO_SECRET_KEY is not set; generate one with: "
+                "python -c 'import secrets; print(secrets.token_urlsafe(48))'"
+            )
+        return self.secret_key.get_secret_value().encode("utf-8")
 
     @cached_property
     def engine(self) -> Engine:

@@ -7,11 +7,14 @@ from retentio.privacy.addresses import (
     normalise_email,
     normalise_phone,
 )
+from retentio.privacy.suppression import is_suppressed, suppress
 
 __all__ = [
     "CHANNELS",
     "address_hmac",
+    "is_suppressed",
     "normalise_address",
     "normalise_email",
     "normalise_phone",
+    "suppress",
 ]

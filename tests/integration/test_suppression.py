@@ -1,0 +1,59 @@
+"""The suppression list on SQLite and PostgreSQL: keyed, normalised, idempotent, no plaintext."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from pydantic import ValidationError
+from sqlalchemy import Engine, text
+from sqlalchemy.orm import Session
+
+from retentio.bootstrap import Settings
+from retentio.core.errors import ConfigurationError
+from retentio.privacy import is_suppressed, suppress
+from retentio.store import make_engine, upgrade
+
+SECRET = b"0123456789abcdefghijklmnopqrstuvwxyzABCD"
+
+
+@pytest.fixture()
+def engine(database_url: str) -> Iterator[Engine]:
+    made = make_engine(database_url)
+    upgrade(made)
+    yield made
+    made.dispose()
+
+
+def test_a_suppressed_address_is_recognised_however_it_is_typed(engine: Engine) -> None:
+    with Session(engine) as session:
+        assert suppress(
+            session, SECRET, channel="email", address="Anna@Example.dk", reason="erasure"
+        )
+        assert not suppress(
+            session, SECRET, channel="email", address=" anna@example.DK", reason="bounce"
+        )
+        assert is_suppressed(session, SECRET, channel="email", address="ANNA@example.dk")
+        assert not is_suppressed(session, SECRET, channel="email", address="bo@example.dk")
+        assert not is_suppressed(session, SECRET, channel="sms", address="+4520123456")
+        suppress(session, SECRET, channel="sms", address="20 12 34 56", region="DK", reason="stop")
+        assert is_suppressed(session, SECRET, channel="sms", address="+45 20 12 34 56")
+        rows = session.execute(text("SELECT * FROM suppressions")).all()
+        assert len(rows) == 2
+        dumped = " ".join(str(v) for row in rows for v in row).lower()
+        assert "anna" not in dumped and "20123456" not in dumped
+
+
+def test_settings_refuse_placeholder_secrets(monkeypatch: pytest.MonkeyPatch) -> None:
+    for bad in ("changeme", "x" * 40, "my-secret-key-my-secret-key-my-secret-key"):
+        monkeypatch.setenv("RETENTIO_SECRET_KEY", bad)
+        with pytest.raises(ValidationError, match="RETENTIO_SECRET_KEY"):
+            Settings(_env_file=None)
+    good = "Zq8-vN3kLr0pX2w9TbYh7sJc4mDe6uFa1gQiKo5"
+    monkeypatch.setenv("RETENTIO_SECRET_KEY", good)
+    settings = Settings(_env_file=None)
+    assert settings.require_secret() == good.encode()
+    assert good not in repr(settings)  # never printed
+    monkeypatch.delenv("RETENTIO_SECRET_KEY")
+    with pytest.raises(ConfigurationError, match="RETENTIO_SECRET_KEY is not set"):
+        Settings(_env_file=None).require_secret()
