@@ -14,6 +14,9 @@ from pathlib import Path
 import psycopg
 import pytest
 from psycopg import sql
+from sqlalchemy import Engine
+
+from retentio.store import make_engine, upgrade
 
 POSTGRES_URL = os.environ.get(
     "RETENTIO_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
@@ -46,3 +49,18 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
             admin.execute(
                 sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
             )
+
+
+@pytest.fixture()
+def engine(database_url: str) -> Iterator[Engine]:
+    """An engine on the empty database, disposed afterwards."""
+    made = make_engine(database_url)
+    yield made
+    made.dispose()
+
+
+@pytest.fixture()
+def migrated_engine(engine: Engine) -> Engine:
+    """The engine of a database migrated to the newest revision."""
+    upgrade(engine)
+    return engine

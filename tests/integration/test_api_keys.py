@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator
 
 import pytest
 from sqlalchemy import Engine, select, text
@@ -13,20 +12,12 @@ from typer.testing import CliRunner
 from retentio.access import Scope, create_api_key, list_api_keys, revoke_api_key, verify_api_key
 from retentio.cli import app
 from retentio.core.errors import ConfigurationError
-from retentio.store import make_engine, upgrade
+from retentio.store import make_engine
 from retentio.store.tables import ApiKey, AuditEntry
 
 
-@pytest.fixture()
-def engine(database_url: str) -> Iterator[Engine]:
-    made = make_engine(database_url)
-    upgrade(made)
-    yield made
-    made.dispose()
-
-
-def test_a_key_is_stored_as_prefix_and_hash_and_verifies(engine: Engine) -> None:
-    with Session(engine) as session:
+def test_a_key_is_stored_as_prefix_and_hash_and_verifies(migrated_engine: Engine) -> None:
+    with Session(migrated_engine) as session:
         created = create_api_key(session, name="shop sync", scope="write", actor="test")
         token = created.token
         assert token.startswith(f"rk_{created.info.prefix}_")
@@ -42,8 +33,8 @@ def test_a_key_is_stored_as_prefix_and_hash_and_verifies(engine: Engine) -> None
         assert verify_api_key(session, "Bearer nonsense") is None
 
 
-def test_revoked_keys_stop_working_and_everything_is_audited(engine: Engine) -> None:
-    with Session(engine) as session:
+def test_revoked_keys_stop_working_and_everything_is_audited(migrated_engine: Engine) -> None:
+    with Session(migrated_engine) as session:
         created = create_api_key(session, name="old", scope="read", actor="test")
         revoke_api_key(session, created.info.prefix, actor="test")
         assert verify_api_key(session, created.token) is None

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import pytest
@@ -40,13 +39,6 @@ TABLES = {
     "refunds",
     "suppressions",
 }
-
-
-@pytest.fixture()
-def engine(database_url: str) -> Iterator[Engine]:
-    made = make_engine(database_url)
-    yield made
-    made.dispose()
 
 
 def test_upgrade_creates_every_table_and_matches_the_models(engine: Engine) -> None:

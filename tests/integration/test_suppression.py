@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 from pydantic import ValidationError
 from sqlalchemy import Engine, text
@@ -12,21 +10,12 @@ from sqlalchemy.orm import Session
 from retentio.bootstrap import Settings
 from retentio.core.errors import ConfigurationError
 from retentio.privacy import is_suppressed, suppress
-from retentio.store import make_engine, upgrade
 
 SECRET = b"0123456789abcdefghijklmnopqrstuvwxyzABCD"
 
 
-@pytest.fixture()
-def engine(database_url: str) -> Iterator[Engine]:
-    made = make_engine(database_url)
-    upgrade(made)
-    yield made
-    made.dispose()
-
-
-def test_a_suppressed_address_is_recognised_however_it_is_typed(engine: Engine) -> None:
-    with Session(engine) as session:
+def test_a_suppressed_address_is_recognised_however_it_is_typed(migrated_engine: Engine) -> None:
+    with Session(migrated_engine) as session:
         assert suppress(
             session, SECRET, channel="email", address="Anna@Example.dk", reason="erasure"
         )
