@@ -219,6 +219,7 @@ def test_next_purchase_is_computed_once_per_distinct_row(bgnbd: BetaGeo) -> None
 
     class Counting:
         name = "BetaGeo"
+        discrete = False
 
         def probability_alive(self, x, t_x, big_t):  # type: ignore[no-untyped-def]
             calls.append(len(np.atleast_1d(x)))

@@ -2,6 +2,7 @@
 
 # No `from __future__ import annotations`: Typer reads the annotations as objects.
 
+import dataclasses
 import json
 import math
 from datetime import date
@@ -173,10 +174,9 @@ def predict_command(
         fit = ClvFit.from_json(fit_file.read_text(encoding="utf-8"))
         if fit.spend is None:
             raise ConfigurationError(f"{fit_file} has no spend model: fit it with --spend")
-        key, unit = fit.key, fit.time_unit
-        freq = unit if key == "bgbb" else "D" if unit in ("D", "W") else unit
-        summary, _ = _summary(table, end, key, freq, unit)
-        fit = ClvFit(key, fit.transaction, fit.spend, unit, end)
+        discrete_freq = fit.time_unit if fit.transaction.discrete else None
+        summary, _ = _summary(table, end, fit.key, discrete_freq, fit.time_unit)
+        fit = dataclasses.replace(fit, observation_end=end)
     else:
         key = _check_key(model)
         summary, unit = _summary(table, end, key, freq, time_unit)

@@ -125,9 +125,8 @@ def fit_clv(
             "no customer has made a repeat purchase yet: the models learn from repeat buyers"
         )
     transaction = new_transaction_model(model, penalizer)
-    observed = summary if model.lower() == "bgbb" else summary[summary["T"] > 0]
-    if observed.empty:
-        raise ConfigurationError("every customer was acquired on the observation end day")
+    # A repeat buyer has T > 0, so some customer remains.
+    observed = summary if transaction.discrete else summary[summary["T"] > 0]
     transaction.fit(observed["frequency"], observed["recency"], observed["T"])  # type: ignore[attr-defined]
     spend_model = None
     if spend:
@@ -159,7 +158,7 @@ def scoring_summary(summary: pd.DataFrame, fit: ClvFit) -> pd.DataFrame:
     """``summary`` ready for the continuous-time models: a customer acquired on the observation
     end day (T = 0) is scored as observed for an instant, T = :data:`INSTANT`, which gives the
     new-customer predictions (P(alive) = 1) to within about 1e-9."""
-    if fit.key == "bgbb" or not (summary["T"] <= 0).any():
+    if fit.transaction.discrete or not (summary["T"] <= 0).any():
         return summary
     scored = summary.copy()
     scored["T"] = scored["T"].clip(lower=INSTANT)

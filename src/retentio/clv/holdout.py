@@ -53,7 +53,7 @@ def cumulative_transactions(
     """
     predictor: TransactionModel = model  # type: ignore[assignment]
     ages = np.arange(len(timeline), dtype=np.float64) * days_per_period / unit_days(time_unit)
-    if model.name == "BetaGeoBetaBinom":
+    if model.discrete:
         ages = np.round(ages)
     curve = predictor.expected_purchases_new_customer(ages)
     births = timeline["new_customers"].to_numpy(dtype=np.float64)

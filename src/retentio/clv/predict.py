@@ -70,7 +70,7 @@ def predict_customers(
     x, t_x, big_t = (scored[c].to_numpy(dtype=np.float64) for c in ("frequency", "recency", "T"))
     days_per_unit = unit_days(fit.time_unit)
     t = span.days / days_per_unit
-    if fit.key == "bgbb":
+    if fit.transaction.discrete:
         t = float(round(t))
     result = summary.copy()
     result["expected_purchases"] = model.expected_purchases(t, x, t_x, big_t)

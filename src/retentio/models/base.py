@@ -162,6 +162,8 @@ class Model(ABC):
 
     name: ClassVar[str] = ""
     param_names: ClassVar[tuple[str, ...]] = ()
+    #: True for models of whole periods (BG/BB: ``T`` is ``n_periods``, horizons are whole).
+    discrete: ClassVar[bool] = False
     version: ClassVar[int] = 1
 
     def __init__(self, penalizer: float = 0.0) -> None:

@@ -181,6 +181,7 @@ class BetaGeoBetaBinom(Model):
 
     name = "BetaGeoBetaBinom"
     param_names = ("alpha", "beta", "gamma", "delta")
+    discrete = True
 
     def fit(
         self,

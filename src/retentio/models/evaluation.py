@@ -173,7 +173,7 @@ def evaluate(
         ``log_likelihood`` and ``bic`` (k ln n - 2 LL), and ``by_frequency``: the mean actual
         and predicted holdout purchases by calibration frequency.
     """
-    discrete = model.name == "BetaGeoBetaBinom"
+    discrete = model.discrete
     x, t_x, big_t = _calibration(summary_cal, discrete)
     actual, span = _holdout(summary_cal, holdout, duration)
     if discrete and span != round(span):
@@ -228,7 +228,7 @@ def select(
     rows: list[dict[str, Any]] = []
     for key in models:
         model = new_transaction_model(key, penalizer)
-        x, t_x, big_t = _calibration(summary_cal, model.name == "BetaGeoBetaBinom")
+        x, t_x, big_t = _calibration(summary_cal, model.discrete)
         try:
             model.fit(x, t_x, big_t)  # type: ignore[attr-defined]
         except ConvergenceError as exc:

@@ -17,6 +17,7 @@ class TransactionModel(Protocol):
     """BetaGeo, ModifiedBetaGeo, ParetoNBD and BetaGeoBetaBinom (``T`` is ``n_periods``)."""
 
     name: str
+    discrete: bool
 
     def expected_purchases(
         self, t: ArrayLike, frequency: ArrayLike, recency: ArrayLike, T: ArrayLike, /
@@ -82,7 +83,7 @@ def time_to_next_purchase(
     limit = 5 * float(np.max(big_t)) if max_horizon is None else float(max_horizon)
     if not (np.isfinite(limit) and limit > 0):
         raise ConfigurationError(f"max_horizon must be a number > 0, got {max_horizon}")
-    discrete = model.name == "BetaGeoBetaBinom"
+    discrete = model.discrete
     if discrete:
         limit = float(np.floor(limit))
         if limit < 1:

@@ -33,7 +33,7 @@ def discounted_purchases(
     if not (math.isfinite(discount_rate) and discount_rate > -1):
         raise ConfigurationError(f"discount_rate must be a number > -1, got {discount_rate}")
     step = span.step_in(freq)
-    periods = "n_periods" if transaction_model.name == "BetaGeoBetaBinom" else "T"
+    periods = "n_periods" if transaction_model.discrete else "T"
     missing = [c for c in ("frequency", "recency", periods) if c not in summary.columns]
     if missing:
         raise SchemaError(f"summary is missing the column(s) {', '.join(missing)}")
@@ -44,7 +44,7 @@ def discounted_purchases(
     # recency, so it is computed once per distinct (frequency, T) for every step.
     alive = transaction_model.probability_alive(x, t_x, big_t)
     (ux, uT), inverse = unique_rows(x, big_t)
-    discrete = transaction_model.name == "BetaGeoBetaBinom"
+    discrete = transaction_model.discrete
     value = np.zeros(ux.size)
     before = np.zeros(ux.size)
     for m in range(1, span.steps + 1):
