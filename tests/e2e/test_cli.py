@@ -173,6 +173,15 @@ def test_clv_fit_bgbb_uses_periods(shop: Path) -> None:
     assert printed["type"] == "BetaGeoBetaBinom" and printed["time_unit"] == "M"
 
 
+def test_clv_predict_bgbb_scores_in_periods(shop: Path, tmp_path: Path) -> None:
+    out = tmp_path / "clv.csv"
+    result = runner.invoke(app, ["clv", "predict", str(shop), "--model", "bgbb", "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    scored = pd.read_csv(out)
+    assert len(scored) == 800 and (scored["clv"] >= 0).all()
+    assert scored["p_alive"].between(0, 1).all()
+
+
 def test_clv_evaluate_compares_the_models(shop: Path, tmp_path: Path) -> None:
     out = tmp_path / "cumulative.csv"
     args = ["clv", "evaluate", str(shop), "--holdout", "26W", "--json", "-o", str(out)]

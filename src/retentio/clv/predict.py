@@ -6,13 +6,14 @@ import math
 
 import numpy as np
 import pandas as pd
+from numpy.typing import NDArray
 
 from retentio.clv.fitting import ClvFit, scoring_summary, spend_inputs
 from retentio.core.errors import SchemaError
 from retentio.models.base import FloatArray
 from retentio.models.horizon import Horizon, parse_horizon, unit_days
-from retentio.models.risk import churn_risk, risk_band
-from retentio.models.transactions import TransactionModel, time_to_next_purchase
+from retentio.models.risk import RISK_BANDS, churn_risk, risk_band
+from retentio.models.transactions import TransactionModel, time_to_next_purchase, unique_rows
 from retentio.models.value import discounted_purchases
 
 __all__ = ["PREDICTION_COLUMNS", "predict_customers"]
@@ -73,18 +74,21 @@ def predict_customers(
     if fit.transaction.discrete:
         t = float(round(t))
     result = summary.copy()
-    result["expected_purchases"] = model.expected_purchases(t, x, t_x, big_t)
     alive = model.probability_alive(x, t_x, big_t)
+    (ux, uT), inverse = unique_rows(x, big_t)  # E[X(t)] = P(alive) E[X(t) | alive, x, T]
+    result["expected_purchases"] = alive * model.expected_purchases_if_alive(t, ux, uT)[inverse]
     result["p_alive"] = alive
     risk = churn_risk(np.clip(alive, 0.0, 1.0))
     result["churn_risk"] = risk
     result["risk_band"] = pd.Categorical(
-        risk_band(risk), categories=["low", "medium", "high", "critical"], ordered=True
+        risk_band(risk), categories=[name for name, _ in RISK_BANDS], ordered=True
     )
     if fit.spend is not None and "monetary_value" in summary.columns:
         spend = fit.spend.expected_spend(*spend_inputs(summary))
         result["expected_spend"] = spend
-        purchases = discounted_purchases(model, scored, span, discount_rate, fit.time_unit)
+        purchases = discounted_purchases(
+            model, scored, span, discount_rate, fit.time_unit, probability_alive=alive
+        )
         result["clv"] = purchases * spend
     else:
         result["expected_spend"] = math.nan
@@ -101,7 +105,7 @@ def predict_customers(
     return result
 
 
-def _dates(fit: ClvFit, days: FloatArray) -> FloatArray:
+def _dates(fit: ClvFit, days: FloatArray) -> NDArray[np.datetime64]:
     """``observation_end`` plus ``days`` rounded up to whole days; NaT where ``days`` is NaN."""
     start = np.datetime64(fit.observation_end, "D")
     with np.errstate(invalid="ignore"):

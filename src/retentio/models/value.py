@@ -25,15 +25,18 @@ def discounted_purchases(
     horizon: Horizon | str | int | float = 12,
     discount_rate: float = 0.01,
     freq: str = "D",
+    *,
+    probability_alive: FloatArray | None = None,
 ) -> FloatArray:
     """Each customer's expected purchases over ``horizon``, each step's discounted:
     sum over m = 1..M of (E[X(m)] - E[X(m-1)]) / (1 + discount_rate)^m. CLV is this times the
-    expected spend per purchase; the arguments are those of :func:`customer_lifetime_value`."""
+    expected spend per purchase; the arguments are those of :func:`customer_lifetime_value`
+    (``probability_alive``: the customers' P(alive) when the caller has it already)."""
     span = parse_horizon(horizon)
     if not (math.isfinite(discount_rate) and discount_rate > -1):
         raise ConfigurationError(f"discount_rate must be a number > -1, got {discount_rate}")
     step = span.step_in(freq)
-    periods = "n_periods" if transaction_model.discrete else "T"
+    periods = _periods_column(transaction_model, summary)
     missing = [c for c in ("frequency", "recency", periods) if c not in summary.columns]
     if missing:
         raise SchemaError(f"summary is missing the column(s) {', '.join(missing)}")
@@ -42,7 +45,11 @@ def discounted_purchases(
     big_t = as_array(summary[periods], periods)
     # E[X(t) | history] = P(alive) E[X(t) | alive, x, T]: the second factor does not depend on
     # recency, so it is computed once per distinct (frequency, T) for every step.
-    alive = transaction_model.probability_alive(x, t_x, big_t)
+    alive = (
+        transaction_model.probability_alive(x, t_x, big_t)
+        if probability_alive is None
+        else probability_alive
+    )
     (ux, uT), inverse = unique_rows(x, big_t)
     discrete = transaction_model.discrete
     value = np.zeros(ux.size)
@@ -53,6 +60,14 @@ def discounted_purchases(
         value += (after - before) / (1.0 + discount_rate) ** m
         before = after
     return np.asarray(alive * value[inverse], dtype=np.float64)
+
+
+def _periods_column(transaction_model: TransactionModel, summary: pd.DataFrame) -> str:
+    """``n_periods`` for BG/BB when the summary has it, else ``T`` (a summary made with
+    ``freq`` equal to the opportunity period counts them in ``T``)."""
+    if transaction_model.discrete and "n_periods" in summary.columns:
+        return "n_periods"
+    return "T"
 
 
 def customer_lifetime_value(
@@ -77,8 +92,8 @@ def customer_lifetime_value(
     spend_model
         A fitted GammaGamma.
     summary
-        Columns ``frequency, recency, T, monetary_value`` (``n_periods`` in place of ``T`` for
-        BG/BB), as :func:`retentio.summarize` returns.
+        Columns ``frequency, recency, T, monetary_value`` (for BG/BB ``T`` or ``n_periods``
+        counts the opportunities), as :func:`retentio.summarize` returns.
     horizon
         ``"12M"``, ``"52W"``, ``"90D"``, ``"4Q"``, ``"1Y"`` or a number of months (default 12).
     discount_rate
