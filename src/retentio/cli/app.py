@@ -28,7 +28,7 @@ from retentio.cli.loading import LoadOptions, ObservationEnd, load_with_progress
 from retentio.cli.shared import with_load_options
 from retentio.core.csvsafe import write_csv
 
-__all__ = ["app"]
+__all__ = ["InputFile", "app", "err", "json_ready", "load_input", "out"]
 
 app = typer.Typer(
     name="retentio",
@@ -75,11 +75,19 @@ def _format(key: str, value: Any) -> str:
     return f"{value:,.0f}"
 
 
-def _json_ready(values: dict[str, Any]) -> dict[str, Any]:
-    return {k: None if isinstance(v, float) and math.isnan(v) else v for k, v in values.items()}
+def json_ready(value: Any) -> Any:
+    """``value`` with every NaN or infinite float, in dicts and lists too, as None (not JSON)."""
+    if isinstance(value, dict):
+        return {k: json_ready(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [json_ready(v) for v in value]
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
 
 
-def _load(file: Path, options: LoadOptions, observation_end: str | None) -> tuple[Any, date]:
+def load_input(file: Path, options: LoadOptions, observation_end: str | None) -> tuple[Any, date]:
+    """The file's transactions (with a progress bar) and the observation end to use."""
     table = load_with_progress(file, options, err)
     return table, observation_end_of(table, observation_end)
 
@@ -96,10 +104,10 @@ def kpis_command(
     ] = True,
 ) -> None:
     """Print the headline retention KPIs."""
-    table, end = _load(file, options, observation_end)
+    table, end = load_input(file, options, observation_end)
     figures = kpis(table, observation_end=end)
     if as_json:
-        out.print_json(json.dumps(_json_ready(figures)))
+        out.print_json(json.dumps(json_ready(figures)))
         return
     grid = Table(title=f"Retention KPIs up to {end}")
     grid.add_column("KPI")
@@ -142,7 +150,7 @@ def cohorts_command(
     ] = None,
 ) -> None:
     """Print the acquisition-cohort retention matrix."""
-    table, end = _load(file, options, observation_end)
+    table, end = load_input(file, options, observation_end)
     matrix = cohort_matrix(table, observation_end=end, period=period)
     pivot = cohort_table(matrix, value)
     grid = Table(title=f"Cohorts by {period}: {value.replace('_', ' ')} (up to {end})")
@@ -182,7 +190,7 @@ def rfm_command(
     ] = None,
 ) -> None:
     """Print the RFM segments with their customers and revenue."""
-    table, end = _load(file, options, observation_end)
+    table, end = load_input(file, options, observation_end)
     segments = rfm_segments(table, observation_end=end)
     grid = Table(title=f"RFM segments (up to {end})")
     for name in ("segment", "customers", "share", "revenue", "revenue share"):
@@ -215,7 +223,7 @@ def summary_command(
     ] = None,
 ) -> None:
     """Write the per-customer BTYD summary (frequency, recency, T, monetary_value)."""
-    table, end = _load(file, options, observation_end)
+    table, end = load_input(file, options, observation_end)
     summary = summarize(table, observation_end=end, freq=freq, time_unit=time_unit)
     write_csv(summary, output)
     err.print(f"Wrote the summary of {len(summary):,} customers to {output}")
@@ -236,7 +244,7 @@ def report_command(
     """Write a self-contained HTML retention report (opens without a network)."""
     from retentio.reporting import write_report
 
-    table, end = _load(file, options, observation_end)
+    table, end = load_input(file, options, observation_end)
     written = write_report(table, output, observation_end=end, period=period, title=title)
     err.print(f"Wrote the report to {written}")
 

@@ -14,7 +14,7 @@ import typer
 from rich.table import Table
 
 from retentio.analytics import summarize
-from retentio.cli.app import InputFile, _load, app, err, out
+from retentio.cli.app import InputFile, app, err, json_ready, load_input, out
 from retentio.cli.loading import LoadOptions, ObservationEnd
 from retentio.cli.shared import with_load_options
 from retentio.clv import ClvFit, check_holdout, fit_clv, fit_document, predict_customers
@@ -104,7 +104,7 @@ def fit_command(
 ) -> None:
     """Fit a transaction model (and optionally spend) by maximum likelihood."""
     key = _check_key(model)
-    table, end = _load(file, options, observation_end)
+    table, end = load_input(file, options, observation_end)
     summary, unit = _summary(table, end, key, freq, time_unit)
     fit = fit_clv(
         summary, observation_end=end, model=key, spend=spend, time_unit=unit, penalizer=penalizer
@@ -115,7 +115,7 @@ def fit_command(
         output.write_text(fit.to_json() + "\n", encoding="utf-8")
         err.print(f"Saved the fit to {output}")
     if as_json:
-        out.print_json(json.dumps(_json_safe(document), allow_nan=False))
+        out.print_json(json.dumps(json_ready(document), allow_nan=False))
         return
     out.print(_params_table(f"{fit.transaction.name} on {len(summary):,} customers", document))
     out.print(f"log-likelihood {document['log_likelihood']:,.2f} (time unit {unit})")
@@ -124,17 +124,6 @@ def fit_command(
         n = spend_doc["n_customers"]
         out.print(_params_table(f"GammaGamma on {n:,} repeat buyers", spend_doc))
         out.print(f"log-likelihood {spend_doc['log_likelihood']:,.2f}")
-
-
-def _json_safe(value: Any) -> Any:
-    """``value`` with every NaN or infinite float replaced by None (JSON has neither)."""
-    if isinstance(value, dict):
-        return {k: _json_safe(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_json_safe(v) for v in value]
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
 
 
 @clv_app.command("predict")
@@ -169,7 +158,7 @@ def predict_command(
 ) -> None:
     """Score every customer: expected purchases, P(alive), churn risk band, spend, CLV and the
     expected next purchase date."""
-    table, end = _load(file, options, observation_end)
+    table, end = load_input(file, options, observation_end)
     if fit_file is not None:
         fit = ClvFit.from_json(fit_file.read_text(encoding="utf-8"))
         if fit.spend is None:
@@ -242,7 +231,7 @@ def evaluate_command(
         raise ConfigurationError(
             "evaluate compares the continuous-time models: bgnbd, mbgnbd, pareto"
         )
-    table, end = _load(file, options, observation_end)
+    table, end = load_input(file, options, observation_end)
     check = check_holdout(
         table,
         observation_end=end,
@@ -267,7 +256,7 @@ def evaluate_command(
             "models": _records(selection.table),
             "by_frequency": _records(best.by_frequency),
         }
-        out.print_json(json.dumps(_json_safe(document), allow_nan=False))
+        out.print_json(json.dumps(json_ready(document), allow_nan=False))
         return
     title = f"Holdout {check.calibration_end} to {check.observation_end}, ranked by {criterion}"
     grid = Table(title=title)

@@ -24,8 +24,8 @@ DatabaseUrl = Annotated[
     str | None,
     typer.Option(
         "--database-url",
-        help="sqlite:///path.db or postgresql://user@host/db [default: RETENTIO_DATABASE_URL, "
-        "else sqlite:///retentio.db in the working directory].",
+        help="sqlite:///path.db or postgresql://user@host/db (default: RETENTIO_DATABASE_URL, "
+        "else sqlite:///retentio.db in the working directory).",
     ),
 ]
 
@@ -56,17 +56,22 @@ def store_session(database_url: str | None) -> Iterator[Session]:
         engine.dispose()
 
 
-@db_app.command("upgrade")
-def upgrade_command(database_url: DatabaseUrl = None) -> None:
-    """Create the database's tables or migrate them to this retentio's version."""
-    url = _url(database_url)
+def _migrate(url: str) -> tuple[str | None, str | None]:
+    """Migrate the database at ``url`` to the newest revision: its revisions before and after."""
     engine = make_engine(url)
     try:
         before = current_revision(engine)
         upgrade(engine)
-        after = current_revision(engine)
+        return before, current_revision(engine)
     finally:
         engine.dispose()
+
+
+@db_app.command("upgrade")
+def upgrade_command(database_url: DatabaseUrl = None) -> None:
+    """Create the database's tables or migrate them to this retentio's version."""
+    url = _url(database_url)
+    before, after = _migrate(url)
     if before == after:
         out.print(f"{_shown(url)} is up to date (revision {after}).")
     else:
@@ -90,9 +95,5 @@ def status_command(database_url: DatabaseUrl = None) -> None:
 def init_command(database_url: DatabaseUrl = None) -> None:
     """Create the operational database (the embedded SQLite file by default) and its tables."""
     url = _url(database_url)
-    engine = make_engine(url)
-    try:
-        upgrade(engine)
-    finally:
-        engine.dispose()
-    err.print(f"The database {_shown(url)} is ready (revision {head_revision()}).")
+    _, after = _migrate(url)
+    err.print(f"The database {_shown(url)} is ready (revision {after}).")
