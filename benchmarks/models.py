@@ -40,7 +40,9 @@ from run import (
     HERE,
     LIFETIMES_VENV,
     RESULTS,
+    command_line,
     ensure_lifetimes,
+    ensure_venv,
     log,
     machine,
     measure,
@@ -197,23 +199,13 @@ def find_python(names: tuple[str, ...]) -> str | None:
 
 def ensure_pymc(python: str | None) -> bool:
     """Create benchmarks/.venv-pymc from requirements-pymc.txt unless it exists."""
-    interpreter = PYMC_VENV / "bin" / "python"
-    if interpreter.exists():
+    if (PYMC_VENV / "bin" / "python").exists():
         return True
     base = python or find_python(("python3.12", "python3.13"))
     if base is None:
         log("pymc-marketing skipped: it needs CPython >= 3.12 (pass --pymc-python)")
         return False
-    log(f"creating {PYMC_VENV} with {base}")
-    try:
-        subprocess.run([base, "-m", "venv", str(PYMC_VENV)], check=True)
-        pip = [str(interpreter), "-m", "pip", "install", "--quiet"]
-        subprocess.run([*pip, "-r", str(PYMC_REQUIREMENTS)], check=True)
-    except (OSError, subprocess.CalledProcessError) as exc:
-        log(f"pymc-marketing skipped: could not build its venv ({exc})")
-        shutil.rmtree(PYMC_VENV, ignore_errors=True)
-        return False
-    return True
+    return ensure_venv(PYMC_VENV, PYMC_REQUIREMENTS, base, "pymc-marketing")
 
 
 def fit_command(impl: str, model: str, data: Path) -> list[str]:
@@ -544,30 +536,27 @@ def main() -> None:
     log("scoring every optimum with retentio's log-likelihood")
     check_fits(sections, paths)
 
-    interpreter = Path(sys.executable)
-    if interpreter.is_relative_to(HERE.parent):
-        interpreter = interpreter.relative_to(HERE.parent)
-    commands = previous.get("commands", [])
-    if not args.report:
-        commands.append(" ".join([str(interpreter), "benchmarks/models.py", *sys.argv[1:]]))
-    result = {
-        "date": datetime.now().astimezone().isoformat(timespec="seconds"),
-        "commands": commands,
-        "customers": customers,
-        "config": {
-            "seed": SEED,
-            "simulated_betageo": SIM_PARAMS,
-            "simulated_spend": SPEND_PARAMS,
-            "max_T_days": MAX_T_DAYS,
-            "repeat": args.repeat,
-            "repeat_others": args.repeat_others,
-            "timeout": args.timeout,
-        },
-        "machine": machine(),
-        "source": source_state(),
-        "data": data,
-        "sections": sections,
-    }
+    if args.report:  # the run's own record (config, machine, source) stays as measured
+        result = {**previous, "sections": sections}
+    else:
+        result = {
+            "date": datetime.now().astimezone().isoformat(timespec="seconds"),
+            "commands": [*previous.get("commands", []), command_line("benchmarks/models.py")],
+            "customers": customers,
+            "config": {
+                "seed": SEED,
+                "simulated_betageo": SIM_PARAMS,
+                "simulated_spend": SPEND_PARAMS,
+                "max_T_days": MAX_T_DAYS,
+                "repeat": args.repeat,
+                "repeat_others": args.repeat_others,
+                "timeout": args.timeout,
+            },
+            "machine": machine(),
+            "source": source_state(),
+            "data": data,
+            "sections": sections,
+        }
     result["targets"] = targets(sections)
     path.write_text(json.dumps(result, indent=2) + "\n")
     print(markdown(result))

@@ -227,29 +227,34 @@ def ensure_transactions(
 
 
 # --------------------------------------------------------------------------------------------
-# lifetimes venv
+# the comparison venvs (lifetimes here, pymc-marketing in models.py)
 # --------------------------------------------------------------------------------------------
+
+
+def ensure_venv(venv: Path, requirements: Path, base: str, what: str) -> bool:
+    """Create ``venv`` from ``requirements`` with the interpreter ``base``; False on failure."""
+    interpreter = venv / "bin" / "python"
+    log(f"creating {venv} with {base}")
+    try:
+        subprocess.run([base, "-m", "venv", str(venv)], check=True)
+        pip = [str(interpreter), "-m", "pip", "install", "--quiet"]
+        subprocess.run([*pip, "-r", str(requirements)], check=True)
+    except (OSError, subprocess.CalledProcessError) as exc:
+        log(f"{what} skipped: could not build its venv ({exc})")
+        shutil.rmtree(venv, ignore_errors=True)
+        return False
+    return True
 
 
 def ensure_lifetimes(python: str | None) -> bool:
     """Create benchmarks/.venv-lifetimes from requirements-lifetimes.txt unless it exists."""
-    interpreter = LIFETIMES_VENV / "bin" / "python"
-    if interpreter.exists():
+    if (LIFETIMES_VENV / "bin" / "python").exists():
         return True
     base = python or shutil.which("python3.11")
     if base is None:
         log("lifetimes skipped: it needs CPython 3.11 (pass --lifetimes-python)")
         return False
-    log(f"creating {LIFETIMES_VENV} with {base}")
-    try:
-        subprocess.run([base, "-m", "venv", str(LIFETIMES_VENV)], check=True)
-        pip = [str(interpreter), "-m", "pip", "install", "--quiet"]
-        subprocess.run([*pip, "-r", str(LIFETIMES_REQUIREMENTS)], check=True)
-    except (OSError, subprocess.CalledProcessError) as exc:
-        log(f"lifetimes skipped: could not build its venv ({exc})")
-        shutil.rmtree(LIFETIMES_VENV, ignore_errors=True)
-        return False
-    return True
+    return ensure_venv(LIFETIMES_VENV, LIFETIMES_REQUIREMENTS, base, "lifetimes")
 
 
 # --------------------------------------------------------------------------------------------
@@ -318,6 +323,14 @@ def source_state() -> dict[str, Any]:
         "commit": git("rev-parse", "HEAD"),
         "src_dirty": bool(git("status", "--porcelain", "src")),
     }
+
+
+def command_line(script: str) -> str:
+    """This run's command line, the interpreter relative to the repository when inside it."""
+    interpreter = Path(sys.executable)
+    if interpreter.is_relative_to(HERE.parent):
+        interpreter = interpreter.relative_to(HERE.parent)
+    return " ".join([str(interpreter), script, *sys.argv[1:]])
 
 
 def targets(sections: dict[str, Any]) -> list[dict[str, Any]]:
@@ -506,10 +519,7 @@ def main() -> None:
     path = RESULTS / f"{today}{suffix}.json"
     previous = json.loads(path.read_text()) if path.exists() else {}
     merged = {**previous.get("sections", {}), **sections}
-    interpreter = Path(sys.executable)
-    if interpreter.is_relative_to(HERE.parent):
-        interpreter = interpreter.relative_to(HERE.parent)
-    command = " ".join([str(interpreter), "benchmarks/run.py", *sys.argv[1:]])
+    command = command_line("benchmarks/run.py")
     result = {
         "date": datetime.now().astimezone().isoformat(timespec="seconds"),
         "command": command,

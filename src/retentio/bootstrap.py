@@ -1,4 +1,4 @@
-"""The composition root: one Settings object read from the environment, and what it builds.
+"""The composition root: one Settings object, read from the environment at the edges.
 
 Only entry points (the CLI, later the API server and the worker) read settings; library code
 takes arguments.
@@ -7,14 +7,12 @@ takes arguments.
 from __future__ import annotations
 
 import re
-from functools import cached_property
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
-from sqlalchemy import Engine
 
 from retentio.core.errors import ConfigurationError
-from retentio.store import DEFAULT_DATABASE_URL, make_engine
+from retentio.store import DEFAULT_DATABASE_URL
 
 _PLACEHOLDER = re.compile(r"change.?me|secret|password|example|placeholder|xxxx", re.IGNORECASE)
 
@@ -58,8 +56,3 @@ class Settings(BaseSettings):
                 "python -c 'import secrets; print(secrets.token_urlsafe(48))'"
             )
         return self.secret_key.get_secret_value().encode("utf-8")
-
-    @cached_property
-    def engine(self) -> Engine:
-        """The store's engine, built on first use."""
-        return make_engine(self.database_url)
