@@ -26,8 +26,14 @@ from retentio.core.errors import ConfigurationError, SchemaError
 from retentio.models.bgbb import BetaGeoBetaBinom
 from retentio.models.transactions import TransactionModel
 from retentio.reporting.colors import ACCENT, RETURNING_COLOR
-from retentio.reporting.format import format_compact, format_count, format_date, format_percent
-from retentio.reporting.svg import Series, heatmap
+from retentio.reporting.format import (
+    format_compact,
+    format_count,
+    format_date,
+    format_number,
+    format_percent,
+)
+from retentio.reporting.svg import Series, _nice_step, heatmap
 from retentio.reporting.svg_lines import line_chart
 
 __all__ = [
@@ -79,8 +85,7 @@ def _recency_grid(max_recency: float, max_columns: int, *, whole: bool) -> NDArr
     if whole:
         step = float(max(1, math.ceil(raw)))
     else:
-        magnitude = 10 ** math.floor(math.log10(raw))
-        step = next(m * magnitude for m in (1, 2, 2.5, 5, 10) if m * magnitude >= raw * 0.999)
+        step = _nice_step(raw)
     count = math.floor(max_recency / step + 1e-9) + 1
     return np.round(np.arange(count) * step, 10)
 
@@ -266,8 +271,12 @@ def _floats(values: pd.Series) -> list[float]:
     return [float(v) for v in pd.to_numeric(values, errors="coerce").astype("float64")]
 
 
-def _fmt(value: float, decimals: int = 2) -> str:
-    return "\u2014" if math.isnan(value) else f"{value:,.{decimals}f}"
+def _actual_vs_predicted(actual: list[float], predicted: list[float]) -> list[Series]:
+    """The two series of the model checks: actual solid, predicted dashed."""
+    return [
+        Series("Actual", actual, ACTUAL_COLOR),
+        Series("Predicted by the model", predicted, PREDICTED_COLOR, dashed=True),
+    ]
 
 
 def calibration_holdout_chart(
@@ -289,8 +298,8 @@ def calibration_holdout_chart(
     customers = _floats(table["customers"])
     point_titles = [
         [
-            f"{label} calibration purchases ({format_count(n)} customers): {name} {_fmt(v, 3)} "
-            "holdout purchases per customer"
+            f"{label} calibration purchases ({format_count(n)} customers): {name} "
+            f"{format_number(v, 3)} holdout purchases per customer"
             for label, n, v in zip(labels, customers, values, strict=True)
         ]
         for name, values in (("actual", actual), ("predicted", predicted))
@@ -306,16 +315,13 @@ def calibration_holdout_chart(
         desc = (
             f"Mean purchases per customer in the holdout period, actual and predicted, for "
             f"{format_count(total)} customers by repeat purchases in the calibration period "
-            f"({labels[0]} to {labels[-1]}); the largest gap is {_fmt(gap, 3)} at {at}."
+            f"({labels[0]} to {labels[-1]}); the largest gap is {format_number(gap, 3)} at {at}."
         )
     else:
         desc = "No customers to compare."
     return line_chart(
         labels,
-        [
-            Series("Actual", actual, ACTUAL_COLOR),
-            Series("Predicted by the model", predicted, PREDICTED_COLOR, dashed=True),
-        ],
+        _actual_vs_predicted(actual, predicted),
         uid=uid,
         title=title or "Holdout purchases: actual vs predicted",
         desc=desc,
@@ -399,7 +405,8 @@ def cumulative_transactions_chart(
         last_label, last_actual, last_predicted = finite[-1]
         desc = (
             f"Cumulative repeat transactions from {labels[0]} to {labels[-1]}: by {last_label}, "
-            f"{_fmt(last_actual, 0)} actual and {_fmt(last_predicted, 0)} predicted."
+            f"{format_number(last_actual, 0)} actual and "
+            f"{format_number(last_predicted, 0)} predicted."
         )
         if calibration_end is not None:
             shown = format_date(calibration_end) if isinstance(calibration_end, date) else None
@@ -408,10 +415,7 @@ def cumulative_transactions_chart(
         desc = "No transactions to compare."
     return line_chart(
         labels,
-        [
-            Series("Actual", actual, ACTUAL_COLOR),
-            Series("Predicted by the model", predicted, PREDICTED_COLOR, dashed=True),
-        ],
+        _actual_vs_predicted(actual, predicted),
         uid=uid,
         title=title or "Cumulative repeat transactions: actual vs predicted",
         desc=desc,

@@ -15,7 +15,7 @@ import pandas as pd
 
 from retentio.analytics import summarize
 from retentio.clv import check_holdout, fit_clv, predict_customers
-from retentio.core.errors import ConvergenceError, DataError
+from retentio.core.errors import ConfigurationError, ConvergenceError, DataError
 from retentio.reporting.colors import RETURNING_COLOR
 from retentio.reporting.format import (
     format_compact,
@@ -40,6 +40,12 @@ HOLDOUT = "26W"
 _DISCOUNT = 0.01
 _MIN_HISTORY = timedelta(days=365)
 _MATRIX_FREQUENCY = 99  # percentile of the frequencies that bounds the matrix's rows
+_NO_CHECK: dict[str, Any] = {
+    "calibration_end": "",
+    "check_facts": [],
+    "by_frequency": "",
+    "cumulative": "",
+}
 
 
 def predictions_section(tx: object, end: date, currency: str | None) -> dict[str, Any]:
@@ -50,26 +56,29 @@ def predictions_section(tx: object, end: date, currency: str | None) -> dict[str
         scored = predict_customers(summary, fit, horizon=HORIZON, discount_rate=_DISCOUNT)
     except (ConvergenceError, DataError) as exc:
         return {"error": str(exc)}
-    section: dict[str, Any] = {"error": ""}
-    section["facts"] = _facts(scored, currency)
-    section["risk_customers"], section["risk_value"] = _risk_charts(scored, currency)
     model = fit.transaction
-    section["params"] = ", ".join(f"{k} = {v:.3g}" for k, v in model.params.items())
     spend = fit.spend.params if fit.spend is not None else {}
-    section["spend_params"] = ", ".join(f"{k} = {v:.3g}" for k, v in spend.items())
-    observed = summary[summary["T"] > 0]
-    top = int(observed["frequency"].quantile(_MATRIX_FREQUENCY / 100)) if len(observed) else 0
-    section["matrix"] = frequency_recency_matrix(
-        model,  # type: ignore[arg-type]
-        float(round(observed["T"].max(), 1)) if len(observed) else 1.0,
-        kind="alive",
-        max_frequency=max(top, 1),
-        time_unit="week",
-        uid="alive-matrix",
-        title="P(alive) by repeat purchases and weeks to the last one (longest customers)",
-    )
-    section.update(_holdout_check(tx, end, float(summary["T"].max()) * 7))
-    return section
+    oldest = float(summary["T"].max())  # weeks; > 0, as the fit needs a repeat buyer
+    top = int(summary.loc[summary["T"] > 0, "frequency"].quantile(_MATRIX_FREQUENCY / 100))
+    risk_customers, risk_value = _risk_charts(scored, currency)
+    return {
+        "error": "",
+        "facts": _facts(scored, currency),
+        "risk_customers": risk_customers,
+        "risk_value": risk_value,
+        "params": ", ".join(f"{k} = {v:.3g}" for k, v in model.params.items()),
+        "spend_params": ", ".join(f"{k} = {v:.3g}" for k, v in spend.items()),
+        "matrix": frequency_recency_matrix(
+            model,  # type: ignore[arg-type]
+            float(round(oldest, 1)),
+            kind="alive",
+            max_frequency=max(top, 1),
+            time_unit="week",
+            uid="alive-matrix",
+            title="P(alive) by repeat purchases and weeks to the last one (longest customers)",
+        ),
+        **_holdout_check(tx, end, oldest),
+    }
 
 
 def _facts(scored: pd.DataFrame, currency: str | None) -> list[tuple[str, str]]:
@@ -91,8 +100,9 @@ def _facts(scored: pd.DataFrame, currency: str | None) -> list[tuple[str, str]]:
 
 def _risk_charts(scored: pd.DataFrame, currency: str | None) -> tuple[Any, Any]:
     groups = scored.groupby("risk_band", observed=False)
-    bands = [str(b) for b in groups.size().index]
-    counts = [int(n) for n in groups.size()]
+    sizes = groups.size()
+    bands = [str(b) for b in sizes.index]
+    counts = [int(n) for n in sizes]
     value = [float(v) for v in groups["clv"].sum()]
     share = [n / max(len(scored), 1) for n in counts]
     customers = bar_chart(
@@ -124,13 +134,15 @@ def _risk_charts(scored: pd.DataFrame, currency: str | None) -> tuple[Any, Any]:
     return customers, worth
 
 
-def _holdout_check(tx: object, end: date, history_days: float) -> dict[str, Any]:
+def _holdout_check(tx: object, end: date, history_weeks: float) -> dict[str, Any]:
     """Charts of the BG/NBD holdout check, or the reason it was not done."""
-    if timedelta(days=history_days) < _MIN_HISTORY:
+    if timedelta(weeks=history_weeks) < _MIN_HISTORY:
         return {"check_note": "The history is shorter than a year: no holdout check.", **_NO_CHECK}
     try:
         check = check_holdout(tx, observation_end=end, holdout=HOLDOUT, models=("bgnbd",))
-    except (ConvergenceError, DataError) as exc:
+    except (ConfigurationError, ConvergenceError, DataError) as exc:
+        # ConfigurationError: the fixed holdout does not suit these data (e.g. no repeat
+        # purchase before it); the report chose the holdout, so it is reported, not raised.
         return {"check_note": f"The holdout check failed: {exc}", **_NO_CHECK}
     result = check.selection.evaluations["bgnbd"]
     return {
@@ -146,11 +158,3 @@ def _holdout_check(tx: object, end: date, history_days: float) -> dict[str, Any]
             check.cumulative, calibration_end=check.calibration_end, uid="holdout-cumulative"
         ),
     }
-
-
-_NO_CHECK: dict[str, Any] = {
-    "calibration_end": "",
-    "check_facts": [],
-    "by_frequency": "",
-    "cumulative": "",
-}

@@ -66,6 +66,12 @@ def _plain(x: float) -> str:
     return f"{x:,.0f}" if abs(x) >= 100 or x == int(x) else f"{x:,.2g}"
 
 
+def _nice_step(raw: float) -> float:
+    """The smallest round step (1, 2, 2.5 or 5 times a power of ten) of at least ``raw`` > 0."""
+    magnitude: float = 10 ** math.floor(math.log10(raw))
+    return next(m * magnitude for m in (1, 2, 2.5, 5, 10) if m * magnitude >= raw * 0.999)
+
+
 def nice_ticks(lo: float, hi: float, count: int = 5) -> list[float]:
     """About ``count`` round tick values (1, 2, 2.5 or 5 times a power of ten) covering lo..hi."""
     if not (math.isfinite(lo) and math.isfinite(hi)):
@@ -74,9 +80,7 @@ def nice_ticks(lo: float, hi: float, count: int = 5) -> list[float]:
         lo, hi = hi, lo
     if hi == lo:
         lo, hi = (0.0, 1.0) if lo == 0 else (min(lo, 0.0), max(hi, 0.0))
-    raw = (hi - lo) / max(count, 1)
-    magnitude = 10 ** math.floor(math.log10(raw))
-    step = next(m * magnitude for m in (1, 2, 2.5, 5, 10) if m * magnitude >= raw * 0.999)
+    step = _nice_step((hi - lo) / max(count, 1))
     first, last = math.floor(lo / step + 1e-9), math.ceil(hi / step - 1e-9)
     return [round(i * step, 10) for i in range(first, last + 1)]
 
@@ -107,6 +111,42 @@ def _text(x: float, y: float, text: str, cls: str, anchor: str = "middle", extra
     return (
         f'<text class="{cls}" x="{_n(x)}" y="{_n(y)}" text-anchor="{anchor}"{extra}>'
         f"{escape(text)}</text>"
+    )
+
+
+def _runs(ys: Sequence[float | None]) -> list[list[int]]:
+    """The stretches of consecutive indices with a value."""
+    runs: list[list[int]] = []
+    for i, y in enumerate(ys):
+        if y is None:
+            continue
+        if runs and runs[-1][-1] == i - 1:
+            runs[-1].append(i)
+        else:
+            runs.append([i])
+    return runs
+
+
+def _legend(
+    parts: list[str],
+    series: Sequence[Series],
+    left: float,
+    swatch: Callable[[float, Series], str],
+    gap: float,
+) -> None:
+    """One entry per series along the top: ``swatch(x, series)``, its name ``gap`` px after."""
+    x = left
+    for s in series:
+        parts.append(swatch(x, s))
+        parts.append(_text(x + gap, 16, s.name, "legend", "start"))
+        x += gap + len(s.name) * _CHAR_PX + 22
+
+
+def _y_label(parts: list[str], y_label: str, top: float, bottom: float) -> None:
+    """The value axis's label, turned upright along the left edge."""
+    cy = (top + bottom) / 2
+    parts.append(
+        _text(12, cy, y_label, "axis-label", extra=f' transform="rotate(-90 12 {_n(cy)})"')
     )
 
 
@@ -144,15 +184,7 @@ def sparkline(
         return (top + bottom) / 2 if hi == lo else bottom - (y - lo) / (hi - lo) * (bottom - top)
 
     solid_until = n - 1 if last_incomplete and n >= 2 else n
-    runs: list[list[int]] = []
-    for i, y in enumerate(ys[:solid_until]):
-        if y is None:
-            runs.append([])
-        elif runs and runs[-1] and runs[-1][-1] == i - 1:
-            runs[-1].append(i)
-        else:
-            runs.append([i])
-    for run in (r for r in runs if len(r) >= 2):
+    for run in (r for r in _runs(ys[:solid_until]) if len(r) >= 2):
         line = " ".join(f"{_n(px(i))},{_n(py(ys[i] or 0.0))}" for i in run)
         area = f"{_n(px(run[0]))},{_n(bottom)} {line} {_n(px(run[-1]))},{_n(bottom)}"
         parts.append(
@@ -243,10 +275,7 @@ def _column_axes(
     if x_label:
         parts.append(_text((f.left + f.right) / 2, height - 6, x_label, "axis-label"))
     if y_label:
-        cy = (f.top + f.bottom) / 2
-        parts.append(
-            _text(12, cy, y_label, "axis-label", extra=f' transform="rotate(-90 12 {_n(cy)})"')
-        )
+        _y_label(parts, y_label, f.top, f.bottom)
 
 
 def column_chart(
@@ -344,6 +373,13 @@ def bar_chart(
     return _close(parts)
 
 
+def _square_swatch(x: float, s: Series) -> str:
+    return (
+        f'<rect class="swatch" x="{_n(x)}" y="6" width="12" height="12" '
+        f'fill="{escape(s.color)}" rx="2"/>'
+    )
+
+
 def stacked_column_chart(
     labels: Sequence[str],
     series: Sequence[Series],
@@ -367,14 +403,7 @@ def stacked_column_chart(
     ticks, tick_text = _value_axis(min(downs, default=0.0), max(ups, default=1.0), y_format)
     left, top, right, bottom = _columns_frame(width, height, tick_text, 34, y_label)
     f = _Frame(left, top, right, bottom, ticks[0], ticks[-1])
-    x = left
-    for s in series:
-        parts.append(
-            f'<rect class="swatch" x="{_n(x)}" y="6" width="12" height="12" '
-            f'fill="{escape(s.color)}" rx="2"/>'
-        )
-        parts.append(_text(x + 17, 16, s.name, "legend", "start"))
-        x += 17 + len(s.name) * _CHAR_PX + 22
+    _legend(parts, series, left, _square_swatch, 17)
     _column_axes(parts, f, ticks, tick_text, labels, x_label, y_label, height)
     if not has_data:
         parts.append(_no_data((left + right) / 2, (top + bottom) / 2))
@@ -480,10 +509,7 @@ def heatmap(
             parts.append(_text(left + (j + 0.5) * band, bottom + 16, label, "tick"))
     parts.append(_text((left + right) / 2, height - 6, x_label, "axis-label"))
     if y_label:
-        cy = (top + bottom) / 2
-        parts.append(
-            _text(12, cy, y_label, "axis-label", extra=f' transform="rotate(-90 12 {_n(cy)})"')
-        )
+        _y_label(parts, y_label, top, bottom)
     if not finite:
         parts.append(_no_data((left + right) / 2, (top + bottom) / 2))
         return _close(parts)

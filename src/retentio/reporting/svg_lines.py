@@ -7,7 +7,7 @@ keeps a dot so that it stays visible. Kept apart from ``svg.py`` only to keep mo
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from markupsafe import Markup, escape
 
@@ -20,10 +20,12 @@ from retentio.reporting.svg import (
     _column_axes,
     _columns_frame,
     _Frame,
+    _legend,
     _n,
     _no_data,
     _open,
     _plain,
+    _runs,
     _text,
     _value_axis,
 )
@@ -31,34 +33,22 @@ from retentio.reporting.svg import (
 __all__ = ["line_chart"]
 
 _DASH = "6 4"
-_RULE_COLOR = "#6b7280"
+_RULE_COLOR = "#9aa3b2"  # as the zero line
+_RULE_DASH = "4 3"
 
 
-def _runs(ys: Sequence[float | None]) -> list[list[int]]:
-    """The stretches of consecutive indices with a value."""
-    runs: list[list[int]] = []
-    for i, y in enumerate(ys):
-        if y is None:
-            continue
-        if runs and runs[-1][-1] == i - 1:
-            runs[-1].append(i)
-        else:
-            runs.append([i])
-    return runs
+def _line_swatch(markers: bool) -> Callable[[float, Series], str]:
+    """The legend swatch of a line: a short stroke, with a dot when the chart has markers."""
 
-
-def _legend(parts: list[str], series: Sequence[Series], left: float, markers: bool) -> None:
-    x = left
-    for s in series:
+    def swatch(x: float, s: Series) -> str:
         dash = f' stroke-dasharray="{_DASH}"' if s.dashed else ""
-        parts.append(
+        line = (
             f'<line class="swatch" x1="{_n(x)}" y1="12" x2="{_n(x + 22)}" y2="12" '
             f'stroke="{escape(s.color)}" stroke-width="2.5"{dash}/>'
         )
-        if markers:
-            parts.append(_dot(x + 11, 12, s, "", "swatch"))
-        parts.append(_text(x + 28, 16, s.name, "legend", "start"))
-        x += 28 + len(s.name) * _CHAR_PX + 22
+        return line + (_dot(x + 11, 12, s, "", "swatch") if markers else "")
+
+    return swatch
 
 
 def _dot(cx: float, cy: float, s: Series, tip: str, cls: str = "point") -> str:
@@ -74,7 +64,7 @@ def _rule(parts: list[str], f: _Frame, x: float, label: str) -> None:
     """A dashed vertical marker across the plot area, labelled at its top."""
     parts.append(
         f'<line class="rule" x1="{_n(x)}" x2="{_n(x)}" y1="{_n(f.top)}" y2="{_n(f.bottom)}" '
-        f'stroke="{_RULE_COLOR}" stroke-width="1.5" stroke-dasharray="{_DASH}"/>'
+        f'stroke="{_RULE_COLOR}" stroke-width="1.5" stroke-dasharray="{_RULE_DASH}"/>'
     )
     if label:
         room = f.right - x
@@ -115,7 +105,7 @@ def line_chart(
         left = max(left, len(labels[0]) * _CHAR_PX / 2 + 4)
         right = min(right, width - len(labels[-1]) * _CHAR_PX / 2 - 4)
     f = _Frame(left, top, right, bottom, ticks[0], ticks[-1])
-    _legend(parts, series, left, markers)
+    _legend(parts, series, left, _line_swatch(markers), 28)
     _column_axes(parts, f, ticks, tick_text, labels, x_label, y_label, height)
     band = (right - left) / max(len(labels), 1)
 
