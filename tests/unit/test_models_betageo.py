@@ -7,7 +7,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
-from model_checks import central_gradient, extreme_grid
+from model_checks import (
+    check_duplicated_rows_fit_like_weights,
+    check_gradient,
+    check_purchase_distribution,
+    extreme_grid,
+)
 from scipy.special import hyp2f1
 
 from retentio import summarize
@@ -74,30 +79,11 @@ POINTS = [
 def test_analytic_gradient_matches_finite_differences(
     point: tuple[float, ...], cdnow: pd.DataFrame
 ) -> None:
-    x = np.array([0, 1, 2, 7, 30, 0, 1.0])
-    t_x = np.array([0, 5.0, 30.0, 12.5, 38.0, 0, 38.5])
-    big_t = np.array([38.5, 38.5, 32.0, 39.0, 39.0, 1.0, 38.5])
-    log_params = np.log(np.array(point))
-    analytic = _log_likelihood_terms(log_params, x, t_x, big_t)[1]
-    numeric = central_gradient(_log_likelihood_terms, log_params, x, t_x, big_t)
-    np.testing.assert_allclose(analytic, numeric, rtol=1e-5, atol=1e-7)
-    # and summed over the CDNOW data, as the optimiser sees it
-    cx, ctx, ct = (cdnow[c].to_numpy(dtype=np.float64) for c in ("x", "t_x", "T"))
-    total = _log_likelihood_terms(log_params, cx, ctx, ct)[1].sum(axis=0)
-    numeric_total = central_gradient(_log_likelihood_terms, log_params, cx, ctx, ct).sum(axis=0)
-    np.testing.assert_allclose(total, numeric_total, rtol=1e-5)
+    check_gradient(_log_likelihood_terms, point, cdnow)
 
 
 def test_duplicated_rows_fit_like_weights(cdnow: pd.DataFrame) -> None:
-    head = cdnow.iloc[:400]
-    counts = np.arange(400) % 3 + 1
-    repeated = head.loc[head.index.repeat(counts)]
-    by_rows = BetaGeo().fit(repeated["x"], repeated["t_x"], repeated["T"])
-    by_weights = BetaGeo().fit(head["x"], head["t_x"], head["T"], weights=counts)
-    for name in BetaGeo.param_names:
-        assert by_rows.params[name] == pytest.approx(by_weights.params[name], rel=1e-6)
-    assert by_rows.log_likelihood == pytest.approx(by_weights.log_likelihood, rel=1e-9)
-    assert by_rows.n_customers == by_weights.n_customers == int(counts.sum())
+    check_duplicated_rows_fit_like_weights(BetaGeo, cdnow)
 
 
 @pytest.mark.parametrize("point", POINTS)
@@ -197,14 +183,7 @@ def test_bad_weights_and_horizon(fitted: BetaGeo) -> None:
 def test_probability_of_purchases_is_a_distribution_with_the_expected_mean(
     fitted: BetaGeo, x: int, t_x: float, big_t: float
 ) -> None:
-    n = np.arange(0, 600)
-    rows = np.full(n.size, 1.0)
-    for t in (0.0, 1.0, 39.0):
-        pmf = fitted.probability_of_purchases(n, t, x * rows, t_x * rows, big_t * rows)
-        assert np.all((pmf >= 0) & (pmf <= 1))
-        assert pmf.sum() == pytest.approx(1.0, abs=1e-9)
-        mean = fitted.expected_purchases(t, [x], [t_x], [big_t])[0]
-        assert (n * pmf).sum() == pytest.approx(mean, rel=1e-8, abs=1e-12)
+    check_purchase_distribution(fitted, x, t_x, big_t, 600)
     # no time, no purchases
     assert fitted.probability_of_purchases(0, 0.0, [x], [t_x], [big_t])[0] == pytest.approx(1.0)
 

@@ -5,7 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from model_checks import central_gradient, extreme_grid
+from model_checks import (
+    central_gradient,
+    check_purchase_distribution,
+    extreme_grid,
+)
 from scipy.integrate import quad
 from scipy.special import expit, gammaln
 from scipy.stats import nbinom
@@ -494,14 +498,7 @@ def test_probability_of_purchases_matches_adaptive_quadrature(
 def test_probability_of_purchases_is_a_distribution_with_the_expected_mean(
     fitted: ParetoNBD, x: int, t_x: float, big_t: float
 ) -> None:
-    n = np.arange(0, 400)
-    rows = np.full(n.size, 1.0)
-    for t in (0.0, 1.0, 39.0):
-        pmf = fitted.probability_of_purchases(n, t, x * rows, t_x * rows, big_t * rows)
-        assert np.all((pmf >= 0) & (pmf <= 1))
-        assert pmf.sum() == pytest.approx(1.0, abs=1e-9)
-        mean = fitted.expected_purchases(t, [x], [t_x], [big_t])[0]
-        assert (n * pmf).sum() == pytest.approx(mean, rel=1e-8, abs=1e-12)
+    check_purchase_distribution(fitted, x, t_x, big_t, 400)
     assert fitted.probability_of_purchases(0, 0.0, [x], [t_x], [big_t])[0] == 1.0
     assert fitted.probability_of_purchases(3, 0.0, [x], [t_x], [big_t])[0] == 0.0
 

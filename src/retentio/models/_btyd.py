@@ -9,24 +9,26 @@ from typing import Any, Self
 import numpy as np
 import pandas as pd
 from numpy.typing import ArrayLike
-from scipy.special import hyp2f1
+from scipy.special import betaln, hyp2f1
+from scipy.stats import nbinom
 
-from retentio.core.errors import DataError, SchemaError
+from retentio.core.errors import SchemaError
 from retentio.models.base import (
     WARM_START_ROWS,
     FloatArray,
     Model,
     as_array,
     check_frequency,
+    check_horizon,
+    check_observation_time,
     check_same_length,
     check_transactions,
     check_weights,
     compress,
-    per_row,
     weighted_sum,
 )
 
-__all__ = ["A_NEAR_ONE", "FrequencyRecencyModel", "expected_if_alive"]
+__all__ = ["A_NEAR_ONE", "FrequencyRecencyModel", "expected_if_alive", "purchase_count_probability"]
 
 
 #: Rows per block of a fit's likelihood evaluation.
@@ -121,11 +123,8 @@ class FrequencyRecencyModel(Model):
         big_t = as_array(T, "T")
         check_same_length(frequency=x, T=big_t)
         check_frequency(x)
-        if np.any(big_t <= 0):
-            raise DataError("T must be > 0 (the time from the first purchase to the end)")
-        horizon = per_row(as_array(t, "t"), x.size, "t")
-        if np.any(horizon < 0):
-            raise DataError("t must be >= 0")
+        check_observation_time(big_t)
+        horizon = check_horizon(t, x.size)
         return self._expected_if_alive(horizon, x, big_t)
 
     def _expected_if_alive(self, t: FloatArray, x: FloatArray, big_t: FloatArray) -> FloatArray:
@@ -152,6 +151,38 @@ def expected_if_alive(
         above = _expected_if_alive_at(r, alpha, 1 + A_NEAR_ONE, b, t, x, big_t)
         return (below + above) / 2
     return _expected_if_alive_at(r, alpha, a, b, t, x, big_t)
+
+
+def purchase_count_probability(
+    alive: FloatArray,
+    count: FloatArray,
+    horizon: FloatArray,
+    r: float,
+    alpha: float,
+    a: float,
+    b_post: FloatArray,
+    x: FloatArray,
+    big_t: FloatArray,
+) -> FloatArray:
+    """P(exactly ``count`` purchases in (T, T+t]) of a BG/NBD-family customer.
+
+    Alive at T (probability ``alive``), lambda ~ Gamma(r+x, alpha+T) and p ~ Beta(a, ``b_post``)
+    and the count is that of a new BG/NBD customer: E[(1-p)^n] NB(n) + [n>0] E[p (1-p)^(n-1)]
+    P(NB >= n), with NB the gamma-Poisson count of size r+x and probability
+    (alpha+T)/(alpha+T+t); dead, the count is 0.
+    """
+    size = r + x
+    success = (alpha + big_t) / (alpha + big_t + horizon)
+    log_base = betaln(a, b_post)
+    stays = np.exp(betaln(a, b_post + count) - log_base) * nbinom.pmf(count, size, success)
+    drops = np.where(
+        count > 0,
+        np.exp(betaln(a + 1, b_post + np.maximum(count, 1) - 1) - log_base)
+        * nbinom.sf(np.maximum(count, 1) - 1, size, success),
+        0.0,
+    )
+    result = alive * (stays + drops) + (1 - alive) * (count == 0)
+    return np.asarray(np.clip(result, 0.0, 1.0), dtype=np.float64)
 
 
 #: Half-width of the interval around a = 1 over which eq. 10 is averaged (its 0/0 point).

@@ -9,9 +9,8 @@ term: d/db log (b)_k and d/dc log (c)_k are the running harmonic sums sum_{j<k} 
 from __future__ import annotations
 
 import numpy as np
-from numpy.typing import NDArray
 
-from retentio.models.base import FloatArray, group_codes
+from retentio.models.base import FloatArray, distinct_rows
 
 __all__ = ["SERIES_Z_MAX", "distinct_rows", "hyp2f1_1_log_series", "hyp2f1_1_series"]
 
@@ -108,13 +107,3 @@ def hyp2f1_1_log_series(b: FloatArray, c: FloatArray, z: FloatArray) -> FloatArr
                 bb, cc, zz, tail = bb[keep], cc[keep], zz[keep], tail[keep]
                 term, total = term[keep], total[keep]
     return out
-
-
-def distinct_rows(*columns: FloatArray) -> tuple[NDArray[np.intp], NDArray[np.intp]]:
-    """(first, codes): the first row of each distinct row of ``columns`` and, for every row, the
-    number of its distinct row (:func:`~retentio.models.base.group_codes`), so that
-    ``column[first][codes]`` is ``column``."""
-    codes = group_codes(*columns)
-    # codes count up in order of first appearance: a row is a first where their maximum grows
-    first = np.flatnonzero(np.diff(np.maximum.accumulate(codes), prepend=-1) > 0)
-    return first, codes

@@ -24,6 +24,7 @@ __all__ = [
     "as_array",
     "check_transactions",
     "compress",
+    "distinct_rows",
     "group_codes",
     "per_row",
     "weighted_sum",
@@ -72,6 +73,16 @@ def per_row(values: FloatArray, n: int, name: str) -> FloatArray:
     return values
 
 
+def check_horizon(t: ArrayLike, n: int | None = None) -> FloatArray:
+    """Horizons ``t`` >= 0: as given, or (with ``n``) a scalar or one per row of ``n`` rows."""
+    horizon = as_array(t, "t")
+    if n is not None:
+        horizon = per_row(horizon, n, "t")
+    if np.any(horizon < 0):
+        raise DataError("t must be >= 0")
+    return horizon
+
+
 def check_same_length(**arrays: FloatArray) -> int:
     """The common length of ``arrays``; a DataError naming them when they differ."""
     lengths = {name: array.size for name, array in arrays.items()}
@@ -87,6 +98,12 @@ def check_frequency(frequency: FloatArray, name: str = "frequency") -> None:
         raise DataError(f"{name} must hold whole numbers >= 0")
 
 
+def check_observation_time(big_t: FloatArray) -> None:
+    """T (the time from the first purchase to the end of observation) must be > 0."""
+    if np.any(big_t <= 0):
+        raise DataError("T must be > 0 (the time from the first purchase to the end)")
+
+
 def check_transactions(
     frequency: ArrayLike, recency: ArrayLike, T: ArrayLike
 ) -> tuple[FloatArray, FloatArray, FloatArray]:
@@ -96,8 +113,7 @@ def check_transactions(
     big_t = as_array(T, "T")
     check_same_length(frequency=x, recency=t_x, T=big_t)
     check_frequency(x)
-    if np.any(big_t <= 0):
-        raise DataError("T must be > 0 (the time from the first purchase to the end)")
+    check_observation_time(big_t)
     if np.any(t_x < 0) or np.any(t_x > big_t):
         raise DataError("recency must be between 0 and T")
     if np.any((x == 0) & (t_x != 0)):
@@ -128,6 +144,16 @@ def group_codes(*columns: FloatArray) -> NDArray[np.intp]:
     return np.asarray(codes.to_numpy(), dtype=np.intp)
 
 
+def distinct_rows(*columns: FloatArray) -> tuple[NDArray[np.intp], NDArray[np.intp]]:
+    """(first, codes): the first row of each distinct row of ``columns`` and, for every row, the
+    number of its distinct row (:func:`group_codes`), so that
+    ``column[first][codes]`` is ``column``."""
+    codes = group_codes(*columns)
+    # codes count up in order of first appearance: a row is a first where their maximum grows
+    first = np.flatnonzero(np.diff(np.maximum.accumulate(codes), prepend=-1) > 0)
+    return first, codes
+
+
 def weighted_sum(weights: FloatArray, values: FloatArray) -> Any:
     """``weights @ values`` (a float for 1-D ``values``, one per column for 2-D) without BLAS.
 
@@ -144,10 +170,9 @@ def compress(
     *columns: FloatArray, weights: FloatArray | None = None
 ) -> tuple[tuple[FloatArray, ...], FloatArray]:
     """Unique rows of ``columns`` with their total weight (count times any user weight)."""
-    codes = group_codes(*columns)
+    first, codes = distinct_rows(*columns)
     if codes.size == 0:
         return tuple(np.empty(0) for _ in columns), np.empty(0)
-    _, first = np.unique(codes, return_index=True)
     total = np.bincount(codes, weights=weights, minlength=first.size).astype(np.float64)
     keep = total > 0
     return tuple(column[first][keep] for column in columns), total[keep]

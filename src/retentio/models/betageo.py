@@ -15,14 +15,17 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from scipy.special import betaln, digamma, expit, gammaln
-from scipy.stats import nbinom
 
-from retentio.core.errors import DataError
-from retentio.models._btyd import FrequencyRecencyModel, expected_if_alive
+from retentio.models._btyd import (
+    FrequencyRecencyModel,
+    expected_if_alive,
+    purchase_count_probability,
+)
 from retentio.models.base import (
     FloatArray,
     as_array,
     check_frequency,
+    check_horizon,
     check_transactions,
     per_row,
 )
@@ -136,6 +139,9 @@ class BetaGeo(FrequencyRecencyModel):
     ) -> FloatArray:
         """P(alive | x, t_x, T); 1 for customers with no repeat purchase (eq. 5 of the paper)."""
         x, t_x, big_t = check_transactions(frequency, recency, T)
+        return self._alive(x, t_x, big_t)
+
+    def _alive(self, x: FloatArray, t_x: FloatArray, big_t: FloatArray) -> FloatArray:
         return np.asarray(expit(-self._log_odds_dead(x, t_x, big_t)), dtype=np.float64)
 
     def _log_odds_dead(self, x: FloatArray, t_x: FloatArray, big_t: FloatArray) -> FloatArray:
@@ -155,17 +161,12 @@ class BetaGeo(FrequencyRecencyModel):
     ) -> FloatArray:
         """E[purchases in (T, T+t] | x, t_x, T] (eq. 10 of the paper); ``t`` scalar or per row."""
         x, t_x, big_t = check_transactions(frequency, recency, T)
-        horizon = per_row(as_array(t, "t"), x.size, "t")
-        if np.any(horizon < 0):
-            raise DataError("t must be >= 0")
-        alive = np.asarray(expit(-self._log_odds_dead(x, t_x, big_t)), dtype=np.float64)
-        return self._expected_if_alive(horizon, x, big_t) * alive
+        horizon = check_horizon(t, x.size)
+        return self._expected_if_alive(horizon, x, big_t) * self._alive(x, t_x, big_t)
 
     def expected_purchases_new_customer(self, t: ArrayLike) -> FloatArray:
         """E[X(t)] for a customer just acquired (eq. 7 of the paper)."""
-        horizon = as_array(t, "t")
-        if np.any(horizon < 0):
-            raise DataError("t must be >= 0")
+        horizon = check_horizon(t)
         zeros = np.zeros_like(horizon)
         return self._expected_if_alive(horizon, zeros, zeros)
 
@@ -182,24 +183,11 @@ class BetaGeo(FrequencyRecencyModel):
         x, t_x, big_t = check_transactions(frequency, recency, T)
         count = per_row(as_array(n, "n"), x.size, "n")
         check_frequency(count, "n")
-        horizon = per_row(as_array(t, "t"), x.size, "t")
-        if np.any(horizon < 0):
-            raise DataError("t must be >= 0")
+        horizon = check_horizon(t, x.size)
         p = self.params
         r, alpha, a, b = p["r"], p["alpha"], p["a"], p["b"]
-        alive = np.asarray(expit(-self._log_odds_dead(x, t_x, big_t)), dtype=np.float64)
-        size = r + x
-        success = (alpha + big_t) / (alpha + big_t + horizon)
-        log_base = betaln(a, b + x)
-        stays = np.exp(betaln(a, b + x + count) - log_base) * nbinom.pmf(count, size, success)
-        drops = np.where(
-            count > 0,
-            np.exp(betaln(a + 1, b + x + np.maximum(count, 1) - 1) - log_base)
-            * nbinom.sf(np.maximum(count, 1) - 1, size, success),
-            0.0,
-        )
-        result = alive * (stays + drops) + (1 - alive) * (count == 0)
-        return np.asarray(np.clip(result, 0.0, 1.0), dtype=np.float64)
+        alive = self._alive(x, t_x, big_t)
+        return purchase_count_probability(alive, count, horizon, r, alpha, a, b + x, x, big_t)
 
     def _expected_if_alive(self, t: FloatArray, x: FloatArray, big_t: FloatArray) -> FloatArray:
         """(a+b+x-1)/(a-1) [1 - ((alpha+T)/(alpha+T+t))^(r+x) 2F1(r+x, b+x; a+b+x-1; z)]."""

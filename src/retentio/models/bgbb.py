@@ -24,7 +24,7 @@ from retentio.models.base import (
     check_same_length,
     check_weights,
     compress,
-    group_codes,
+    distinct_rows,
     per_row,
     weighted_sum,
 )
@@ -215,8 +215,7 @@ class BetaGeoBetaBinom(Model):
     def _log_likelihood_rows(self, x: FloatArray, t_x: FloatArray, n: FloatArray) -> FloatArray:
         """Per-row log-likelihood at the fitted parameters, computed once per unique row."""
         log_params = np.log(np.array([self.params[k] for k in self.param_names]))
-        codes = group_codes(x, t_x, n)
-        _, first = np.unique(codes, return_index=True)
+        first, codes = distinct_rows(x, t_x, n)
         ll = _log_likelihood_terms(log_params, x[first], t_x[first], n[first])[0]
         return np.asarray(ll[codes], dtype=np.float64)
 

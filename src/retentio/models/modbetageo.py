@@ -16,17 +16,19 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import ArrayLike
 from scipy.special import betaln, digamma, expit, gammaln
-from scipy.stats import nbinom
-
-from retentio.core.errors import DataError
 
 # Shared with BG/NBD: once alive at T, an MBG/NBD customer's future is a BG/NBD new customer's
 # with b shifted by one (the time-0 coin flip), so eq. 10 of Fader, Hardie & Lee is reused.
-from retentio.models._btyd import FrequencyRecencyModel, expected_if_alive
+from retentio.models._btyd import (
+    FrequencyRecencyModel,
+    expected_if_alive,
+    purchase_count_probability,
+)
 from retentio.models.base import (
     FloatArray,
     as_array,
     check_frequency,
+    check_horizon,
     check_transactions,
     per_row,
 )
@@ -113,16 +115,12 @@ class ModifiedBetaGeo(FrequencyRecencyModel):
         (a+b+x)/(a-1) [1 - ((alpha+T)/(alpha+T+t))^(r+x) 2F1(r+x, b+x+1; a+b+x; z)] P(alive).
         """
         x, t_x, big_t = check_transactions(frequency, recency, T)
-        horizon = per_row(as_array(t, "t"), x.size, "t")
-        if np.any(horizon < 0):
-            raise DataError("t must be >= 0")
+        horizon = check_horizon(t, x.size)
         return self._expected_if_alive(horizon, x, big_t) * self._alive(x, t_x, big_t)
 
     def expected_purchases_new_customer(self, t: ArrayLike) -> FloatArray:
         """E[X(t)] = b/(a-1) [1 - (alpha/(alpha+t))^r 2F1(r, b+1; a+b; t/(alpha+t))]."""
-        horizon = as_array(t, "t")
-        if np.any(horizon < 0):
-            raise DataError("t must be >= 0")
+        horizon = check_horizon(t)
         p = self.params
         zeros = np.zeros_like(horizon)
         survives_start = p["b"] / (p["a"] + p["b"])
@@ -141,25 +139,11 @@ class ModifiedBetaGeo(FrequencyRecencyModel):
         x, t_x, big_t = check_transactions(frequency, recency, T)
         count = per_row(as_array(n, "n"), x.size, "n")
         check_frequency(count, "n")
-        horizon = per_row(as_array(t, "t"), x.size, "t")
-        if np.any(horizon < 0):
-            raise DataError("t must be >= 0")
+        horizon = check_horizon(t, x.size)
         p = self.params
         r, alpha, a, b = p["r"], p["alpha"], p["a"], p["b"]
         alive = self._alive(x, t_x, big_t)
-        size = r + x
-        success = (alpha + big_t) / (alpha + big_t + horizon)
-        b_post = b + x + 1
-        log_base = betaln(a, b_post)
-        stays = np.exp(betaln(a, b_post + count) - log_base) * nbinom.pmf(count, size, success)
-        drops = np.where(
-            count > 0,
-            np.exp(betaln(a + 1, b_post + np.maximum(count, 1) - 1) - log_base)
-            * nbinom.sf(np.maximum(count, 1) - 1, size, success),
-            0.0,
-        )
-        result = alive * (stays + drops) + (1 - alive) * (count == 0)
-        return np.asarray(np.clip(result, 0.0, 1.0), dtype=np.float64)
+        return purchase_count_probability(alive, count, horizon, r, alpha, a, b + x + 1, x, big_t)
 
     def _expected_if_alive(self, t: FloatArray, x: FloatArray, big_t: FloatArray) -> FloatArray:
         """BG/NBD's eq. 10 without P(alive), at b + 1."""

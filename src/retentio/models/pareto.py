@@ -15,7 +15,6 @@ import numpy as np
 from numpy.typing import ArrayLike
 from scipy.special import digamma, expit, gammaln, xlogy
 
-from retentio.core.errors import DataError
 from retentio.models._btyd import FrequencyRecencyModel
 from retentio.models._pareto_math import (
     distinct_rows,
@@ -27,6 +26,7 @@ from retentio.models.base import (
     FloatArray,
     as_array,
     check_frequency,
+    check_horizon,
     check_transactions,
     per_row,
 )
@@ -206,9 +206,7 @@ class ParetoNBD(FrequencyRecencyModel):
         s = 1 limit (r+x)(beta+T)/(alpha+T) log((beta+T+t)/(beta+T)) P(alive).
         """
         x, t_x, big_t = check_transactions(frequency, recency, T)
-        horizon = per_row(as_array(t, "t"), x.size, "t")
-        if np.any(horizon < 0):
-            raise DataError("t must be >= 0")
+        horizon = check_horizon(t, x.size)
         if_alive = self._expected_if_alive(horizon, x, big_t)
         return np.asarray(if_alive * self._alive(x, t_x, big_t), dtype=np.float64)
 
@@ -242,9 +240,7 @@ class ParetoNBD(FrequencyRecencyModel):
         x, t_x, big_t = check_transactions(frequency, recency, T)
         count = per_row(as_array(n, "n"), x.size, "n")
         check_frequency(count, "n")
-        horizon = per_row(as_array(t, "t"), x.size, "t")
-        if np.any(horizon < 0):
-            raise DataError("t must be >= 0")
+        horizon = check_horizon(t, x.size)
         p = self.params
         r, alpha, s, beta = p["r"], p["alpha"], p["s"], p["beta"]
         size, rate_a, rate_b = r + x, alpha + big_t, beta + big_t
@@ -266,9 +262,7 @@ class ParetoNBD(FrequencyRecencyModel):
     def expected_purchases_new_customer(self, t: ArrayLike) -> FloatArray:
         """E[X(t)] = r beta / (alpha (s-1)) [1 - (beta/(beta+t))^(s-1)];
         at s = 1 the limit r beta / alpha log(1 + t/beta)."""
-        horizon = as_array(t, "t")
-        if np.any(horizon < 0):
-            raise DataError("t must be >= 0")
+        horizon = check_horizon(t)
         p = self.params
         r, alpha, s, beta = p["r"], p["alpha"], p["s"], p["beta"]
         log_growth = np.log1p(horizon / beta)

@@ -21,7 +21,7 @@ import pandas as pd
 from numpy.typing import ArrayLike, NDArray
 
 from retentio.core.errors import DataError, SchemaError
-from retentio.models.base import FloatArray, as_array
+from retentio.models.base import FloatArray, as_array, check_frequency, check_observation_time
 
 __all__ = [
     "simulate_betageo",
@@ -96,11 +96,6 @@ def _per_customer(values: ArrayLike, n_customers: int | None, name: str) -> Floa
     return array
 
 
-def _check_whole(values: FloatArray, name: str, smallest: int) -> None:
-    if np.any(values < smallest) or np.any(values != np.round(values)):
-        raise DataError(f"{name} must hold whole numbers >= {smallest}")
-
-
 def _generator(seed: Seed) -> np.random.Generator:
     if isinstance(seed, np.random.Generator):
         return seed
@@ -154,12 +149,29 @@ def _frequency_recency(
 
 def _observation_times(T: ArrayLike, n_customers: int | None) -> FloatArray:
     big_t = _per_customer(T, n_customers, "T")
-    if np.any(big_t <= 0):
-        raise DataError("T must be > 0 (the time from the first purchase to the end)")
+    check_observation_time(big_t)
     return big_t
 
 
 # --- Continuous-time BTYD ----------------------------------------------------------------
+
+
+def _betageo_family(
+    params: Mapping[str, float],
+    T: ArrayLike,
+    n_customers: int | None,
+    seed: Seed,
+    *,
+    coin_at_start: bool,
+) -> pd.DataFrame:
+    """BG/NBD draws; with ``coin_at_start`` (MBG/NBD) the dropout coin is also flipped at 0."""
+    r, alpha, a, b = _check_params(params, ("r", "alpha", "a", "b"))
+    big_t = _observation_times(T, n_customers)
+    rng = _generator(seed)
+    rate = rng.gamma(r, 1.0 / alpha, big_t.size)
+    dropout = rng.beta(a, b, big_t.size)
+    most = _trials_to_first_success(rng, dropout) - (1.0 if coin_at_start else 0.0)
+    return _frequency_recency(rng, rate, big_t, most)
 
 
 def simulate_betageo(
@@ -199,12 +211,7 @@ def simulate_betageo(
     DataError
         A missing, unknown or non-positive parameter, ``T <= 0``, or a bad ``n_customers``.
     """
-    r, alpha, a, b = _check_params(params, ("r", "alpha", "a", "b"))
-    big_t = _observation_times(T, n_customers)
-    rng = _generator(seed)
-    rate = rng.gamma(r, 1.0 / alpha, big_t.size)
-    dropout = rng.beta(a, b, big_t.size)
-    return _frequency_recency(rng, rate, big_t, _trials_to_first_success(rng, dropout))
+    return _betageo_family(params, T, n_customers, seed, coin_at_start=False)
 
 
 def simulate_modified_betageo(
@@ -241,12 +248,7 @@ def simulate_modified_betageo(
     DataError
         A missing, unknown or non-positive parameter, ``T <= 0``, or a bad ``n_customers``.
     """
-    r, alpha, a, b = _check_params(params, ("r", "alpha", "a", "b"))
-    big_t = _observation_times(T, n_customers)
-    rng = _generator(seed)
-    rate = rng.gamma(r, 1.0 / alpha, big_t.size)
-    dropout = rng.beta(a, b, big_t.size)
-    return _frequency_recency(rng, rate, big_t, _trials_to_first_success(rng, dropout) - 1.0)
+    return _betageo_family(params, T, n_customers, seed, coin_at_start=True)
 
 
 def simulate_pareto_nbd(
@@ -346,7 +348,7 @@ def simulate_bgbb(
     """
     alpha, beta, gamma, delta = _check_params(params, ("alpha", "beta", "gamma", "delta"))
     periods = _per_customer(n_periods, n_customers, "n_periods")
-    _check_whole(periods, "n_periods", 0)
+    check_frequency(periods, "n_periods")
     rng = _generator(seed)
     size = periods.size
     transact = rng.beta(alpha, beta, size)
@@ -395,7 +397,7 @@ def simulate_gamma_gamma(
     """
     p, q, gamma = _check_params(params, ("p", "q", "gamma"))
     x = as_array(frequency, "frequency")
-    _check_whole(x, "frequency", 0)
+    check_frequency(x)
     rng = _generator(seed)
     nu = rng.gamma(q, 1.0 / gamma, x.size)
     spend = np.zeros(x.size)
@@ -493,7 +495,7 @@ def survivors_from_lifetimes(lifetimes: pd.DataFrame, n_periods: int) -> IntArra
     if np.any((flags != 0) & (flags != 1)):
         raise DataError("censored must hold booleans (True = still active)")
     censored = flags == 1
-    _check_whole(lifetime, "lifetime", 0)
+    check_frequency(lifetime, "lifetime")
     if np.any(~censored & (lifetime < 1)):
         raise DataError("lifetime must be >= 1 for customers who cancelled (censored false)")
     if np.any(censored & (lifetime < periods)):
