@@ -49,11 +49,6 @@ def test_revoked_keys_stop_working_and_everything_is_audited(migrated_engine: En
             create_api_key(session, name="  ", scope="read", actor="test")
 
 
-def test_scopes_nest() -> None:
-    assert Scope.ADMIN.allows(Scope.WRITE) and Scope.WRITE.allows(Scope.READ)
-    assert not Scope.READ.allows(Scope.WRITE) and not Scope.WRITE.allows(Scope.ADMIN)
-
-
 def test_cli_prints_the_key_once_and_lists_without_secrets(database_url: str) -> None:
     runner = CliRunner()
     refused = runner.invoke(app, ["apikey", "list", "--database-url", database_url])

@@ -2,13 +2,9 @@
 
 from __future__ import annotations
 
-import pytest
-from pydantic import ValidationError
 from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session
 
-from retentio.bootstrap import Settings
-from retentio.core.errors import ConfigurationError
 from retentio.privacy import is_suppressed, suppress
 
 SECRET = b"0123456789abcdefghijklmnopqrstuvwxyzABCD"
@@ -31,18 +27,3 @@ def test_a_suppressed_address_is_recognised_however_it_is_typed(migrated_engine:
         assert len(rows) == 2
         dumped = " ".join(str(v) for row in rows for v in row).lower()
         assert "anna" not in dumped and "20123456" not in dumped
-
-
-def test_settings_refuse_placeholder_secrets(monkeypatch: pytest.MonkeyPatch) -> None:
-    for bad in ("changeme", "x" * 40, "my-secret-key-my-secret-key-my-secret-key"):
-        monkeypatch.setenv("RETENTIO_SECRET_KEY", bad)
-        with pytest.raises(ValidationError, match="RETENTIO_SECRET_KEY"):
-            Settings(_env_file=None)
-    good = "Zq8-vN3kLr0pX2w9TbYh7sJc4mDe6uFa1gQiKo5"
-    monkeypatch.setenv("RETENTIO_SECRET_KEY", good)
-    settings = Settings(_env_file=None)
-    assert settings.require_secret() == good.encode()
-    assert good not in repr(settings)  # never printed
-    monkeypatch.delenv("RETENTIO_SECRET_KEY")
-    with pytest.raises(ConfigurationError, match="RETENTIO_SECRET_KEY is not set"):
-        Settings(_env_file=None).require_secret()

@@ -23,6 +23,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     func,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -104,7 +105,17 @@ class Refund(Base):
     """
 
     __tablename__ = "refunds"
-    __table_args__ = (UniqueConstraint("order_id", "refunded_at", "amount_minor"),)
+    __table_args__ = (
+        Index(
+            "uq_refunds_without_id",
+            "order_id",
+            "refunded_at",
+            "amount_minor",
+            unique=True,
+            sqlite_where=text("external_id IS NULL"),
+            postgresql_where=text("external_id IS NULL"),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     external_id: Mapped[str | None] = mapped_column(String(200), unique=True)

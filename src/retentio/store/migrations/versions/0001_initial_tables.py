@@ -255,16 +255,20 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_refunds")),
         sa.UniqueConstraint("external_id", name=op.f("uq_refunds_external_id")),
-        sa.UniqueConstraint(
-            "order_id",
-            "refunded_at",
-            "amount_minor",
-            name=op.f("uq_refunds_order_id_refunded_at_amount_minor"),
-        ),
+    )
+    # Refunds without the shop's id are keyed by (order, time, amount): a partial index.
+    op.create_index(
+        "uq_refunds_without_id",
+        "refunds",
+        ["order_id", "refunded_at", "amount_minor"],
+        unique=True,
+        sqlite_where=sa.text("external_id IS NULL"),
+        postgresql_where=sa.text("external_id IS NULL"),
     )
 
 
 def downgrade() -> None:
+    op.drop_index("uq_refunds_without_id", table_name="refunds")
     op.drop_table("refunds")
     op.drop_table("order_lines")
     op.drop_table("consents")
