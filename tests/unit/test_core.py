@@ -28,6 +28,7 @@ from retentio.core.errors import (
     RowProblem,
     SchemaError,
 )
+from retentio.core.frames import require_columns
 
 # --- Money -----------------------------------------------------------------------------------
 
@@ -280,3 +281,10 @@ def test_write_csv_neutralises_formulas_and_creates_an_ordinary_file(tmp_path: P
     assert stat.S_IMODE(path.stat().st_mode) == 0o666 & ~mask
     assert [p.name for p in path.parent.iterdir()] == ["export.csv"]  # no temporary left
     assert neutralise(5) == 5 and neutralise("-x") == "'-x"
+
+
+def test_require_columns_names_every_missing_column() -> None:
+    frame = pd.DataFrame({"a": [1]})
+    require_columns(frame, ["a"])
+    with pytest.raises(SchemaError, match=r"lifetimes is missing the column\(s\) b, c"):
+        require_columns(frame, ["a", "b", "c"], "lifetimes")

@@ -17,8 +17,8 @@ from retentio.core.errors import (
     ConfigurationError,
     EmptyDataError,
     ModelFormatError,
-    SchemaError,
 )
+from retentio.core.frames import require_columns
 from retentio.models import GammaGamma, Model
 from retentio.models.catalog import new_transaction_model
 from retentio.models.horizon import unit_days
@@ -115,9 +115,7 @@ def fit_clv(
     """
     unit_days(time_unit, "time_unit")
     needed = ["frequency", "recency", "T"] + (["monetary_value"] if spend else [])
-    missing = [c for c in needed if c not in summary.columns]
-    if missing:
-        raise SchemaError(f"summary is missing the column(s) {', '.join(missing)}")
+    require_columns(summary, needed)
     if summary.empty:
         raise ConfigurationError("summary has no customers to fit")
     if not (summary["frequency"] > 0).any():

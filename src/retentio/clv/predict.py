@@ -9,7 +9,7 @@ import pandas as pd
 from numpy.typing import NDArray
 
 from retentio.clv.fitting import ClvFit, scoring_summary, spend_inputs
-from retentio.core.errors import SchemaError
+from retentio.core.frames import require_columns
 from retentio.models.base import FloatArray
 from retentio.models.horizon import Horizon, parse_horizon, unit_days
 from retentio.models.risk import RISK_BANDS, churn_risk, risk_band
@@ -63,9 +63,7 @@ def predict_customers(
         when it stays below 1 for ten years).
     """
     span = parse_horizon(horizon)
-    missing = [c for c in ("frequency", "recency", "T") if c not in summary.columns]
-    if missing:
-        raise SchemaError(f"summary is missing the column(s) {', '.join(missing)}")
+    require_columns(summary, ("frequency", "recency", "T"))
     model: TransactionModel = fit.transaction  # type: ignore[assignment]
     scored = scoring_summary(summary, fit)
     x, t_x, big_t = (scored[c].to_numpy(dtype=np.float64) for c in ("frequency", "recency", "T"))

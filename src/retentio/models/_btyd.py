@@ -12,7 +12,7 @@ from numpy.typing import ArrayLike
 from scipy.special import betaln, hyp2f1
 from scipy.stats import nbinom
 
-from retentio.core.errors import SchemaError
+from retentio.core.frames import require_columns
 from retentio.models.base import (
     WARM_START_ROWS,
     FloatArray,
@@ -108,9 +108,7 @@ class FrequencyRecencyModel(Model):
 
     def fit_summary(self, summary: pd.DataFrame, weights: ArrayLike | None = None) -> Self:
         """Fit on a :func:`retentio.summarize` table (columns frequency, recency, T)."""
-        missing = [c for c in ("frequency", "recency", "T") if c not in summary.columns]
-        if missing:
-            raise SchemaError(f"summary is missing the column(s) {', '.join(missing)}")
+        require_columns(summary, ("frequency", "recency", "T"))
         return self.fit(summary["frequency"], summary["recency"], summary["T"], weights=weights)
 
     def expected_purchases_if_alive(

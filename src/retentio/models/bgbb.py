@@ -15,7 +15,8 @@ import pandas as pd
 from numpy.typing import ArrayLike
 from scipy.special import betaln, digamma, gammaln
 
-from retentio.core.errors import DataError, SchemaError
+from retentio.core.errors import DataError
+from retentio.core.frames import require_columns
 from retentio.models.base import (
     FloatArray,
     Model,
@@ -207,9 +208,7 @@ class BetaGeoBetaBinom(Model):
     ) -> BetaGeoBetaBinom:
         """Fit on a table with columns frequency, recency and n_periods (or ``periods``)."""
         periods = "n_periods" if "n_periods" in summary.columns else "periods"
-        missing = [c for c in ("frequency", "recency", periods) if c not in summary.columns]
-        if missing:
-            raise SchemaError(f"summary is missing the column(s) {', '.join(missing)}")
+        require_columns(summary, ("frequency", "recency", periods))
         return self.fit(summary["frequency"], summary["recency"], summary[periods], weights)
 
     def _log_likelihood_rows(self, x: FloatArray, t_x: FloatArray, n: FloatArray) -> FloatArray:

@@ -18,7 +18,8 @@ import pandas as pd
 from numpy.typing import ArrayLike
 from scipy.special import digamma, gammaln
 
-from retentio.core.errors import DataError, EmptyDataError, SchemaError
+from retentio.core.errors import DataError, EmptyDataError
+from retentio.core.frames import require_columns
 from retentio.models.base import (
     WARM_START_ROWS,
     FloatArray,
@@ -179,9 +180,7 @@ class GammaGamma(Model):
 
     def fit_summary(self, summary: pd.DataFrame, weights: ArrayLike | None = None) -> GammaGamma:
         """Fit on a :func:`retentio.summarize` table (columns frequency, monetary_value)."""
-        missing = [c for c in ("frequency", "monetary_value") if c not in summary.columns]
-        if missing:
-            raise SchemaError(f"summary is missing the column(s) {', '.join(missing)}")
+        require_columns(summary, ("frequency", "monetary_value"))
         return self.fit(summary["frequency"], summary["monetary_value"], weights=weights)
 
     def expected_spend(self, frequency: ArrayLike, monetary_value: ArrayLike) -> FloatArray:

@@ -17,7 +17,8 @@ import pandas as pd
 from numpy.typing import ArrayLike
 from scipy.special import betaincinv, betaln, digamma, hyp2f1
 
-from retentio.core.errors import DataError, SchemaError
+from retentio.core.errors import DataError
+from retentio.core.frames import require_columns
 from retentio.models.base import (
     FloatArray,
     Model,
@@ -129,9 +130,7 @@ class ShiftedBetaGeometric(Model):
         self, summary: pd.DataFrame, weights: ArrayLike | None = None
     ) -> ShiftedBetaGeometric:
         """Fit on a per-customer table with columns ``duration`` and ``censored``."""
-        missing = [c for c in ("duration", "censored") if c not in summary.columns]
-        if missing:
-            raise SchemaError(f"summary is missing the column(s) {', '.join(missing)}")
+        require_columns(summary, ("duration", "censored"))
         return self.fit_lifetimes(summary["duration"], summary["censored"], weights=weights)
 
     def _fit_rows(

@@ -20,7 +20,8 @@ import numpy as np
 import pandas as pd
 from numpy.typing import ArrayLike, NDArray
 
-from retentio.core.errors import DataError, SchemaError
+from retentio.core.errors import DataError
+from retentio.core.frames import require_columns
 from retentio.models.base import FloatArray, as_array, check_frequency, check_observation_time
 
 __all__ = [
@@ -486,9 +487,7 @@ def survivors_from_lifetimes(lifetimes: pd.DataFrame, n_periods: int) -> IntArra
         Lifetimes that are not whole numbers (>= 1 where not censored), a ``censored`` column
         that is not boolean, or ``n_periods`` beyond a censoring time.
     """
-    missing = [c for c in ("lifetime", "censored") if c not in lifetimes.columns]
-    if missing:
-        raise SchemaError(f"lifetimes is missing the column(s) {', '.join(missing)}")
+    require_columns(lifetimes, ("lifetime", "censored"), "lifetimes")
     periods = _check_count(n_periods, "n_periods", 1)
     lifetime = as_array(lifetimes["lifetime"], "lifetime")
     flags = as_array(lifetimes["censored"], "censored")

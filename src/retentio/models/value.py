@@ -8,7 +8,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from retentio.core.errors import ConfigurationError, SchemaError
+from retentio.core.errors import ConfigurationError
+from retentio.core.frames import require_columns
 from retentio.models.base import FloatArray, as_array
 from retentio.models.horizon import Horizon, parse_horizon
 from retentio.models.transactions import TransactionModel, unique_rows
@@ -37,9 +38,7 @@ def discounted_purchases(
         raise ConfigurationError(f"discount_rate must be a number > -1, got {discount_rate}")
     step = span.step_in(freq)
     periods = _periods_column(transaction_model, summary)
-    missing = [c for c in ("frequency", "recency", periods) if c not in summary.columns]
-    if missing:
-        raise SchemaError(f"summary is missing the column(s) {', '.join(missing)}")
+    require_columns(summary, ("frequency", "recency", periods))
     x = as_array(summary["frequency"], "frequency")
     t_x = as_array(summary["recency"], "recency")
     big_t = as_array(summary[periods], periods)
@@ -108,8 +107,7 @@ def customer_lifetime_value(
     numpy.ndarray
         One CLV per row of ``summary``, in the currency of ``monetary_value``.
     """
-    if "monetary_value" not in summary.columns:
-        raise SchemaError("summary is missing the column(s) monetary_value")
+    require_columns(summary, ["monetary_value"])
     count = discounted_purchases(transaction_model, summary, horizon, discount_rate, freq)
     spend = spend_model.expected_spend(summary["frequency"], summary["monetary_value"])
     return np.asarray(count * spend, dtype=np.float64)

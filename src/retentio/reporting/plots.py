@@ -22,7 +22,8 @@ import pandas as pd
 from markupsafe import Markup
 from numpy.typing import NDArray
 
-from retentio.core.errors import ConfigurationError, SchemaError
+from retentio.core.errors import ConfigurationError
+from retentio.core.frames import require_columns
 from retentio.models.bgbb import BetaGeoBetaBinom
 from retentio.models.transactions import TransactionModel
 from retentio.reporting.colors import ACCENT, RETURNING_COLOR
@@ -260,12 +261,6 @@ def frequency_recency_matrix(
 # --- Calibration vs holdout and cumulative transactions -----------------------------------
 
 
-def _require(table: pd.DataFrame, name: str, columns: Sequence[str]) -> None:
-    missing = [c for c in columns if c not in table.columns]
-    if missing:
-        raise SchemaError(f"{name} is missing the column(s) {', '.join(missing)}")
-
-
 def _floats(values: pd.Series) -> list[float]:
     """The column as floats, NaN where a value is missing or not a number."""
     return [float(v) for v in pd.to_numeric(values, errors="coerce").astype("float64")]
@@ -288,7 +283,7 @@ def calibration_holdout_chart(
     ``frequency``, ``customers``, ``actual`` and ``predicted`` (means per customer), and an
     optional ``label`` for the axis (e.g. ``"7+"`` for a last row that holds 7 and more).
     """
-    _require(by_frequency, "by_frequency", ("frequency", "customers", "actual", "predicted"))
+    require_columns(by_frequency, ("frequency", "customers", "actual", "predicted"), "by_frequency")
     table = by_frequency.sort_values("frequency", kind="stable")
     if "label" in table.columns:
         labels = [str(v) for v in table["label"]]
@@ -384,7 +379,7 @@ def cumulative_transactions_chart(
     ``predicted``. ``calibration_end`` (a date, or one of the period labels) draws a dashed
     vertical "calibration end" marker, between two periods when it falls between their dates.
     """
-    _require(cumulative, "cumulative", ("period", "actual", "predicted"))
+    require_columns(cumulative, ("period", "actual", "predicted"), "cumulative")
     table = cumulative
     labels, stamps = _period_axis(table["period"])
     if stamps is not None and not stamps.hasnans and not stamps.is_monotonic_increasing:
