@@ -155,6 +155,9 @@ def test_predict_customers_scores_every_customer(transactions: object) -> None:
     assert scored["clv"].sum() == pytest.approx(
         (scored["expected_purchases"] * scored["expected_spend"]).sum(), rel=1e-9
     )
+    quick = predict_customers(summary, fit, horizon="39W", discount_rate=0.0, next_purchase=False)
+    assert "next_purchase_date" not in quick.columns
+    assert quick["clv"].tolist() == scored["clv"].tolist()
     dates = scored["next_purchase_date"].dropna()
     assert (dates > pd.Timestamp(CAL_END)).all()
     assert set(scored["risk_band"].unique()) <= {"low", "medium", "high", "critical"}

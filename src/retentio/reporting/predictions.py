@@ -53,7 +53,9 @@ def predictions_section(tx: object, end: date, currency: str | None) -> dict[str
     summary = summarize(tx, observation_end=end, time_unit="W")
     try:
         fit = fit_clv(summary, observation_end=end, time_unit="W")
-        scored = predict_customers(summary, fit, horizon=HORIZON, discount_rate=_DISCOUNT)
+        scored = predict_customers(
+            summary, fit, horizon=HORIZON, discount_rate=_DISCOUNT, next_purchase=False
+        )
     except (ConvergenceError, DataError) as exc:
         return {"error": str(exc)}
     model = fit.transaction
