@@ -8,15 +8,27 @@ from __future__ import annotations
 
 import os
 import secrets
+import socket
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import psycopg
 import pytest
+import uvicorn
 from psycopg import sql
 from sqlalchemy import Engine
+from sqlalchemy.orm import Session
 
+from retentio.access import Scope, create_api_key
 from retentio.store import make_engine, upgrade
+
+if TYPE_CHECKING:
+    from starlette.testclient import TestClient
+
+    from retentio.api import ApiConfig
 
 POSTGRES_URL = os.environ.get(
     "RETENTIO_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
@@ -64,3 +76,65 @@ def migrated_engine(engine: Engine) -> Engine:
     """The engine of a database migrated to the newest revision."""
     upgrade(engine)
     return engine
+
+
+@pytest.fixture()
+def secret() -> bytes:
+    """A server secret (suppression HMACs, signed links)."""
+    return secrets.token_bytes(32)
+
+
+@pytest.fixture()
+def api_config(migrated_engine: Engine, database_url: str, secret: bytes) -> ApiConfig:
+    """The API's configuration on the migrated test database."""
+    from retentio.api import ApiConfig  # the web stack only for the tests that need it
+
+    return ApiConfig(database_url=database_url, secret=secret)
+
+
+@pytest.fixture()
+def api_keys(migrated_engine: Engine) -> dict[str, str]:
+    """One API key per scope: {"read": token, "write": token, "admin": token}."""
+    with Session(migrated_engine) as session:
+        return {
+            scope.value: create_api_key(
+                session, name=f"test {scope.value}", scope=scope.value, actor="test"
+            ).token
+            for scope in Scope
+        }
+
+
+@pytest.fixture()
+def client(api_config: ApiConfig) -> Iterator[TestClient]:
+    """An in-process client of the API."""
+    from starlette.testclient import TestClient
+
+    from retentio.api import create_app
+
+    with TestClient(create_app(api_config), raise_server_exceptions=False) as test_client:
+        yield test_client
+
+
+@pytest.fixture()
+def live_server(api_config: ApiConfig) -> Iterator[str]:
+    """The API served by uvicorn on a free loopback port (for concurrent requests): its URL."""
+    from retentio.api import create_app
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = uvicorn.Server(
+        uvicorn.Config(create_app(api_config), host="127.0.0.1", port=port, log_level="warning")
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        if time.monotonic() > deadline:
+            pytest.fail("the API server did not start within 10 s")
+        time.sleep(0.02)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)

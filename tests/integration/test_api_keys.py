@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine, select, text
@@ -49,7 +50,10 @@ def test_revoked_keys_stop_working_and_everything_is_audited(migrated_engine: En
             create_api_key(session, name="  ", scope="read", actor="test")
 
 
-def test_cli_prints_the_key_once_and_lists_without_secrets(database_url: str) -> None:
+def test_cli_prints_the_key_once_and_lists_without_secrets(
+    database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
     runner = CliRunner()
     refused = runner.invoke(app, ["apikey", "list", "--database-url", database_url])
     assert isinstance(refused.exception, ConfigurationError)  # not initialised yet

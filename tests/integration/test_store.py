@@ -88,7 +88,10 @@ def test_sqlite_runs_in_wal_mode_with_foreign_keys(tmp_path: Path) -> None:
     engine.dispose()
 
 
-def test_cli_init_upgrade_and_status(database_url: str) -> None:
+def test_cli_init_upgrade_and_status(
+    database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
     runner = CliRunner()
     status = runner.invoke(app, ["db", "status", "--database-url", database_url])
     assert status.exit_code == 0, status.output

@@ -12,7 +12,7 @@ import hashlib
 import hmac
 import secrets
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -32,6 +32,7 @@ __all__ = [
 
 _PREFIX_BYTES = 6  # 12 hex characters: unique enough to find the row, public
 _SECRET_BYTES = 32  # 256 bits from the operating system's CSPRNG
+_USE_STAMP = timedelta(minutes=1)  # how stale last_used_at may get
 
 
 class Scope(enum.StrEnum):
@@ -121,8 +122,11 @@ def verify_api_key(session: Session, token: str) -> ApiKeyInfo | None:
         return None
     if row.revoked_at is not None:
         return None
-    row.last_used_at = datetime.now(UTC)
-    session.commit()
+    now = datetime.now(UTC)
+    last = row.last_used_at
+    if last is None or now - (last if last.tzinfo else last.replace(tzinfo=UTC)) > _USE_STAMP:
+        row.last_used_at = now  # at most once a minute: a write per request would cost
+        session.commit()
     return _info(row)
 
 

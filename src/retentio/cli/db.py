@@ -2,8 +2,11 @@
 
 # No `from __future__ import annotations`: Typer reads the annotations as objects.
 
+import os
+import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -91,9 +94,33 @@ def status_command(database_url: DatabaseUrl = None) -> None:
     out.print(f"{_shown(url)}: revision {current or '(empty)'}, newest {head}: {state}.")
 
 
+def _write_secret(path: Path) -> bool:
+    """Add a new RETENTIO_SECRET_KEY to ``path`` (made readable by its owner only)."""
+    line = f"RETENTIO_SECRET_KEY={secrets.token_urlsafe(48)}\n"
+    existing = path.read_text(encoding="utf-8") if path.exists() else ""
+    if "RETENTIO_SECRET_KEY" in existing:
+        return False
+    separator = "" if not existing or existing.endswith("\n") else "\n"
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    with os.fdopen(descriptor, "a", encoding="utf-8") as handle:
+        handle.write(separator + line)
+    return True
+
+
 @app.command("init")
-def init_command(database_url: DatabaseUrl = None) -> None:
+def init_command(
+    database_url: DatabaseUrl = None,
+    secret_file: Annotated[
+        bool,
+        typer.Option(
+            help="When no RETENTIO_SECRET_KEY is set, generate one into ./.env "
+            "(it keys the suppression list and signed links: keep it, and back it up)."
+        ),
+    ] = True,
+) -> None:
     """Create the operational database (the embedded SQLite file by default) and its tables."""
     url = _url(database_url)
     _, after = _migrate(url)
     err.print(f"The database {_shown(url)} is ready (revision {after}).")
+    if secret_file and Settings().secret_key is None and _write_secret(Path(".env")):
+        err.print("Generated RETENTIO_SECRET_KEY into .env (readable by you only).")

@@ -55,7 +55,8 @@ def make_engine(url: str = DEFAULT_DATABASE_URL, **kwargs: Any) -> Engine:
         engine = create_engine(target, **kwargs)
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
-    return create_engine(target, pool_pre_ping=True, **kwargs)
+    options = {"pool_pre_ping": True, "pool_size": 10, "max_overflow": 20, **kwargs}
+    return create_engine(target, **options)
 
 
 def _sqlite_pragmas(connection: Any, _record: Any) -> None:

@@ -1,0 +1,103 @@
+"""The FastAPI application: ``create_app(config)`` wires the store, the limits and the routes."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI, Request, Response
+from fastapi.openapi.utils import get_openapi
+from pydantic import BaseModel
+from sqlalchemy.orm import Session, sessionmaker
+
+from retentio import __version__
+from retentio.api.config import ApiConfig
+from retentio.api.problems import ProblemBody, install_problem_handlers
+from retentio.api.ratelimit import RateLimiter
+from retentio.api.routes import analytics, customers, health, ingest
+from retentio.api.scores import ScoreCache
+from retentio.core.errors import ConfigurationError
+from retentio.store import current_revision, head_revision, make_engine
+
+__all__ = ["API_PREFIX", "create_app"]
+
+API_PREFIX = "/api/v1"
+_DESCRIPTION = """retentio's REST API: feed it customers, orders and events; read KPIs,
+profiles and predictions; manage consent and the privacy duties.
+
+Authenticate with an API key (`retentio apikey create --scope read|write|admin`) sent as
+`Authorization: Bearer rk_...`. Errors are RFC 9457 `application/problem+json`. Every
+state-changing POST accepts an `Idempotency-Key` header."""
+
+
+def _openapi(app: FastAPI, extra: tuple[type[BaseModel], ...]) -> Callable[[], dict[str, Any]]:
+    def build() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = get_openapi(
+                title=app.title,
+                version=app.version,
+                description=app.description,
+                routes=app.routes,
+            )
+            components = schema.setdefault("components", {}).setdefault("schemas", {})
+            for model in (*extra, ProblemBody):
+                found = model.model_json_schema(ref_template="#/components/schemas/{model}")
+                components.update(found.pop("$defs", {}))
+                components[model.__name__] = found
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    return build
+
+
+async def _security_headers(
+    request: Request, call_next: Callable[[Request], Awaitable[Response]]
+) -> Response:
+    response = await call_next(request)
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    response.headers.setdefault("Cache-Control", "no-store")
+    response.headers.setdefault("Referrer-Policy", "no-referrer")
+    return response
+
+
+def create_app(config: ApiConfig) -> FastAPI:
+    """The API on the database ``config.database_url`` (migrated to this version)."""
+    engine = make_engine(config.database_url)
+    if current_revision(engine) != head_revision():
+        engine.dispose()
+        raise ConfigurationError(
+            "the database is not at this retentio's revision: run `retentio init` first"
+        )
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        yield
+        engine.dispose()
+
+    app = FastAPI(
+        title="retentio",
+        version=__version__,
+        description=_DESCRIPTION,
+        openapi_url=f"{API_PREFIX}/openapi.json",
+        docs_url=f"{API_PREFIX}/docs",
+        redoc_url=None,
+        lifespan=lifespan,
+    )
+    app.state.config = config
+    app.state.engine = engine
+    app.state.sessions = sessionmaker(engine, class_=Session, expire_on_commit=False)
+    app.state.limiter = RateLimiter(config.rate_per_second, config.rate_burst)
+    def transactions() -> Any:
+        from retentio.store.arrow import read_transactions  # TEMP
+
+        return read_transactions(engine)
+
+    app.state.transactions = transactions
+    app.state.scores = ScoreCache(app.state.transactions, config.scores_ttl)
+    install_problem_handlers(app)
+    app.middleware("http")(_security_headers)
+    for module in (health, ingest, customers, analytics):
+        app.include_router(module.router, prefix=API_PREFIX)
+    app.openapi = _openapi(app, ingest.BATCH_MODELS)  # type: ignore[method-assign]
+    return app

@@ -1,0 +1,63 @@
+"""Reading a JSON request body safely: a size limit (413), UTF-8 (400) and JSON (400).
+
+The batch endpoints read their body here rather than through a pydantic body model, so that one
+bad item is reported by its index while the valid ones are still written.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from fastapi import Request
+
+from retentio.api.problems import Problem
+
+__all__ = ["JsonBody", "read_json_body"]
+
+
+@dataclass(frozen=True)
+class JsonBody:
+    """A request's decoded JSON body and the SHA-256 of its bytes (the idempotency fingerprint)."""
+
+    value: Any
+    sha256: str
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+async def read_json_body(request: Request) -> JsonBody:
+    """The body as JSON; problems for a wrong media type, too many bytes, bad UTF-8 or bad JSON."""
+    limit: int = request.app.state.config.max_body_bytes
+    media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if media_type != "application/json" and not media_type.endswith("+json"):
+        raise Problem(
+            "unsupported-media-type",
+            f"send the body as application/json (got {media_type or 'no Content-Type'})",
+        )
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise Problem("payload-too-large", f"the body has {declared} bytes; the limit is {limit}")
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise Problem("payload-too-large", f"the body is over the limit of {limit} bytes")
+        chunks.append(chunk)
+    raw = b"".join(chunks)
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise Problem(
+            "malformed-request", f"the body is not valid UTF-8 (byte {exc.start})"
+        ) from None
+    try:
+        value = json.loads(text, parse_constant=_reject_constant)
+    except (json.JSONDecodeError, ValueError) as exc:
+        raise Problem("malformed-request", f"the body is not valid JSON: {exc}") from None
+    return JsonBody(value, hashlib.sha256(raw).hexdigest())

@@ -1,0 +1,28 @@
+"""What the API server needs to run: built from Settings at the edge, plain values here."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+__all__ = ["ApiConfig"]
+
+
+@dataclass(frozen=True)
+class ApiConfig:
+    """The API's configuration.
+
+    ``rate_per_second`` and ``rate_burst`` form a token bucket per API key (and per client
+    address on the public consent pages); ``max_body_bytes`` bounds every request body (a
+    10,000-order batch with lines is about 4 MB).
+    """
+
+    database_url: str
+    secret: bytes | None = None
+    rate_per_second: float = 100.0
+    rate_burst: int = 200
+    max_body_bytes: int = 32 * 1024 * 1024
+    max_batch_items: int = 10_000
+    idempotency_ttl: timedelta = timedelta(hours=24)
+    idempotency_lease: timedelta = timedelta(seconds=60)
+    scores_ttl: timedelta = timedelta(minutes=10)

@@ -1,0 +1,38 @@
+"""`retentio serve`: the REST API (uvicorn) on the embedded database or RETENTIO_DATABASE_URL."""
+
+# No `from __future__ import annotations`: Typer reads the annotations as objects.
+
+from typing import Annotated
+
+import typer
+
+from retentio.bootstrap import Settings
+from retentio.cli.app import app, err
+from retentio.cli.db import DatabaseUrl
+
+__all__ = ["serve_command"]
+
+
+@app.command("serve")
+def serve_command(
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.", min=1, max=65535)] = 8000,
+    database_url: DatabaseUrl = None,
+    log_level: Annotated[
+        str, typer.Option(help="critical, error, warning, info or debug.")
+    ] = "info",
+) -> None:
+    """Serve the REST API (and its docs page) until stopped with Ctrl-C."""
+    import uvicorn  # imported here: the other commands should not pay for the web stack
+
+    from retentio.api import API_PREFIX, ApiConfig, create_app
+
+    settings = Settings()
+    config = ApiConfig(
+        database_url=database_url or settings.database_url,
+        secret=settings.require_secret(),
+    )
+    api = create_app(config)
+    base = f"http://{host}:{port}{API_PREFIX}"
+    err.print(f"Serving the retentio API on {base} (docs: {base}/docs; Ctrl-C stops it)")
+    uvicorn.run(api, host=host, port=port, log_level=log_level, server_header=False)
