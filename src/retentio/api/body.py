@@ -7,10 +7,10 @@ bad item is reported by its index while the valid ones are still written.
 from __future__ import annotations
 
 import hashlib
-import json
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
 from fastapi import Request
 
 from retentio.api.problems import Problem
@@ -24,10 +24,6 @@ class JsonBody:
 
     value: Any
     sha256: str
-
-
-def _reject_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not valid JSON")
 
 
 async def read_json_body(request: Request) -> JsonBody:
@@ -51,13 +47,13 @@ async def read_json_body(request: Request) -> JsonBody:
         chunks.append(chunk)
     raw = b"".join(chunks)
     try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise Problem(
-            "malformed-request", f"the body is not valid UTF-8 (byte {exc.start})"
-        ) from None
-    try:
-        value = json.loads(text, parse_constant=_reject_constant)
-    except (json.JSONDecodeError, ValueError) as exc:
+        value = orjson.loads(raw)  # strict JSON: no NaN or Infinity, UTF-8 only
+    except orjson.JSONDecodeError as exc:
+        try:
+            raw.decode("utf-8")
+        except UnicodeDecodeError as bad:
+            raise Problem(
+                "malformed-request", f"the body is not valid UTF-8 (byte {bad.start})"
+            ) from None
         raise Problem("malformed-request", f"the body is not valid JSON: {exc}") from None
     return JsonBody(value, hashlib.sha256(raw).hexdigest())

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Annotated
 
@@ -51,8 +51,12 @@ def get_config(request: Request) -> ApiConfig:
     return config
 
 
-def get_session(request: Request) -> Iterator[Session]:
-    """A session for this request, closed (and rolled back if uncommitted) afterwards."""
+async def get_session(request: Request) -> AsyncIterator[Session]:
+    """A session for this request, closed (and rolled back if uncommitted) afterwards.
+
+    Async only to spare two thread hops: making a session does no I/O (it connects when first
+    used, in the route's thread), and the routes commit, so closing it is cheap.
+    """
     with request.app.state.sessions() as session:
         yield session
 

@@ -1,0 +1,289 @@
+"""Benchmark the REST API: batch ingestion of orders, and live event tracking latency.
+
+Usage (from the repository root)::
+
+    .venv/bin/python benchmarks/api.py                     # 1,000,000 orders; SQLite and PostgreSQL
+    .venv/bin/python benchmarks/api.py --orders 100000 --databases sqlite   # a smoke run
+
+Each database gets a fresh store (a SQLite file in a temporary directory; a new PostgreSQL
+database at ``--postgres``), migrated with ``retentio init``, a write key from ``retentio apikey
+create``, and the server started as users start it: ``retentio serve`` in its own process
+(one uvicorn process). Then:
+
+- **ingestion**: the orders (4 per customer on average, one line each) are sent as
+  ``POST /api/v1/orders/batch`` bodies of ``--batch`` (10,000) items, one after another on one
+  connection, each with an Idempotency-Key. The bodies are serialised before the clock starts,
+  so the figure is the server's: orders / wall time from the first request to the last answer.
+- **tracking**: ``POST /api/v1/events`` at a fixed ``--rps`` (200 a second) for ``--seconds``
+  (30), open loop: each request is sent at its scheduled time from a pool of threads, and its
+  latency counts from that time (so a stalled server cannot hide its queue).
+
+Results: a Markdown table on stdout and ``benchmarks/results/api-<date>.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import httpx
+import numpy as np
+import psycopg
+from psycopg import sql
+from run import RESULTS, command_line, log, machine, source_state
+
+REPO = Path(__file__).resolve().parent.parent
+RETENTIO = str(REPO / ".venv" / "bin" / "retentio")
+TARGET_ORDERS_PER_SECOND = 20_000
+TARGET_P99_MS = 20.0
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def order_batches(orders: int, batch: int, seed: int = 1) -> list[bytes]:
+    """``orders`` orders of ``orders // 4`` customers in JSON bodies of ``batch`` items."""
+    rng = np.random.default_rng(seed)
+    customers = rng.integers(0, max(1, orders // 4), size=orders)
+    seconds = rng.integers(0, 3 * 365 * 86400, size=orders)
+    cents = rng.integers(1_000, 200_000, size=orders)
+    start = 1_700_000_000
+    bodies = []
+    for first in range(0, orders, batch):
+        items = []
+        for i in range(first, min(first + batch, orders)):
+            when = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(start + int(seconds[i])))
+            amount = f"{cents[i] // 100}.{cents[i] % 100:02d}"
+            items.append(
+                {
+                    "external_id": f"o{i}",
+                    "customer_id": f"c{customers[i]}",
+                    "ordered_at": when,
+                    "currency": "DKK",
+                    "total": amount,
+                    "lines": [{"sku": f"SKU-{i % 500}", "quantity": 1, "amount": amount}],
+                }
+            )
+        bodies.append(json.dumps({"items": items}).encode())
+    return bodies
+
+
+class Store:
+    """A fresh database of one kind, and a server on it."""
+
+    def __init__(self, kind: str, postgres: str, workdir: Path) -> None:
+        self.kind = kind
+        self.workdir = workdir
+        self.admin_url = postgres
+        if kind == "sqlite":
+            self.url = f"sqlite:///{workdir / 'bench.db'}"
+            self.pg_name = None
+        else:
+            self.pg_name = f"retentio_bench_{secrets.token_hex(4)}"
+            with psycopg.connect(postgres, autocommit=True) as admin:
+                admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(self.pg_name)))
+            self.url = f"{postgres.rsplit('/', 1)[0]}/{self.pg_name}"
+        self.env = {
+            **os.environ,
+            "RETENTIO_DATABASE_URL": self.url,
+            "RETENTIO_SECRET_KEY": secrets.token_urlsafe(48),
+        }
+        self.server: subprocess.Popen[bytes] | None = None
+
+    def cli(self, *args: str) -> str:
+        done = subprocess.run(
+            [RETENTIO, *args], env=self.env, cwd=self.workdir, capture_output=True, check=True
+        )
+        return done.stdout.decode().strip()
+
+    def start(self) -> str:
+        self.cli("init", "--no-secret-file")
+        token = self.cli("apikey", "create", "--name", "bench", "--scope", "write")
+        port = free_port()
+        self.server = subprocess.Popen(
+            [RETENTIO, "serve", "--port", str(port), "--log-level", "warning"],
+            env=self.env,
+            cwd=self.workdir,
+        )
+        base = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"{base}/api/v1/health").status_code == 200:
+                    self.base, self.token = base, token
+                    return base
+            except httpx.TransportError:
+                time.sleep(0.1)
+        raise RuntimeError("the server did not start")
+
+    def stop(self) -> None:
+        if self.server is not None:
+            self.server.send_signal(signal.SIGINT)
+            self.server.wait(timeout=30)
+        if self.pg_name is not None:
+            with psycopg.connect(self.admin_url, autocommit=True) as admin:
+                admin.execute(
+                    sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
+                        sql.Identifier(self.pg_name)
+                    )
+                )
+
+
+def ingest(store: Store, bodies: list[bytes], orders: int) -> dict[str, Any]:
+    headers = {"Authorization": f"Bearer {store.token}", "Content-Type": "application/json"}
+    created = 0
+    with httpx.Client(base_url=store.base, timeout=600) as http:
+        started = time.perf_counter()
+        for number, body in enumerate(bodies):
+            answer = http.post(
+                "/api/v1/orders/batch",
+                content=body,
+                headers={**headers, "Idempotency-Key": f"bench-{number}"},
+            )
+            answer.raise_for_status()
+            result = answer.json()
+            if result["failed"]:
+                raise RuntimeError(f"batch {number}: {result['errors'][:3]}")
+            created += result["created"]
+            if number % 10 == 9:
+                log(f"  {store.kind}: {number + 1}/{len(bodies)} batches")
+        seconds = time.perf_counter() - started
+    if created != orders:
+        raise RuntimeError(f"created {created} orders, expected {orders}")
+    return {
+        "orders": orders,
+        "seconds": round(seconds, 2),
+        "orders_per_second": round(orders / seconds),
+        "target_orders_per_second": TARGET_ORDERS_PER_SECOND,
+        "met": orders / seconds >= TARGET_ORDERS_PER_SECOND,
+    }
+
+
+def track(store: Store, rps: float, seconds: float) -> dict[str, Any]:
+    headers = {"Authorization": f"Bearer {store.token}"}
+    total = int(rps * seconds)
+    latencies = np.full(total, np.nan)
+    statuses: list[int] = []
+    lock = threading.Lock()
+    local = threading.local()
+
+    def client() -> httpx.Client:
+        if not hasattr(local, "http"):
+            local.http = httpx.Client(base_url=store.base, timeout=30)
+        return local.http  # type: ignore[no-any-return]
+
+    def send(i: int, due: float) -> None:
+        body = {
+            "customer_id": f"c{i % 5000}",
+            "name": "viewed_product",
+            "occurred_at": "2026-11-24T10:00:00Z",
+            "properties": {"sku": f"SKU-{i % 500}"},
+        }
+        answer = client().post("/api/v1/events", json=body, headers=headers)
+        latencies[i] = time.perf_counter() - due
+        with lock:
+            statuses.append(answer.status_code)
+
+    with ThreadPoolExecutor(max_workers=64) as pool:
+        for _ in range(50):  # warm up a connection and the server's paths
+            send(0, time.perf_counter())
+        latencies[:] = np.nan
+        statuses.clear()
+        start = time.perf_counter() + 0.1
+        for i in range(total):
+            due = start + i / rps
+            pause = due - time.perf_counter()
+            if pause > 0:
+                time.sleep(pause)
+            pool.submit(send, i, due)
+    done = latencies[~np.isnan(latencies)] * 1000
+    p50, p95, p99 = (float(np.percentile(done, q)) for q in (50, 95, 99))
+    return {
+        "requests": total,
+        "rps": rps,
+        "ok": sum(1 for s in statuses if s in (200, 201)),
+        "p50_ms": round(p50, 2),
+        "p95_ms": round(p95, 2),
+        "p99_ms": round(p99, 2),
+        "max_ms": round(float(done.max()), 2),
+        "target_p99_ms": TARGET_P99_MS,
+        "met": p99 < TARGET_P99_MS and len(done) == total,
+    }
+
+
+def markdown(result: dict[str, Any]) -> str:
+    lines = [
+        "| database | orders | seconds | orders/s (target ≥ 20,000) | events p50 / p95 / p99 ms "
+        "(target p99 < 20) |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    for kind, runs in result["databases"].items():
+        i, t = runs["ingestion"], runs["tracking"]
+        lines.append(
+            f"| {kind} | {i['orders']:,} | {i['seconds']:.1f} | {i['orders_per_second']:,} "
+            f"{'✓' if i['met'] else '✗'} | {t['p50_ms']:.1f} / {t['p95_ms']:.1f} / "
+            f"{t['p99_ms']:.1f} {'✓' if t['met'] else '✗'} |"
+        )
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--orders", type=int, default=1_000_000)
+    parser.add_argument("--batch", type=int, default=10_000)
+    parser.add_argument("--databases", default="sqlite,postgresql")
+    parser.add_argument("--postgres", default="postgresql://postgres@127.0.0.1:5432/test")
+    parser.add_argument("--rps", type=float, default=200.0)
+    parser.add_argument("--seconds", type=float, default=30.0)
+    args = parser.parse_args()
+
+    log(f"serialising {args.orders:,} orders in batches of {args.batch:,}")
+    bodies = order_batches(args.orders, args.batch)
+    result: dict[str, Any] = {
+        "date": date.today().isoformat(),
+        "command": command_line("api.py") + " " + " ".join(sys.argv[1:]),
+        "machine": machine(),
+        "source": source_state(),
+        "databases": {},
+    }
+    for kind in args.databases.split(","):
+        workdir = Path(tempfile.mkdtemp(prefix=f"retentio-bench-{kind}-"))
+        store = Store(kind, args.postgres, workdir)
+        try:
+            store.start()
+            log(f"{kind}: ingesting")
+            ingestion = ingest(store, bodies, args.orders)
+            log(f"{kind}: {ingestion['orders_per_second']:,} orders/s; tracking events")
+            tracking = track(store, args.rps, args.seconds)
+            log(f"{kind}: p99 {tracking['p99_ms']} ms")
+            result["databases"][kind] = {"ingestion": ingestion, "tracking": tracking}
+        finally:
+            store.stop()
+            shutil.rmtree(workdir, ignore_errors=True)
+    RESULTS.mkdir(exist_ok=True)
+    suffix = "" if args.orders == 1_000_000 else f"-{args.orders}"
+    path = RESULTS / f"api-{result['date']}{suffix}.json"
+    path.write_text(json.dumps(result, indent=2) + "\n")
+    print(markdown(result))  # noqa: T201
+    log(f"wrote {path}")
+
+
+if __name__ == "__main__":
+    main()
