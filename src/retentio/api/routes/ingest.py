@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.orm import Session
 
 from retentio.api.deps import Body, DbSession, Writer
@@ -39,19 +39,23 @@ router = APIRouter(tags=["ingestion"])
 MAX_ITEMS = 10_000
 
 
-class CustomerBatch(BaseModel):
+class _Batch(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class CustomerBatch(_Batch):
     """Customers to create or update, keyed by external_id."""
 
     items: list[CustomerIn] = Field(max_length=MAX_ITEMS)
 
 
-class OrderBatch(BaseModel):
+class OrderBatch(_Batch):
     """Orders to create or update, keyed by external_id (lines are replaced)."""
 
     items: list[OrderIn] = Field(max_length=MAX_ITEMS)
 
 
-class EventBatch(BaseModel):
+class EventBatch(_Batch):
     """Events to record (deduplicated by external_id when given)."""
 
     items: list[EventIn] = Field(max_length=MAX_ITEMS)
