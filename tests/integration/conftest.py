@@ -23,6 +23,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from retentio.access import Scope, create_api_key
+from retentio.core.signing import Signer, derive_key
 from retentio.store import make_engine, upgrade
 
 if TYPE_CHECKING:
@@ -89,7 +90,8 @@ def api_config(migrated_engine: Engine, database_url: str, secret: bytes) -> Api
     """The API's configuration on the migrated test database."""
     from retentio.api import ApiConfig  # the web stack only for the tests that need it
 
-    return ApiConfig(database_url=database_url, secret=secret)
+    signer = Signer({"test": derive_key(secret, "links")}, "test")
+    return ApiConfig(database_url=database_url, secret=secret, signer=signer)
 
 
 @pytest.fixture()

@@ -13,14 +13,15 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from retentio import __version__
 from retentio.api.config import ApiConfig
+from retentio.bootstrap import Settings
 from retentio.api.problems import ProblemBody, install_problem_handlers
 from retentio.api.ratelimit import RateLimiter
-from retentio.api.routes import analytics, customers, health, ingest
+from retentio.api.routes import analytics, consent, customers, health, ingest, pages, privacy
 from retentio.api.scores import ScoreCache
 from retentio.core.errors import ConfigurationError
 from retentio.store import current_revision, head_revision, make_engine
 
-__all__ = ["API_PREFIX", "create_app"]
+__all__ = ["API_PREFIX", "app_from_settings", "create_app"]
 
 API_PREFIX = "/api/v1"
 _DESCRIPTION = """retentio's REST API: feed it customers, orders and events; read KPIs,
@@ -41,7 +42,8 @@ def _openapi(app: FastAPI, extra: tuple[type[BaseModel], ...]) -> Callable[[], d
                 routes=app.routes,
             )
             components = schema.setdefault("components", {}).setdefault("schemas", {})
-            for model in (*extra, ProblemBody):
+            models: list[type[BaseModel]] = [*extra, ProblemBody]
+            for model in models:
                 found = model.model_json_schema(ref_template="#/components/schemas/{model}")
                 components.update(found.pop("$defs", {}))
                 components[model.__name__] = found
@@ -88,6 +90,7 @@ def create_app(config: ApiConfig) -> FastAPI:
     app.state.engine = engine
     app.state.sessions = sessionmaker(engine, class_=Session, expire_on_commit=False)
     app.state.limiter = RateLimiter(config.rate_per_second, config.rate_burst)
+
     def transactions() -> Any:
         from retentio.store.arrow import read_transactions  # TEMP
 
@@ -97,7 +100,25 @@ def create_app(config: ApiConfig) -> FastAPI:
     app.state.scores = ScoreCache(app.state.transactions, config.scores_ttl)
     install_problem_handlers(app)
     app.middleware("http")(_security_headers)
-    for module in (health, ingest, customers, analytics):
+    app.state.signer = config.signer
+    for module in (health, ingest, customers, consent, privacy, analytics):
         app.include_router(module.router, prefix=API_PREFIX)
-    app.openapi = _openapi(app, ingest.BATCH_MODELS)  # type: ignore[method-assign]
+    app.include_router(pages.router)
+    extra: tuple[type[BaseModel], ...] = (*ingest.BATCH_MODELS, *consent.BODY_MODELS)
+    app.openapi = _openapi(app, extra)  # type: ignore[method-assign]
     return app
+
+
+def app_from_settings() -> FastAPI:
+    """The API configured from the environment (``RETENTIO_*``): ``retentio serve`` runs this."""
+    settings = Settings()
+    return create_app(
+        ApiConfig(
+            database_url=settings.database_url,
+            secret=settings.require_secret(),
+            signer=settings.signer(),
+            public_url=settings.public_url,
+            rate_per_second=settings.api_rate_per_second,
+            rate_burst=settings.api_rate_burst,
+        )
+    )

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 
+from retentio.core.signing import Signer
+
 __all__ = ["ApiConfig"]
 
 
@@ -14,7 +16,9 @@ class ApiConfig:
 
     ``rate_per_second`` and ``rate_burst`` form a token bucket per API key (and per client
     address on the public consent pages); ``max_body_bytes`` bounds every request body (a
-    10,000-order batch with lines is about 4 MB).
+    10,000-order batch with lines is about 4 MB); ``signer`` signs the customers' links
+    (withdrawal), whose base is ``public_url`` (e.g. https://shop.example/retentio) when the
+    server sits behind a proxy, else the URL the request came in on.
     """
 
     database_url: str
@@ -26,3 +30,5 @@ class ApiConfig:
     idempotency_ttl: timedelta = timedelta(hours=24)
     idempotency_lease: timedelta = timedelta(seconds=60)
     scores_ttl: timedelta = timedelta(minutes=10)
+    signer: Signer | None = None
+    public_url: str | None = None

@@ -18,6 +18,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from retentio.core.errors import ConfigurationError, DataError, RetentioError
+from retentio.core.signing import TokenError
+from retentio.privacy.errors import NotFoundError
 
 __all__ = [
     "PROBLEM_JSON",
@@ -37,6 +39,8 @@ TYPES: dict[str, tuple[int, str]] = {
     "forbidden": (403, "The API key's scope does not allow this"),
     "not-found": (404, "No such resource"),
     "method-not-allowed": (405, "Method not allowed"),
+    "invalid-token": (400, "The token is not valid"),
+    "token-expired": (410, "The token has expired or was already used"),
     "idempotency-in-flight": (409, "A request with this Idempotency-Key is still in progress"),
     "payload-too-large": (413, "The request body is too large"),
     "unsupported-media-type": (415, "The request body must be application/json"),
@@ -159,6 +163,15 @@ def install_problem_handlers(app: FastAPI) -> None:
         slug = _SLUG_OF_STATUS.get(exc.status_code, "internal-error")
         headers = dict(exc.headers or {})
         return Problem(slug, str(exc.detail), headers=headers, status=exc.status_code).response()
+
+    @app.exception_handler(NotFoundError)
+    async def _not_found(_request: Request, exc: NotFoundError) -> JSONResponse:
+        return Problem("not-found", str(exc)).response()
+
+    @app.exception_handler(TokenError)
+    async def _token(_request: Request, exc: TokenError) -> JSONResponse:
+        gone = exc.reason in ("expired", "used", "unknown")
+        return Problem("token-expired" if gone else "invalid-token", str(exc)).response()
 
     @app.exception_handler(DataError)
     async def _data(_request: Request, exc: DataError) -> JSONResponse:

@@ -5,16 +5,26 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 __all__ = [
+    "AuditOut",
+    "AuditPage",
     "BatchResultOut",
+    "ConsentIn",
+    "ConsentOut",
+    "ConsentTextIn",
+    "ConsentTextOut",
     "CustomerOut",
     "CustomerPage",
     "CustomerProfile",
+    "ErasureOut",
     "HealthOut",
     "ItemErrorOut",
     "KpisOut",
+    "MessageOut",
+    "OptInIn",
+    "OptInOut",
     "OrderLineOut",
     "OrderOut",
     "OrderPage",
@@ -22,6 +32,8 @@ __all__ = [
     "ScoresOut",
     "TotalsOut",
     "TrackedOut",
+    "WithdrawIn",
+    "WithdrawalLinkOut",
 ]
 
 
@@ -167,3 +179,138 @@ class KpisOut(BaseModel):
     kpis: dict[str, float | int | None]
     trend: dict[str, str]
     monthly: list[dict[str, Any]]
+
+
+class ConsentOut(BaseModel):
+    """A customer's current consent for one channel and purpose."""
+
+    customer: str
+    channel: str
+    purpose: str
+    status: str = Field(description="granted, pending (awaiting double opt-in) or withdrawn.")
+    granted: bool
+    lawful_basis: str | None
+    confirmed_at: datetime | None
+    updated_at: datetime | None
+
+
+class ConsentIn(BaseModel):
+    """A grant or withdrawal to record, with its evidence."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    channel: str = Field(examples=["email"])
+    purpose: str = Field(examples=["marketing"])
+    granted: bool
+    lawful_basis: str = Field(default="consent", description="consent or soft_opt_in.")
+    source: str = Field(default="api", description="form, import, api, pos, ...")
+    source_detail: str | None = Field(default=None, max_length=500, examples=["https://shop/"])
+    text_version: str | None = Field(default=None, max_length=40)
+    language: str | None = Field(default=None, max_length=35)
+    ip_address: str | None = Field(default=None, max_length=45)
+    user_agent: str | None = Field(default=None, max_length=500)
+
+
+class OptInIn(BaseModel):
+    """Start a double opt-in for e-mail marketing."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    text_version: str = Field(max_length=40, examples=["retentio-1"])
+    language: str = Field(max_length=35, examples=["da"])
+    source: str = Field(default="form")
+    source_detail: str | None = Field(default=None, max_length=500)
+    ip_address: str | None = Field(default=None, max_length=45)
+    user_agent: str | None = Field(default=None, max_length=500)
+
+
+class MessageOut(BaseModel):
+    """A message to send (no advertising in a confirmation)."""
+
+    language: str
+    subject: str
+    body: str
+
+
+class OptInOut(BaseModel):
+    """A started double opt-in: send ``message`` (it holds ``confirm_url``) to the customer."""
+
+    token: str
+    expires_at: datetime
+    confirm_url: str
+    consent: ConsentOut
+    message: MessageOut
+
+
+class WithdrawIn(BaseModel):
+    """Withdraw a consent."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    channel: str
+    purpose: str
+
+
+class WithdrawalLinkOut(BaseModel):
+    """A signed link that withdraws a consent in one click, without login."""
+
+    token: str
+    url: str
+
+
+class ErasureOut(BaseModel):
+    """What an erasure did; ``customer`` is the pseudonym the customer row now carries."""
+
+    customer: str
+    erased_at: datetime
+    already_erased: bool
+    events_deleted: int
+    consent_events_scrubbed: int
+    consents_withdrawn: int
+    confirmations_deleted: int
+    orders_kept: int
+    order_lines_scrubbed: int
+    suppressions_added: int
+    idempotency_keys_scrubbed: int
+
+
+class AuditOut(BaseModel):
+    """Who read or changed which person's data, when."""
+
+    id: int
+    occurred_at: datetime
+    actor: str
+    action: str
+    customer: str | None
+    details: dict[str, Any]
+
+
+class AuditPage(BaseModel):
+    """A page of audit entries, oldest first."""
+
+    items: list[AuditOut]
+    next_cursor: str | None
+
+
+class ConsentTextOut(BaseModel):
+    """A published consent text."""
+
+    id: int
+    version: str
+    language: str
+    channel: str
+    purpose: str
+    text: str
+    published_at: datetime | None
+
+
+class ConsentTextIn(BaseModel):
+    """A consent text to publish."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    version: str = Field(max_length=40)
+    language: str = Field(max_length=35)
+    channel: str = Field(max_length=20)
+    purpose: str = Field(max_length=20)
+    text: str = Field(min_length=1, max_length=10_000)

@@ -20,7 +20,7 @@ import pyarrow as pa
 
 from retentio.analytics import rfm, summarize
 from retentio.clv import fit_clv, predict_customers
-from retentio.core.errors import EmptyDataError
+from retentio.core.errors import RetentioError
 
 __all__ = ["ScoreCache", "Scores", "compute_scores"]
 
@@ -70,7 +70,7 @@ def compute_scores(transactions: pa.Table, *, today: date, horizon: str = "12M")
         predicted["risk_band"] = predicted["risk_band"].astype(str)
         for customer, values in _records(predicted, _PREDICTED).items():
             scores.setdefault(customer, {}).update(values)
-    except EmptyDataError as exc:
+    except RetentioError as exc:  # too few (repeat) buyers to fit the models yet
         note = f"no predictions: {exc}"
     return Scores(now, today, horizon, scores, note)
 

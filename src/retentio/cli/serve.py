@@ -2,6 +2,7 @@
 
 # No `from __future__ import annotations`: Typer reads the annotations as objects.
 
+import os
 from typing import Annotated
 
 import typer
@@ -11,6 +12,9 @@ from retentio.cli.app import app, err
 from retentio.cli.db import DatabaseUrl
 
 __all__ = ["serve_command"]
+
+#: The API's factory, named rather than imported: entry points never import each other.
+API_FACTORY = "retentio.api:app_from_settings"
 
 
 @app.command("serve")
@@ -25,14 +29,11 @@ def serve_command(
     """Serve the REST API (and its docs page) until stopped with Ctrl-C."""
     import uvicorn  # imported here: the other commands should not pay for the web stack
 
-    from retentio.api import API_PREFIX, ApiConfig, create_app
-
-    settings = Settings()
-    config = ApiConfig(
-        database_url=database_url or settings.database_url,
-        secret=settings.require_secret(),
-    )
-    api = create_app(config)
-    base = f"http://{host}:{port}{API_PREFIX}"
+    if database_url is not None:
+        os.environ["RETENTIO_DATABASE_URL"] = database_url
+    Settings().require_secret()  # say what is missing before uvicorn starts
+    base = f"http://{host}:{port}/api/v1"
     err.print(f"Serving the retentio API on {base} (docs: {base}/docs; Ctrl-C stops it)")
-    uvicorn.run(api, host=host, port=port, log_level=log_level, server_header=False)
+    uvicorn.run(
+        API_FACTORY, factory=True, host=host, port=port, log_level=log_level, server_header=False
+    )

@@ -21,8 +21,10 @@ router = APIRouter(tags=["health"])
 @router.get(
     "/health",
     response_model=HealthOut,
-    responses={503: {"model": HealthOut, "description": "The database is down."}}
-    | problem_responses(429),
+    responses={
+        503: {"model": HealthOut, "description": "The database is down."},
+        **problem_responses(429),
+    },
 )
 def health(request: Request) -> Any:
     """Whether the server and its database answer, and the schema revision."""
