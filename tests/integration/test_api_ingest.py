@@ -201,3 +201,18 @@ def test_twenty_parallel_upserts_of_one_customer_make_one_row(
     assert [r.status_code for r in responses] == [200] * 20, [r.text for r in responses]
     assert sum(r.json()["created"] for r in responses) == 1
     assert count_rows(migrated_engine, Customer) == 1
+
+
+def test_nul_characters_are_refused_by_field_on_both_databases(
+    client: TestClient, api_keys: dict[str, str], migrated_engine: Engine
+) -> None:
+    items = [{"external_id": "c\u00001"}, {"external_id": "ok", "first_name": "A\u0000"}]
+    body = client.post(
+        "/api/v1/customers/batch", json={"items": items}, headers=bearer(api_keys["write"])
+    ).json()
+    assert [(e["index"], e["field"]) for e in body["errors"]] == [
+        (0, "external_id"),
+        (1, "first_name"),
+    ]
+    assert "NUL" in body["errors"][0]["message"]
+    assert count_rows(migrated_engine, Customer) == 0

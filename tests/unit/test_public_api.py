@@ -16,6 +16,7 @@ import retentio.analytics
 import retentio.clv
 import retentio.core
 import retentio.datasets
+import retentio.ingest
 import retentio.models
 import retentio.privacy
 import retentio.store
@@ -27,6 +28,7 @@ PACKAGES = [
     retentio.clv,
     retentio.core,
     retentio.datasets,
+    retentio.ingest,
     retentio.models,
     retentio.privacy,
     retentio.store,

@@ -24,11 +24,19 @@ from retentio.analytics import (
     summarize,
     trend_direction,
 )
-from retentio.cli.loading import LoadOptions, ObservationEnd, load_with_progress, observation_end_of
+from retentio.cli.loading import LoadOptions, ObservationEnd, load_source, observation_end_of
 from retentio.cli.shared import with_load_options
 from retentio.core.csvsafe import write_csv
 
-__all__ = ["InputFile", "app", "err", "json_ready", "load_input", "out"]
+__all__ = [
+    "InputFile",
+    "OptionalInputFile",
+    "app",
+    "err",
+    "json_ready",
+    "load_input",
+    "out",
+]
 
 app = typer.Typer(
     name="retentio",
@@ -47,6 +55,17 @@ InputFile = Annotated[
         exists=True,
         dir_okay=False,
         readable=True,
+    ),
+]
+OptionalInputFile = Annotated[
+    Path | None,
+    typer.Argument(
+        help="Orders file: CSV (.csv, .csv.gz, .tsv), Parquet or JSON lines; leave it out with "
+        "--db.",
+        exists=True,
+        dir_okay=False,
+        readable=True,
+        show_default=False,
     ),
 ]
 Period = Annotated[str, typer.Option(help="Period: D, W, M, Q or Y.")]
@@ -86,16 +105,20 @@ def json_ready(value: Any) -> Any:
     return value
 
 
-def load_input(file: Path, options: LoadOptions, observation_end: str | None) -> tuple[Any, date]:
-    """The file's transactions (with a progress bar) and the observation end to use."""
-    table = load_with_progress(file, options, err)
+def load_input(
+    file: Path | None, options: LoadOptions, observation_end: str | None
+) -> tuple[Any, date]:
+    """The transactions of the file (with a progress bar) or, with ``--db``, of the store, and
+    the observation end to use."""
+    table = load_source(file, options, err)
     return table, observation_end_of(table, observation_end)
 
 
 @app.command("kpis")
 @with_load_options
 def kpis_command(
-    file: InputFile,
+    file: OptionalInputFile = None,
+    *,
     options: LoadOptions,
     observation_end: ObservationEnd = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the KPIs as JSON.")] = False,
@@ -129,7 +152,8 @@ def kpis_command(
 @app.command("cohorts")
 @with_load_options
 def cohorts_command(
-    file: InputFile,
+    file: OptionalInputFile = None,
+    *,
     options: LoadOptions,
     observation_end: ObservationEnd = None,
     period: Period = "M",
@@ -179,7 +203,8 @@ def cohorts_command(
 @app.command("rfm")
 @with_load_options
 def rfm_command(
-    file: InputFile,
+    file: OptionalInputFile = None,
+    *,
     options: LoadOptions,
     observation_end: ObservationEnd = None,
     output: Annotated[
@@ -213,7 +238,8 @@ def rfm_command(
 @app.command("summary")
 @with_load_options
 def summary_command(
-    file: InputFile,
+    file: OptionalInputFile = None,
+    *,
     options: LoadOptions,
     output: Annotated[Path, typer.Option("-o", "--output", help="CSV file to write.")],
     observation_end: ObservationEnd = None,
@@ -232,7 +258,8 @@ def summary_command(
 @app.command("report")
 @with_load_options
 def report_command(
-    file: InputFile,
+    file: OptionalInputFile = None,
+    *,
     options: LoadOptions,
     output: Annotated[Path, typer.Option("-o", "--output", help="HTML file to write.")] = Path(
         "report.html"

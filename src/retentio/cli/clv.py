@@ -14,7 +14,7 @@ import typer
 from rich.table import Table
 
 from retentio.analytics import summarize
-from retentio.cli.app import InputFile, app, err, json_ready, load_input, out
+from retentio.cli.app import OptionalInputFile, app, err, json_ready, load_input, out
 from retentio.cli.loading import LoadOptions, ObservationEnd
 from retentio.cli.shared import with_load_options
 from retentio.clv import ClvFit, check_holdout, fit_clv, fit_document, predict_customers
@@ -84,7 +84,8 @@ def _params_table(title: str, document: dict[str, Any]) -> Table:
 @clv_app.command("fit")
 @with_load_options
 def fit_command(
-    file: InputFile,
+    file: OptionalInputFile = None,
+    *,
     options: LoadOptions,
     model: ModelKey = "bgnbd",
     spend: Annotated[
@@ -129,7 +130,8 @@ def fit_command(
 @clv_app.command("predict")
 @with_load_options
 def predict_command(
-    file: InputFile,
+    file: OptionalInputFile = None,
+    *,
     options: LoadOptions,
     output: Annotated[
         Path | None,
@@ -203,7 +205,8 @@ def _bands_table(predictions: pd.DataFrame, title: str) -> Table:
 @clv_app.command("evaluate")
 @with_load_options
 def evaluate_command(
-    file: InputFile,
+    file: OptionalInputFile = None,
+    *,
     options: LoadOptions,
     holdout: Annotated[
         str, typer.Option(help="Length of the holdout at the end of the data: 26W, 6M, 90D...")

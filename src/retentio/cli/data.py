@@ -1,4 +1,4 @@
-"""Commands that make or convert data files: `demo-data` and `load`."""
+"""Commands that make, convert or load data files: `demo-data` and `load`."""
 
 # No `from __future__ import annotations`: Typer reads the annotations as objects.
 
@@ -10,8 +10,9 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from retentio.cli.app import InputFile, app, err
-from retentio.cli.loading import LoadOptions, write_with_progress
-from retentio.cli.shared import with_load_options
+from retentio.cli.ingesting import detect_kind, load_into_store
+from retentio.cli.loading import STORE, LoadOptions, StoreUrl, write_with_progress
+from retentio.cli.shared import with_file_options
 from retentio.core.errors import ConfigurationError
 
 __all__ = ["demo_data_command", "load_command"]
@@ -61,17 +62,49 @@ def demo_data_command(
 
 
 @app.command("load")
-@with_load_options
+@with_file_options
 def load_command(
     file: InputFile,
+    *,
     options: LoadOptions,
     output: Annotated[
-        Path, typer.Option("-o", "--output", help="Parquet file for the normalised table.")
-    ],
+        Path | None,
+        typer.Option(
+            "-o",
+            "--output",
+            help="Write the normalised orders to this Parquet file instead of the store.",
+        ),
+    ] = None,
+    kind: Annotated[
+        str | None,
+        typer.Option(
+            "--kind",
+            help="orders, customers or events [default: told from the file's columns].",
+            rich_help_panel=STORE,
+        ),
+    ] = None,
+    database_url: StoreUrl = None,
 ) -> None:
-    """Validate and normalise an orders file into a Parquet file the metrics read directly.
+    """Load a file into the store (orders, customers or events), or normalise orders to Parquet.
 
-    The rows stream to the file: a file larger than memory loads too.
+    Loading is idempotent (keyed by the shop's ids: a second load changes nothing) and all or
+    nothing: one bad row writes nothing, unless --skip-invalid. With -o the orders stream to
+    the Parquet file and the store is not touched.
     """
-    report = write_with_progress(file, output, options, err)
-    err.print(f"Wrote {report.rows_loaded:,} rows to {output}")
+    if output is not None:
+        if kind not in (None, "orders") or database_url is not None:
+            raise ConfigurationError(
+                "-o writes orders to a Parquet file: drop --kind/--database-url"
+            )
+        report = write_with_progress(file, output, options, err)
+        err.print(f"Wrote {report.rows_loaded:,} rows to {output}")
+        return
+    if kind is None:
+        kind = detect_kind(file, options)
+        err.print(f"{file.name} holds {kind} (told from its columns; --kind says otherwise)")
+    result = load_into_store(file, kind.lower(), options, database_url, err)
+    err.print(
+        f"Loaded {kind} from {file.name}: {result.created:,} created, {result.updated:,} "
+        f"updated, {result.unchanged:,} unchanged"
+        + (f", {result.failed:,} refused" if result.failed else "")
+    )

@@ -13,6 +13,7 @@ import pyarrow.compute as pc
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
+from sqlalchemy import Engine
 
 from retentio.analytics import (
     LoadReport,
@@ -21,9 +22,17 @@ from retentio.analytics import (
     source_columns,
     write_transactions,
 )
-from retentio.core.errors import ConfigurationError
+from retentio.core.errors import ConfigurationError, EmptyDataError
+from retentio.store.arrow import read_transactions
 
-__all__ = ["LoadOptions", "load_with_progress", "observation_end_of", "write_with_progress"]
+__all__ = [
+    "LoadOptions",
+    "load_source",
+    "load_with_progress",
+    "observation_end_of",
+    "read_store",
+    "write_with_progress",
+]
 
 MAPPING = "Column mapping"
 PARSING = "Parsing"
@@ -71,6 +80,24 @@ Format = Annotated[
     str | None, _parsing("csv, parquet or jsonl [default: from the file name].", "--format")
 ]
 Delimiter = Annotated[str | None, _parsing("CSV delimiter [default: ',' or tab for .tsv].")]
+STORE = "The store"
+FromStore = Annotated[
+    bool,
+    typer.Option(
+        "--db",
+        help="Read the orders from the store (see --database-url) instead of FILE.",
+        rich_help_panel=STORE,
+    ),
+]
+StoreUrl = Annotated[
+    str | None,
+    typer.Option(
+        "--database-url",
+        help="The store with --db: sqlite:///path.db or postgresql://user@host/db (default: "
+        "RETENTIO_DATABASE_URL, else sqlite:///retentio.db).",
+        rich_help_panel=STORE,
+    ),
+]
 ObservationEnd = Annotated[
     str | None,
     typer.Option(
@@ -99,6 +126,8 @@ class LoadOptions:
     rejects: Path | None = None
     format: str | None = None
     delimiter: str | None = None
+    db: bool = False
+    database_url: str | None = None
 
     def rates(self) -> dict[str, float] | None:
         if not self.rate:
@@ -200,6 +229,41 @@ def _say(report: LoadReport, path: Path, console: Console) -> None:
         f"Loaded {report.orders:,} orders and {report.refunds:,} refunds from {path.name}"
         + (f"; {'; '.join(notes)}" if notes else "")
     )
+
+
+def read_store(database_url: str | None, console: Console) -> pa.Table:
+    """The store's transactions (``read_transactions``); the store must be migrated."""
+    from retentio.cli.db import store_session  # db registers commands on the app: import late
+
+    with store_session(database_url) as session:
+        engine = session.get_bind()
+        if not isinstance(engine, Engine):  # pragma: no cover - store_session binds an engine
+            raise TypeError("the store session is not bound to an engine")
+        with console.status("Reading the orders from the store"):
+            table = read_transactions(engine)
+        shown = engine.url.render_as_string(hide_password=True)
+    if table.num_rows == 0:
+        raise EmptyDataError(
+            f"the store {shown} holds no orders yet: load some with `retentio load FILE`"
+        )
+    refunds = pc.sum(table["is_refund"]).as_py() or 0
+    console.print(
+        f"Read {table.num_rows - refunds:,} orders and {refunds:,} refunds from the store {shown}"
+    )
+    return table
+
+
+def load_source(path: Path | None, options: LoadOptions, console: Console) -> pa.Table:
+    """The orders of FILE or, with ``--db``, of the store; a clear error unless exactly one."""
+    if options.db and path is not None:
+        raise ConfigurationError("give an orders FILE or --db, not both")
+    if options.db:
+        return read_store(options.database_url, console)
+    if options.database_url is not None:
+        raise ConfigurationError("--database-url names the store to read with --db: add --db")
+    if path is None:
+        raise ConfigurationError("give an orders FILE, or --db to read the orders in the store")
+    return load_with_progress(path, options, console)
 
 
 def observation_end_of(table: pa.Table, given: str | None) -> date:

@@ -9,7 +9,7 @@ from typing import Any
 
 from retentio.cli import loading as o
 
-__all__ = ["with_load_options"]
+__all__ = ["with_file_options", "with_load_options"]
 
 _SHARED: list[tuple[str, Any, Any]] = [
     ("customer_col", o.CustomerCol, "customer_id"),
@@ -29,21 +29,37 @@ _SHARED: list[tuple[str, Any, Any]] = [
     ("format", o.Format, None),
     ("delimiter", o.Delimiter, None),
 ]
+_STORE: list[tuple[str, Any, Any]] = [
+    ("db", o.FromStore, False),
+    ("database_url", o.StoreUrl, None),
+]
 SHARED_OPTION_NAMES = tuple(name for name, _, _ in _SHARED)
 
 
 def with_load_options(func: Callable[..., Any]) -> Callable[..., Any]:
-    """Add the shared options to ``func``'s signature and pass them as ``options``."""
+    """Add the shared options, ``--db`` and ``--database-url`` (read the orders from the store
+    instead of a file) to ``func``'s signature and pass them as ``options``."""
+    return _with_options(func, store=True)
+
+
+def with_file_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    """Add the shared options without ``--db`` (for ``load``, which writes to the store)."""
+    return _with_options(func, store=False)
+
+
+def _with_options(func: Callable[..., Any], *, store: bool) -> Callable[..., Any]:
     signature = inspect.signature(func, eval_str=True)
     own = [p for p in signature.parameters.values() if p.name != "options"]
+    options = _SHARED + (_STORE if store else [])
     extra = [
         inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, annotation=kind, default=default)
-        for name, kind, default in _SHARED
+        for name, kind, default in options
     ]
+    names = [name for name, _, _ in options]
 
     @functools.wraps(func)
     def command(**kwargs: Any) -> Any:
-        shared = {name: kwargs.pop(name) for name in SHARED_OPTION_NAMES}
+        shared = {name: kwargs.pop(name) for name in names}
         shared["rate"] = tuple(shared["rate"] or ())
         return func(options=o.LoadOptions(**shared), **kwargs)
 

@@ -1,0 +1,261 @@
+"""Bulk statements shared by the ingest services: SQLite and PostgreSQL upserts, in chunks."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+from sqlalchemy import JSON, Column, Connection, Table, any_, bindparam, func, select, text
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.orm import Session
+
+from retentio.ingest.results import BatchResult
+from retentio.store.tables import AuditEntry, Customer
+
+__all__ = [
+    "CHUNK",
+    "audit",
+    "begin_write",
+    "bulk_insert",
+    "chunks",
+    "ensure_customers",
+    "insert_for",
+    "one_of",
+    "parts",
+    "rows_by",
+    "rows_in",
+    "utc",
+    "with_retry",
+]
+
+#: Values per ``IN (...)`` list: well under SQLite's limit of 32,766 bound variables.
+CHUNK = 5000
+T = TypeVar("T")
+_RETRYABLE_STATES = {"40001", "40P01"}  # PostgreSQL serialization failure, deadlock
+CUSTOMERS: Table = Customer.__table__  # type: ignore[assignment]
+AUDIT: Table = AuditEntry.__table__  # type: ignore[assignment]
+
+
+def chunks(values: Sequence[T], size: int = CHUNK) -> Iterator[Sequence[T]]:
+    for start in range(0, len(values), size):
+        yield values[start : start + size]
+
+
+def utc(value: datetime) -> datetime:
+    """A stored timestamp as aware UTC (SQLite hands them back naive, in UTC)."""
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def insert_for(connection: Connection, table: Table) -> Any:
+    """The dialect's INSERT, which has ``on_conflict_do_update`` / ``on_conflict_do_nothing``."""
+    if connection.dialect.name == "postgresql":
+        return postgresql.insert(table)
+    return sqlite.insert(table)
+
+
+def bulk_insert(
+    connection: Connection,
+    table: Table,
+    rows: Sequence[dict[str, Any]],
+    *,
+    key: Sequence[str] = (),
+    update: Sequence[str] = (),
+    where: str | None = None,
+    touch: str | None = None,
+) -> int | None:
+    """INSERT ``rows``; on a conflict on ``key`` (the unique index, partial with ``where``) set
+    the ``update`` columns (and ``touch`` to now) or, without them, skip the row.
+
+    Returns, on PostgreSQL, how many rows were inserted rather than updated (None on SQLite,
+    where ``BEGIN IMMEDIATE`` makes what the batch read beforehand exact): two concurrent
+    batches may both have read a key as new, and only one of them inserts it.
+
+    PostgreSQL gets one statement over ``unnest`` of one array per column (one round trip for
+    the batch); SQLite an ``executemany`` of the dialect's INSERT, which is as fast in-process.
+    """
+    if not rows:
+        return None if connection.dialect.name != "postgresql" else 0
+    if connection.dialect.name != "postgresql":
+        statement = sqlite.insert(table)
+        if key and update:
+            changes: dict[str, Any] = {c: statement.excluded[c] for c in update}
+            if touch:
+                changes[touch] = func.now()
+            statement = statement.on_conflict_do_update(
+                index_elements=list(key), index_where=_where(where), set_=changes
+            )
+        elif key:
+            statement = statement.on_conflict_do_nothing(
+                index_elements=list(key), index_where=_where(where)
+            )
+        connection.execute(statement, list(rows))
+        return None
+    sql, arrays = _unnest_insert(connection, table, rows, key, update, where, touch)
+    if key and update:
+        inserted = connection.exec_driver_sql(sql + " RETURNING (xmax = 0)", arrays).scalars()
+        return sum(1 for new in inserted if new)
+    return connection.exec_driver_sql(sql, arrays).rowcount
+
+
+def _where(where: str | None) -> Any:
+    return None if where is None else text(where)
+
+
+def _unnest_insert(
+    connection: Connection,
+    table: Table,
+    rows: Sequence[dict[str, Any]],
+    key: Sequence[str],
+    update: Sequence[str],
+    where: str | None,
+    touch: str | None,
+) -> tuple[str, tuple[str, ...]]:
+    dialect = connection.dialect
+    quote = dialect.identifier_preparer.quote
+    names = list(rows[0])
+    arrays: list[str] = []
+    placeholders, selected = [], []
+    for name in names:
+        column = table.c[name]
+        values = [row[name] for row in rows]
+        if isinstance(column.type, JSON):  # sent as text, cast back: no json[] adaptation
+            values = [None if v is None else json.dumps(v) for v in values]
+            placeholders.append("%s::text[]")
+            selected.append(f"{quote(name)}::json")
+        else:
+            placeholders.append(f"%s::{column.type.compile(dialect=dialect)}[]")
+            selected.append(quote(name))
+        arrays.append(_array_literal(values))
+    columns = ", ".join(quote(name) for name in names)
+    sql = (
+        f"INSERT INTO {quote(table.name)} ({columns}) SELECT {', '.join(selected)} "  # noqa: S608 (names from the table's metadata)
+        f"FROM unnest({', '.join(placeholders)}) AS batch({columns})"
+    )
+    if key:
+        sql += f" ON CONFLICT ({', '.join(quote(k) for k in key)})"
+        sql += f" WHERE {where}" if where else ""
+        changes = [f"{quote(c)} = EXCLUDED.{quote(c)}" for c in update]
+        changes += [f"{quote(touch)} = now()"] if touch and update else []
+        sql += f" DO UPDATE SET {', '.join(changes)}" if update else " DO NOTHING"
+    return sql, tuple(arrays)
+
+
+def _element(value: Any) -> str:
+    if value is None:
+        return "NULL"
+    if isinstance(value, bool):
+        return "t" if value else "f"
+    if isinstance(value, int):
+        return str(value)
+    text = value.isoformat() if isinstance(value, datetime) else str(value)
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def _array_literal(values: list[Any]) -> str:
+    """``values`` as one PostgreSQL array literal: psycopg sends a string as is, where it would
+    adapt a list of 10,000 values element by element in Python."""
+    if all(type(v) is int for v in values):
+        return "{" + ",".join(map(str, values)) + "}"
+    return "{" + ",".join(map(_element, values)) + "}"
+
+
+def begin_write(session: Session) -> Connection:
+    """The session's connection, in a write transaction from the first statement.
+
+    SQLite: ``BEGIN IMMEDIATE`` takes the write lock before the batch reads what exists, so
+    concurrent writers queue (busy_timeout) instead of failing when their snapshot goes stale.
+    """
+    connection = session.connection()
+    if connection.dialect.name == "sqlite":
+        raw = connection.connection.driver_connection
+        if raw is not None and not raw.in_transaction:
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
+    return connection
+
+
+def one_of(connection: Connection, key: Column[Any], values: Sequence[Any]) -> Any:
+    """``key IN (values)``: one array parameter on PostgreSQL, a list of them on SQLite."""
+    if connection.dialect.name == "postgresql":
+        return key == any_(bindparam("one_of", list(values), type_=postgresql.ARRAY(key.type)))
+    return key.in_(values)
+
+
+def parts(connection: Connection, values: Iterable[Any]) -> Iterator[Sequence[Any]]:
+    wanted = sorted(set(values))
+    if connection.dialect.name == "postgresql":  # an array parameter has no length limit
+        return iter([wanted] if wanted else [])
+    return chunks(wanted)
+
+
+def rows_by(
+    connection: Connection, key: Column[Any], values: Iterable[Any], *columns: Any
+) -> dict[Any, Any]:
+    """``{key: row}`` of the rows whose ``key`` is one of ``values``, selected in chunks."""
+    found: dict[Any, Any] = {}
+    for part in parts(connection, values):
+        query = select(key, *columns).where(one_of(connection, key, part))
+        for row in connection.execute(query).all():
+            found[row[0]] = row
+    return found
+
+
+def rows_in(connection: Connection, query: Any, key: Any, values: Iterable[Any]) -> list[Any]:
+    """All rows of ``query`` whose ``key`` is one of ``values``, selected in chunks."""
+    return [
+        row
+        for part in parts(connection, values)
+        for row in connection.execute(query.where(one_of(connection, key, part))).all()
+    ]
+
+
+def ensure_customers(connection: Connection, external_ids: Iterable[str]) -> dict[str, Any]:
+    """``{external_id: (id, erased_at)}``, creating a bare customer for each id not yet known."""
+    c = CUSTOMERS.c
+    wanted = set(external_ids)
+    known = rows_by(connection, c.external_id, wanted, c.id, c.erased_at)
+    missing = sorted(wanted - known.keys())
+    if missing:
+        rows = [{"external_id": e, "attributes": {}} for e in missing]
+        bulk_insert(connection, CUSTOMERS, rows, key=["external_id"])
+        known |= rows_by(connection, c.external_id, missing, c.id, c.erased_at)
+    return {key: (row[1], row[2]) for key, row in known.items()}
+
+
+def audit(
+    connection: Connection,
+    actor: str,
+    action: str,
+    result: BatchResult,
+    *,
+    customer_id: int | None = None,
+) -> None:
+    """One audit entry for the batch: counts only, never the data itself."""
+    details = result.to_dict()
+    details.pop("errors")
+    details["unchanged"] = result.unchanged
+    connection.execute(
+        AUDIT.insert().values(actor=actor, action=action, customer_id=customer_id, details=details)
+    )
+
+
+def with_retry(session: Session, write: Callable[[], T]) -> T:
+    """Run ``write`` and commit; once more after a lost race (a unique key another writer took
+    first, a PostgreSQL deadlock or serialization failure). Rolled back on any failure."""
+    for attempt in (1, 2):
+        try:
+            outcome = write()
+            session.commit()
+            return outcome
+        except (IntegrityError, OperationalError) as exc:
+            session.rollback()
+            state = getattr(exc.orig, "sqlstate", None)
+            retry = isinstance(exc, IntegrityError) or state in _RETRYABLE_STATES
+            if attempt == 2 or not retry:
+                raise
+        except BaseException:
+            session.rollback()
+            raise
+    raise AssertionError("unreachable")  # pragma: no cover

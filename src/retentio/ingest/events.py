@@ -1,0 +1,173 @@
+"""Record what customers did: events in bulk, and one event at a time (the tracking call)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Connection, Table, select
+from sqlalchemy.orm import Session
+
+from retentio.ingest._sql import (
+    CUSTOMERS,
+    audit,
+    begin_write,
+    bulk_insert,
+    ensure_customers,
+    insert_for,
+    rows_by,
+    utc,
+    with_retry,
+)
+from retentio.ingest.models import EventIn
+from retentio.ingest.results import (
+    BatchRejected,
+    BatchResult,
+    ItemError,
+    keep_last,
+    validate_items,
+)
+from retentio.store.tables import Event
+
+__all__ = ["TrackedEvent", "ingest_events", "track_event"]
+
+EVENTS: Table = Event.__table__  # type: ignore[assignment]
+_COLUMNS = ("customer_id", "name", "properties", "occurred_at")
+_ERASED = "this customer was erased: no events are recorded for them"
+
+
+@dataclass(frozen=True, slots=True)
+class TrackedEvent:
+    """The stored event's id, and False when its external id was already recorded."""
+
+    id: int
+    created: bool
+
+
+def ingest_events(
+    session: Session,
+    items: Sequence[Any],
+    *,
+    atomic: bool = False,
+    secret: bytes | None = None,
+    actor: str,
+) -> BatchResult:
+    """Validate ``items`` (decoded JSON) one by one and store the valid events.
+
+    An event with an ``external_id`` is upserted by it (a resend changes nothing); one
+    without is always added. An unknown ``customer_id`` creates a bare customer; events of an
+    erased customer are refused. ``atomic``: any refused item refuses the batch
+    (:class:`BatchRejected`, nothing written). Commits; one audit entry per batch.
+    """
+    del secret  # events carry no addresses
+    valid, invalid = validate_items(EventIn, items)
+    valid = keep_last(valid, "external_id", invalid)
+    if atomic and invalid:
+        raise BatchRejected(sorted(invalid, key=lambda e: e.index), len(items))
+
+    def write() -> BatchResult:
+        errors = list(invalid)
+        connection = begin_write(session)
+        customers = ensure_customers(connection, {item.customer_id for _, item in valid})
+        for index, item in valid:
+            if customers[item.customer_id][1] is not None:
+                errors.append(ItemError(index, "customer_id", _ERASED))
+        if atomic and errors:
+            raise BatchRejected(sorted(errors, key=lambda e: e.index), len(items))
+        refused = {e.index for e in errors}
+        e = EVENTS.c
+        keys = [i.external_id for _, i in valid if i.external_id is not None]
+        stored = rows_by(connection, e.external_id, keys, *(e[c] for c in _COLUMNS))
+        result = BatchResult(received=len(items), failed=len(refused))
+        keyed: list[dict[str, Any]] = []
+        unkeyed: list[dict[str, Any]] = []
+        for index, item in valid:
+            if index in refused:
+                continue
+            row = _row(item, customers[item.customer_id][0])
+            before = stored.get(item.external_id)
+            if before is None:
+                result.created += 1
+            elif _same(row, before):
+                result.unchanged += 1
+                continue
+            else:
+                result.updated += 1
+            (unkeyed if item.external_id is None else keyed).append(row)
+        _upsert(connection, keyed)
+        bulk_insert(connection, EVENTS, unkeyed)
+        result.errors = sorted(errors, key=lambda e: e.index)
+        audit(connection, actor, "events.upsert", result)
+        return result
+
+    return with_retry(session, write)
+
+
+def _row(item: EventIn, customer_id: int) -> dict[str, Any]:
+    return {
+        "external_id": item.external_id,
+        "customer_id": customer_id,
+        "name": item.name,
+        "properties": item.properties,
+        "occurred_at": item.occurred_at,
+    }
+
+
+def _same(row: dict[str, Any], before: Any) -> bool:
+    stored = before._mapping
+    return all(
+        (utc(stored[c]) == row[c]) if c == "occurred_at" else stored[c] == row[c] for c in _COLUMNS
+    )
+
+
+def _upsert(connection: Connection, rows: list[dict[str, Any]]) -> None:
+    if not rows:
+        return
+    rows.sort(key=lambda row: row["external_id"])
+    bulk_insert(connection, EVENTS, rows, key=["external_id"], update=_COLUMNS)
+
+
+def track_event(session: Session, item: Any, *, actor: str) -> TrackedEvent:
+    """Store one event (raw JSON or an :class:`EventIn`) in a few statements; commits.
+
+    A resend with the same ``external_id`` changes nothing and answers ``created=False``.
+    Raises :class:`BatchRejected` (one error, index 0) for an invalid item or an erased customer.
+    """
+    if isinstance(item, EventIn):
+        event = item
+    else:
+        valid, errors = validate_items(EventIn, [item])
+        if errors:
+            raise BatchRejected(errors, 1)
+        event = valid[0][1]
+
+    def write() -> TrackedEvent:
+        connection = begin_write(session)
+        c = CUSTOMERS.c
+        found = connection.execute(
+            select(c.id, c.erased_at).where(c.external_id == event.customer_id)
+        ).first()
+        if found is None:
+            customer_id = ensure_customers(connection, [event.customer_id])[event.customer_id][0]
+        elif found.erased_at is not None:
+            raise BatchRejected([ItemError(0, "customer_id", _ERASED)], 1)
+        else:
+            customer_id = found.id
+        row = _row(event, customer_id)
+        statement = insert_for(connection, EVENTS).values(row)
+        if event.external_id is not None:
+            statement = statement.on_conflict_do_nothing(index_elements=[EVENTS.c.external_id])
+        new_id = connection.execute(statement.returning(EVENTS.c.id)).scalar()
+        tracked = TrackedEvent(id=new_id, created=True) if new_id is not None else None
+        if tracked is None:
+            existing = connection.execute(
+                select(EVENTS.c.id).where(EVENTS.c.external_id == event.external_id)
+            ).scalar_one()
+            tracked = TrackedEvent(id=existing, created=False)
+        result = BatchResult(received=1, created=int(tracked.created))
+        result.unchanged = 1 - result.created
+        audit(connection, actor, "events.track", result, customer_id=customer_id)
+        return tracked
+
+    return with_retry(session, write)

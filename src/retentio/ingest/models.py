@@ -1,0 +1,275 @@
+"""The items the shop sends: customers, orders and events (pydantic v2; the API's schemas too).
+
+Every model forbids unknown fields, reads ids given as JSON numbers as strings, wants timestamps
+with an offset (stored in UTC) and money in major units as a JSON number or string, converted
+exactly to the currency's minor units. Addresses are normalised the way the suppression list
+normalises them, so an erased or unsubscribed address is recognised however it is typed.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import zoneinfo
+from datetime import UTC, datetime
+from decimal import Decimal
+from functools import lru_cache
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
+
+from retentio.core.errors import DataError
+from retentio.core.money import minor_unit_exponent
+from retentio.ingest._regions import COUNTRY_CODES
+from retentio.privacy import normalise_email, normalise_phone
+
+__all__ = [
+    "MAX_JSON_BYTES",
+    "STATUSES",
+    "CustomerIn",
+    "EventIn",
+    "LineIn",
+    "OrderIn",
+    "RefundIn",
+    "to_minor",
+]
+
+#: The largest ``attributes`` / ``properties`` object accepted, as compact UTF-8 JSON.
+MAX_JSON_BYTES = 16 * 1024
+#: The order statuses retentio knows.
+STATUSES = ("completed", "pending", "cancelled", "refunded", "partially_refunded")
+_LOCALE = re.compile(r"[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*")
+_CURRENCY = re.compile(r"[A-Z]{3}")
+
+
+def _error(kind: str, message: str, field: str | None = None) -> PydanticCustomError:
+    """A validation error; ``field`` names it when raised by a check of the whole item."""
+    return PydanticCustomError(kind, message, None if field is None else {"field": field})
+
+
+def _identifier(value: Any) -> Any:
+    """Shops often number their ids: a JSON integer id is read as its decimal string."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    return value
+
+
+def _aware_utc(value: datetime) -> datetime:
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise _error("naive_datetime", "give a time zone offset, e.g. 2026-03-01T10:00:00+01:00")
+    return value.astimezone(UTC)
+
+
+def _json_object(value: dict[str, Any]) -> dict[str, Any]:
+    try:
+        size = len(json.dumps(value, separators=(",", ":"), allow_nan=False).encode())
+    except (TypeError, ValueError) as exc:
+        raise _error("json_object", f"must be a JSON object: {exc}") from None
+    if size > MAX_JSON_BYTES:
+        raise _error(
+            "json_too_large", f"is {size:,} bytes as JSON; at most {MAX_JSON_BYTES:,} are accepted"
+        )
+    return value
+
+
+def to_minor(amount: Decimal, currency: str) -> int:
+    """``amount`` (major units) in whole minor units of ``currency``; a ValueError when the
+    amount has more decimals than the currency has."""
+    exponent = minor_unit_exponent(currency)
+    minor = _minor(amount, exponent)
+    if minor is None:
+        raise ValueError(f"{amount} has more decimals than {currency} allows ({exponent})")
+    return minor
+
+
+def _minor(amount: Decimal, exponent: int) -> int | None:
+    """``amount`` in minor units, None when it has more decimals than ``exponent``."""
+    if amount.as_tuple().exponent >= -exponent:  # type: ignore[operator]  # finite: an int
+        return int(amount.scaleb(exponent))  # the common case: no decimals to check
+    scaled = amount.scaleb(exponent)
+    integral = scaled.to_integral_value()
+    return int(integral) if scaled == integral else None
+
+
+#: Text without NUL characters, which PostgreSQL cannot store (checked in pydantic's core).
+NO_NUL = r"^[^\x00]*$"
+Id = Annotated[
+    str, BeforeValidator(_identifier), Field(min_length=1, max_length=200, pattern=NO_NUL)
+]
+Text = Annotated[str, Field(max_length=200, pattern=NO_NUL)]
+AwareDatetime = Annotated[datetime, AfterValidator(_aware_utc)]
+#: A JSON number or numeric string, exact (a float by its shortest repr); no NaN or Infinity.
+Amount = Annotated[Decimal, Field(allow_inf_nan=False)]
+JsonObject = Annotated[dict[str, Any], AfterValidator(_json_object)]
+
+
+class _Item(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, frozen=True)
+
+
+class CustomerIn(_Item):
+    """A customer of the shop, keyed by the shop's own id."""
+
+    external_id: Id
+    email: Annotated[str, Field(max_length=320, pattern=NO_NUL)] | None = None
+    phone: Annotated[str, Field(max_length=40)] | None = None
+    first_name: Text | None = None
+    locale: Annotated[str, Field(max_length=35)] | None = None
+    time_zone: Annotated[str, Field(max_length=64)] | None = None
+    country: Annotated[str, Field(min_length=2, max_length=2)] | None = None
+    attributes: JsonObject = Field(default_factory=dict)
+
+    @field_validator("email")
+    @classmethod
+    def _email(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        try:
+            return normalise_email(value)
+        except DataError:
+            raise _error("email", "not an e-mail address") from None  # no PII echoed
+
+    @field_validator("locale")
+    @classmethod
+    def _locale(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        tag = value.replace("_", "-")
+        if not _LOCALE.fullmatch(tag):
+            raise _error("locale", f"not a language tag such as da or nl-NL: {value!r}")
+        return tag
+
+    @field_validator("time_zone")
+    @classmethod
+    def _time_zone(cls, value: str | None) -> str | None:
+        if value is not None and not _known_zone(value):
+            raise _error("time_zone", f"not an IANA time zone such as Europe/Copenhagen: {value!r}")
+        return value
+
+    @field_validator("country")
+    @classmethod
+    def _country(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        code = value.upper()
+        if code not in COUNTRY_CODES:
+            raise _error("country", f"not an ISO 3166 alpha-2 country code such as DK: {value!r}")
+        return code
+
+    @model_validator(mode="after")
+    def _phone(self) -> CustomerIn:
+        if self.phone is not None:
+            try:
+                number = normalise_phone(self.phone, self.country)
+            except DataError:
+                hint = "" if self.country else " (give the country, or write it as +45...)"
+                raise _error("phone", f"not a valid phone number{hint}", "phone") from None
+            object.__setattr__(self, "phone", number)
+        return self
+
+
+@lru_cache(maxsize=1024)
+def _known_zone(name: str) -> bool:
+    try:
+        zoneinfo.ZoneInfo(name)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        return False
+    return True
+
+
+class LineIn(_Item):
+    """One line of an order: the amount is the line's total in major units."""
+
+    sku: Text | None = None
+    name: Annotated[str, Field(max_length=500, pattern=NO_NUL)] | None = None
+    quantity: Annotated[int, Field(ge=1, strict=True)] = 1
+    amount: Amount
+
+
+class RefundIn(_Item):
+    """Money returned on an order; keyed by ``external_id``, else by (time, amount)."""
+
+    external_id: Id | None = None
+    refunded_at: AwareDatetime
+    amount: Amount
+
+    @field_validator("amount")
+    @classmethod
+    def _positive(cls, value: Decimal) -> Decimal:
+        if value <= 0:
+            raise _error("amount", "a refund must be more than 0")
+        return value
+
+
+class OrderIn(_Item):
+    """An order, keyed by the shop's order id; ``customer_id`` is the shop's customer id."""
+
+    external_id: Id
+    customer_id: Id
+    ordered_at: AwareDatetime
+    currency: Annotated[str, Field(min_length=3, max_length=3)]
+    total: Amount
+    status: Literal["completed", "pending", "cancelled", "refunded", "partially_refunded"] = (
+        "completed"
+    )
+    lines: Annotated[list[LineIn], Field(max_length=1000)] | None = None
+    refunds: Annotated[list[RefundIn], Field(max_length=1000)] | None = None
+
+    @model_validator(mode="after")
+    def _checked(self) -> OrderIn:
+        # One validator for the whole order (each Python callback costs at 10,000 an request).
+        currency = self.currency.upper()
+        if not _CURRENCY.fullmatch(currency):
+            raise _error(
+                "currency",
+                f"not an ISO 4217 currency code such as EUR: {self.currency!r}",
+                "currency",
+            )
+        object.__setattr__(self, "currency", currency)
+        if self.total < 0:
+            raise _error("total", "must not be negative; send refunds as refunds", "total")
+        exponent = minor_unit_exponent(currency)
+        _check_precision(self.total, exponent, currency, "total")
+        for index, line in enumerate(self.lines or ()):
+            _check_precision(line.amount, exponent, currency, f"lines[{index}].amount")
+        for index, refund in enumerate(self.refunds or ()):
+            _check_precision(refund.amount, exponent, currency, f"refunds[{index}].amount")
+        if self.refunds:
+            refunded = sum((r.amount for r in self.refunds), Decimal(0))
+            if refunded > self.total:
+                raise _error(
+                    "refunds",
+                    f"the refunds ({refunded}) exceed the total ({self.total})",
+                    "refunds",
+                )
+        return self
+
+    def total_minor(self) -> int:
+        """The total in minor units of the currency."""
+        return to_minor(self.total, self.currency)
+
+
+def _check_precision(amount: Decimal, exponent: int, currency: str, where: str) -> None:
+    if _minor(amount, exponent) is None:
+        raise _error(
+            "precision", f"{amount} has more decimals than {currency} allows ({exponent})", where
+        )
+
+
+class EventIn(_Item):
+    """Something a customer did; ``external_id`` (optional) makes a resend change nothing."""
+
+    external_id: Id | None = None
+    customer_id: Id
+    name: Annotated[str, Field(min_length=1, max_length=200, pattern=NO_NUL)]
+    properties: JsonObject = Field(default_factory=dict)
+    occurred_at: AwareDatetime

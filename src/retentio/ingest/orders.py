@@ -1,0 +1,233 @@
+"""Upsert orders in bulk, with their lines (replaced) and refunds (added once)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import Connection, Table, select
+from sqlalchemy.orm import Session
+
+from retentio.ingest._sql import (
+    audit,
+    begin_write,
+    bulk_insert,
+    ensure_customers,
+    one_of,
+    parts,
+    rows_by,
+    rows_in,
+    utc,
+    with_retry,
+)
+from retentio.ingest.models import OrderIn, to_minor
+from retentio.ingest.results import BatchRejected, BatchResult, keep_last, validate_items
+from retentio.store.tables import Order, OrderLine, Refund
+
+__all__ = ["ingest_orders"]
+
+ORDERS: Table = Order.__table__  # type: ignore[assignment]
+LINES: Table = OrderLine.__table__  # type: ignore[assignment]
+REFUNDS: Table = Refund.__table__  # type: ignore[assignment]
+_COLUMNS = ("customer_id", "ordered_at", "currency", "total_minor", "status")
+
+
+def ingest_orders(
+    session: Session,
+    items: Sequence[Any],
+    *,
+    atomic: bool = False,
+    secret: bytes | None = None,
+    actor: str,
+) -> BatchResult:
+    """Validate ``items`` (decoded JSON) one by one and upsert the valid orders by external id.
+
+    An unknown ``customer_id`` creates a bare customer (its external id only). Given ``lines``
+    replace the order's stored lines (left out: the stored lines stay); ``refunds`` are added
+    unless already stored (by their external id, else by time and amount), never removed.
+    Of several items with one external id the last wins; the others are refused. ``atomic``:
+    any refused item refuses the batch (:class:`BatchRejected`, nothing written). ``secret``
+    is accepted for symmetry with :func:`ingest_customers` (orders carry no addresses).
+    Commits; one audit entry per batch.
+    """
+    del secret
+    valid, invalid = validate_items(OrderIn, items)
+    valid = keep_last(valid, "external_id", invalid)
+    if atomic and invalid:
+        raise BatchRejected(sorted(invalid, key=lambda e: e.index), len(items))
+
+    def write() -> BatchResult:
+        connection = begin_write(session)
+        customers = ensure_customers(connection, {item.customer_id for _, item in valid})
+        o = ORDERS.c
+        stored = rows_by(
+            connection,
+            o.external_id,
+            [i.external_id for _, i in valid],
+            o.id,
+            *(o[c] for c in _COLUMNS),
+        )
+        old_lines, old_refunds = _children(connection, valid, stored)
+        result = BatchResult(received=len(items), failed=len({e.index for e in invalid}))
+        changed: list[tuple[OrderIn, dict[str, Any]]] = []
+        for _, item in valid:
+            row = {
+                "external_id": item.external_id,
+                "customer_id": customers[item.customer_id][0],
+                "ordered_at": item.ordered_at,
+                "currency": item.currency,
+                "total_minor": item.total_minor(),
+                "status": item.status,
+            }
+            before = stored.get(item.external_id)
+            if before is None:
+                result.created += 1
+            elif _same(row, before) and _same_children(item, before.id, old_lines, old_refunds):
+                result.unchanged += 1
+                continue
+            else:
+                result.updated += 1
+            changed.append((item, row))
+        inserted = _write(connection, changed, stored)
+        if inserted is not None:  # PostgreSQL: another batch may have inserted one first
+            result.updated += result.created - inserted
+            result.created = inserted
+        result.errors = sorted(invalid, key=lambda e: e.index)
+        audit(connection, actor, "orders.upsert", result)
+        return result
+
+    return with_retry(session, write)
+
+
+def _same(row: dict[str, Any], before: Any) -> bool:
+    stored = before._mapping
+    return all(
+        (utc(stored[c]) == row[c]) if c == "ordered_at" else stored[c] == row[c] for c in _COLUMNS
+    )
+
+
+def _line_rows(item: OrderIn) -> list[tuple[Any, ...]]:
+    return [
+        (n, line.sku, line.name, line.quantity, to_minor(line.amount, item.currency))
+        for n, line in enumerate(item.lines or (), start=1)
+    ]
+
+
+def _refund_keys(item: OrderIn) -> list[tuple[Any, ...]]:
+    return [
+        (r.external_id, r.refunded_at, to_minor(r.amount, item.currency))
+        for r in item.refunds or ()
+    ]
+
+
+def _children(
+    connection: Connection, valid: list[tuple[int, OrderIn]], stored: dict[str, Any]
+) -> tuple[dict[int, list[tuple[Any, ...]]], dict[int, set[tuple[Any, ...]]]]:
+    """The stored lines and refunds of the stored orders whose items carry lines / refunds."""
+    known = [(stored[i.external_id].id, i) for _, i in valid if i.external_id in stored]
+    with_lines = [order_id for order_id, i in known if i.lines is not None]
+    with_refunds = [order_id for order_id, i in known if i.refunds]
+    lines: dict[int, list[tuple[Any, ...]]] = {}
+    refunds: dict[int, set[tuple[Any, ...]]] = {}
+    if with_lines:
+        ln = LINES.c
+        query = select(ln.order_id, ln.line_no, ln.sku, ln.name, ln.quantity, ln.amount_minor)
+        for row in sorted(rows_in(connection, query, ln.order_id, with_lines)):
+            lines.setdefault(row[0], []).append(tuple(row[1:]))
+    if with_refunds:
+        rf = REFUNDS.c
+        query = select(rf.order_id, rf.external_id, rf.refunded_at, rf.amount_minor)
+        for row in rows_in(connection, query, rf.order_id, with_refunds):
+            refunds.setdefault(row[0], set()).add((row[1], utc(row[2]), row[3]))
+    return lines, refunds
+
+
+def _same_children(
+    item: OrderIn,
+    order_id: int,
+    lines: dict[int, list[tuple[Any, ...]]],
+    refunds: dict[int, set[tuple[Any, ...]]],
+) -> bool:
+    if item.lines is not None and lines.get(order_id, []) != _line_rows(item):
+        return False
+    have = refunds.get(order_id, set())
+    return all(key in have for key in _refund_keys(item))
+
+
+def _write(
+    connection: Connection, changed: list[tuple[OrderIn, dict[str, Any]]], stored: dict[str, Any]
+) -> int | None:
+    if not changed:
+        return None
+    changed.sort(key=lambda pair: pair[1]["external_id"])  # one lock order for every batch
+    rows = [row for _, row in changed]
+    inserted = bulk_insert(
+        connection, ORDERS, rows, key=["external_id"], update=_COLUMNS, touch="updated_at"
+    )
+    new = [  # the ids of new orders, where their lines or refunds need them
+        row["external_id"]
+        for item, row in changed
+        if row["external_id"] not in stored and (item.lines is not None or item.refunds)
+    ]
+    ids = {key: row.id for key, row in stored.items()}
+    ids |= {k: r.id for k, r in rows_by(connection, ORDERS.c.external_id, new, ORDERS.c.id).items()}
+    _write_lines(connection, changed, ids, stored)
+    _write_refunds(connection, changed, ids)
+    return inserted
+
+
+def _write_lines(
+    connection: Connection,
+    changed: list[tuple[OrderIn, dict[str, Any]]],
+    ids: dict[str, int],
+    stored: dict[str, Any],
+) -> None:
+    replaced = [(ids[item.external_id], item) for item, _ in changed if item.lines is not None]
+    if not replaced:
+        return
+    existing = [order_id for order_id, item in replaced if item.external_id in stored]
+    for part in parts(connection, existing):
+        connection.execute(LINES.delete().where(one_of(connection, LINES.c.order_id, part)))
+    rows = [
+        {
+            "order_id": order_id,
+            "line_no": n,
+            "sku": sku,
+            "name": name,
+            "quantity": quantity,
+            "amount_minor": amount,
+        }
+        for order_id, item in replaced
+        for n, sku, name, quantity, amount in _line_rows(item)
+    ]
+    bulk_insert(connection, LINES, rows)
+
+
+def _write_refunds(
+    connection: Connection, changed: list[tuple[OrderIn, dict[str, Any]]], ids: dict[str, int]
+) -> None:
+    keyed: list[dict[str, Any]] = []
+    unkeyed: list[dict[str, Any]] = []
+    for item, _ in changed:
+        for external_id, refunded_at, amount in _refund_keys(item):
+            row = {
+                "order_id": ids[item.external_id],
+                "external_id": external_id,
+                "refunded_at": refunded_at,
+                "amount_minor": amount,
+            }
+            (keyed if external_id is not None else unkeyed).append(row)
+    bulk_insert(
+        connection,
+        REFUNDS,
+        keyed,
+        key=["external_id"],
+        update=["order_id", "refunded_at", "amount_minor"],
+    )
+    bulk_insert(
+        connection,
+        REFUNDS,
+        unkeyed,
+        key=["order_id", "refunded_at", "amount_minor"],
+        where="external_id IS NULL",  # the partial unique index uq_refunds_without_id
+    )
