@@ -7,10 +7,12 @@ VENV := .venv
 BIN := $(VENV)/bin
 DEMO_DIR := demo
 DEMO_CUSTOMERS ?= 5000
+HOST ?= 127.0.0.1
+PORT ?= 8000
 
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 
-.PHONY: run test install install-dev lint typecheck layers unit bench bench-models clean
+.PHONY: run test install install-dev lint typecheck layers unit bench bench-models bench-store bench-api clean
 
 $(UV):
 	$(PYTHON) -m venv $(TOOLS)
@@ -35,6 +37,13 @@ run: install
 	$(BIN)/retentio clv predict $(DEMO_DIR)/orders.parquet --observation-end 2026-06-30 --horizon 12M -o $(DEMO_DIR)/clv.csv
 	$(BIN)/retentio report $(DEMO_DIR)/orders.parquet --observation-end 2026-06-30 -o $(DEMO_DIR)/report.html
 	@echo "Report written to $(DEMO_DIR)/report.html; per-customer predictions in $(DEMO_DIR)/clv.csv"
+	cd $(DEMO_DIR) && $(CURDIR)/$(BIN)/retentio init
+	cd $(DEMO_DIR) && $(CURDIR)/$(BIN)/retentio load orders.parquet
+	cd $(DEMO_DIR) && umask 077 && $(CURDIR)/$(BIN)/retentio apikey create --name "make run" --scope admin > api-key.txt
+	@echo "The demo shop is in $(DEMO_DIR)/retentio.db; an admin API key is in $(DEMO_DIR)/api-key.txt. Try:"
+	@echo "  curl -H \"Authorization: Bearer \$$(cat $(DEMO_DIR)/api-key.txt)\" 'http://$(HOST):$(PORT)/api/v1/kpis?observation_end=2026-06-30'"
+	@echo "  open http://$(HOST):$(PORT)/api/v1/docs   (Ctrl-C stops the server)"
+	cd $(DEMO_DIR) && $(CURDIR)/$(BIN)/retentio serve --host $(HOST) --port $(PORT)
 
 lint: install-dev
 	$(BIN)/ruff check src tests benchmarks
@@ -60,3 +69,9 @@ bench-models: install-dev
 
 clean:
 	rm -rf $(VENV) $(TOOLS) $(DEMO_DIR) .pytest_cache .mypy_cache .ruff_cache .coverage
+
+bench-store: install-dev
+	$(BIN)/python benchmarks/store.py
+
+bench-api: install-dev
+	$(BIN)/python benchmarks/api.py

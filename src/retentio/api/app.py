@@ -20,6 +20,7 @@ from retentio.api.routes import analytics, consent, customers, health, ingest, p
 from retentio.api.scores import ScoreCache
 from retentio.core.errors import ConfigurationError
 from retentio.store import current_revision, head_revision, make_engine
+from retentio.store.arrow import read_transactions
 
 __all__ = ["API_PREFIX", "app_from_settings", "create_app"]
 
@@ -91,12 +92,7 @@ def create_app(config: ApiConfig) -> FastAPI:
     app.state.sessions = sessionmaker(engine, class_=Session, expire_on_commit=False)
     app.state.limiter = RateLimiter(config.rate_per_second, config.rate_burst)
 
-    def transactions() -> Any:
-        from retentio.store.arrow import read_transactions  # TEMP
-
-        return read_transactions(engine)
-
-    app.state.transactions = transactions
+    app.state.transactions = lambda: read_transactions(engine)
     app.state.scores = ScoreCache(app.state.transactions, config.scores_ttl)
     install_problem_handlers(app)
     app.middleware("http")(_security_headers)
