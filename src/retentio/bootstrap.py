@@ -12,6 +12,7 @@ from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from retentio.core.errors import ConfigurationError
+from retentio.core.signing import Signer, derive_key
 from retentio.store import DEFAULT_DATABASE_URL
 
 _PLACEHOLDER = re.compile(r"change.?me|secret|password|example|placeholder|xxxx", re.IGNORECASE)
@@ -36,6 +37,46 @@ class Settings(BaseSettings):
         "links; generate one with: python -c 'import secrets; print(secrets.token_urlsafe(48))'",
     )
 
+    signing_keys: dict[str, SecretStr] = Field(
+        default_factory=dict,
+        description="Keys of signed links (withdrawal, preferences) by key id, as JSON, e.g. "
+        '{"2026a": "<32+ random characters>"}; empty: one key derived from the secret key',
+    )
+    signing_key_id: str | None = Field(
+        default=None,
+        description="The key id of signing_keys that signs new links (the others still verify)",
+    )
+    public_url: str | None = Field(
+        default=None,
+        description="The public base URL of the API server behind a proxy (e.g. "
+        "https://shop.example/retentio), used in customers' links; default: the request's URL",
+    )
+    api_rate_per_second: float = Field(
+        default=100.0, gt=0, description="Requests per second allowed per API key (token bucket)"
+    )
+    api_rate_burst: int = Field(
+        default=200, ge=1, description="Requests an API key may make in a burst (bucket size)"
+    )
+    retention_events_days: int = Field(
+        default=730,
+        ge=0,
+        description="Delete events older than this many days (0 keeps them): two years of "
+        "behaviour allow year-over-year comparison",
+    )
+    retention_inactive_customer_days: int = Field(
+        default=1095,
+        ge=0,
+        description="Erase customers with no order, event or consent change for this many days "
+        "and no consent granted (0 never): three years, the Danish and Dutch general limitation "
+        "period for claims",
+    )
+    retention_audit_days: int = Field(
+        default=1095,
+        ge=0,
+        description="Delete audit entries older than this many days (0 keeps them): three years, "
+        "to answer complaints within the limitation period",
+    )
+
     @field_validator("secret_key")
     @classmethod
     def _real_secret(cls, value: SecretStr | None) -> SecretStr | None:
@@ -47,6 +88,23 @@ class Settings(BaseSettings):
                 "RETENTIO_SECRET_KEY must be at least 32 random characters, not a placeholder"
             )
         return value
+
+    def signer(self) -> Signer:
+        """The signer of customers' links: ``signing_keys`` signing with ``signing_key_id``,
+        else one key (id ``k0``) derived from the secret key."""
+        if not self.signing_keys:
+            return Signer({"k0": derive_key(self.require_secret(), "signing")}, "k0")
+        current = self.signing_key_id
+        if current is None and len(self.signing_keys) == 1:
+            current = next(iter(self.signing_keys))
+        if current is None:
+            raise ConfigurationError(
+                "RETENTIO_SIGNING_KEY_ID must name the key of RETENTIO_SIGNING_KEYS that signs"
+            )
+        keys = {
+            kid: key.get_secret_value().encode("utf-8") for kid, key in self.signing_keys.items()
+        }
+        return Signer(keys, current)
 
     def require_secret(self) -> bytes:
         """The secret key as bytes; a ConfigurationError saying how to set it when missing."""

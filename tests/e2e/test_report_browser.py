@@ -6,8 +6,6 @@ test is skipped on a developer machine, but fails on CI (``CI=true``), where it 
 
 from __future__ import annotations
 
-import importlib.util
-import os
 from collections.abc import Callable
 from datetime import date
 from pathlib import Path
@@ -21,38 +19,6 @@ from retentio.reporting import write_report
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-
-
-def _missing() -> str | None:
-    """Why the browser test cannot run here, or None when it can."""
-    missing = []
-    if importlib.util.find_spec("playwright") is None:
-        missing.append("the playwright package is not installed")
-    if not CHROMIUM.exists():
-        missing.append(f"{CHROMIUM} does not exist (apt-get install chromium)")
-    return "; ".join(missing) or None
-
-
-@pytest.fixture
-def sync_playwright() -> Callable[[], Any]:
-    reason = _missing()
-    if reason is not None:
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"browser test cannot run on CI: {reason}")
-        pytest.skip(f"browser test needs headless Chromium: {reason}")
-    from playwright.sync_api import sync_playwright
-
-    return sync_playwright
-
 
 @pytest.fixture(scope="module")
 def report_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
@@ -61,7 +27,10 @@ def report_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_report_renders_offline_without_errors(
-    sync_playwright: Callable[[], Any], report_file: Path, tmp_path: Path
+    sync_playwright: Callable[[], Any],
+    chromium_launcher: Callable[[Any], Any],
+    report_file: Path,
+    tmp_path: Path,
 ) -> None:
     from playwright.sync_api import expect
 
@@ -76,7 +45,7 @@ def test_report_renders_offline_without_errors(
             route.abort()
 
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        browser = chromium_launcher(p)
         try:
             context = browser.new_context(viewport={"width": 1280, "height": 900})
             context.route("**/*", only_files)

@@ -13,11 +13,11 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from retentio import __version__
 from retentio.api.config import ApiConfig
-from retentio.bootstrap import Settings
 from retentio.api.problems import ProblemBody, install_problem_handlers
 from retentio.api.ratelimit import RateLimiter
 from retentio.api.routes import analytics, consent, customers, health, ingest, pages, privacy
 from retentio.api.scores import ScoreCache
+from retentio.bootstrap import Settings
 from retentio.core.errors import ConfigurationError
 from retentio.store import current_revision, head_revision, make_engine
 from retentio.store.arrow import read_transactions

@@ -2,6 +2,7 @@
 
 # No `from __future__ import annotations`: Typer reads the annotations as objects.
 
+import getpass
 import os
 import secrets
 from collections.abc import Iterator
@@ -16,6 +17,7 @@ from sqlalchemy.orm import Session
 from retentio.bootstrap import Settings
 from retentio.cli.app import app, err, out
 from retentio.core.errors import ConfigurationError
+from retentio.privacy import DEFAULT_TEXT_VERSION, publish_default_texts
 from retentio.store import current_revision, head_revision, make_engine, upgrade
 
 __all__ = ["DatabaseUrl", "db_app", "store_session"]
@@ -121,6 +123,12 @@ def init_command(
     """Create the operational database (the embedded SQLite file by default) and its tables."""
     url = _url(database_url)
     _, after = _migrate(url)
-    err.print(f"The database {_shown(url)} is ready (revision {after}).")
+    with store_session(url) as session:
+        texts = publish_default_texts(session, actor=f"cli:{getpass.getuser()}")
+    languages = ", ".join(sorted({t.language for t in texts}))
+    err.print(
+        f"The database {_shown(url)} is ready (revision {after}); "
+        f"the default consent texts ({DEFAULT_TEXT_VERSION}: {languages}) are published."
+    )
     if secret_file and Settings().secret_key is None and _write_secret(Path(".env")):
         err.print("Generated RETENTIO_SECRET_KEY into .env (readable by you only).")

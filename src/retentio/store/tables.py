@@ -22,6 +22,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
     func,
     text,
 )
@@ -32,6 +33,7 @@ __all__ = [
     "AuditEntry",
     "Base",
     "Consent",
+    "ConsentConfirmation",
     "ConsentEvent",
     "ConsentText",
     "Customer",
@@ -183,6 +185,8 @@ class ConsentEvent(Base):
     channel: Mapped[str] = mapped_column(String(20))
     purpose: Mapped[str] = mapped_column(String(20))
     granted: Mapped[bool] = mapped_column(Boolean)
+    #: True for the double opt-in confirmation of an earlier (pending) grant.
+    is_confirmation: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     lawful_basis: Mapped[str | None] = mapped_column(String(20))
     source: Mapped[str] = mapped_column(String(20))
     source_detail: Mapped[str | None] = mapped_column(String(500))
@@ -206,6 +210,22 @@ class Consent(Base):
     confirmed_at: Mapped[datetime | None]
     last_event_id: Mapped[int] = mapped_column(ForeignKey("consent_events.id"))
     updated_at: Mapped[datetime] = mapped_column(server_default=func.now())
+
+
+class ConsentConfirmation(Base):
+    """A double opt-in confirmation token: only its SHA-256 is stored; single use, expiring."""
+
+    __tablename__ = "consent_confirmations"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
+    channel: Mapped[str] = mapped_column(String(20))
+    purpose: Mapped[str] = mapped_column(String(20))
+    consent_event_id: Mapped[int] = mapped_column(ForeignKey("consent_events.id"))
+    created_at: Mapped[datetime] = mapped_column(server_default=func.now())
+    expires_at: Mapped[datetime] = mapped_column(index=True)
+    used_at: Mapped[datetime | None]
 
 
 class Suppression(Base):

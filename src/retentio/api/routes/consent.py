@@ -10,6 +10,7 @@ from pydantic import BaseModel, ValidationError
 from retentio.api.deps import Admin, Body, DbSession, Principal, Reader, Writer
 from retentio.api.idempotency import Outcome, run_idempotent
 from retentio.api.problems import Problem, problem_responses
+from retentio.api.routes.pages import PAGE_LANGUAGES
 from retentio.api.schemas import (
     ConsentIn,
     ConsentOut,
@@ -72,6 +73,12 @@ def public_url(request: Request, path: str) -> str:
     """An absolute URL on this server (``public_url`` when configured, else as requested)."""
     base = request.app.state.config.public_url or str(request.base_url)
     return base.rstrip("/") + path
+
+
+def _lang(language: str) -> str:
+    """The query string that shows a customer's page in ``language`` (if the pages have it)."""
+    primary = language.split("-")[0].split("_")[0].lower()
+    return f"?lang={primary}" if primary in PAGE_LANGUAGES else ""
 
 
 def _run(request: Request, principal: Principal, sha256: str, status: int, make: Any) -> Any:
@@ -138,7 +145,7 @@ def opt_in_route(
         pending = start_double_opt_in(
             session, customer=external_id, recorded_by=principal.actor, **given.model_dump()
         )
-        url = public_url(request, f"/consent/confirm/{pending.token}")
+        url = public_url(request, f"/consent/confirm/{pending.token}{_lang(given.language)}")
         message = confirmation_message(given.language, url)
         return {**pending.to_dict(), "confirm_url": url, "message": message.to_dict()}
 
@@ -182,13 +189,17 @@ def withdrawal_link_route(
     external_id: str,
     channel: Annotated[str, Query(max_length=20)] = "email",
     purpose: Annotated[str, Query(max_length=20)] = "marketing",
+    language: Annotated[
+        str | None, Query(max_length=35, description="The page's language: da, en or nl.")
+    ] = None,
 ) -> WithdrawalLinkOut:
     """A signed one-click withdrawal link for messages (also the List-Unsubscribe URL)."""
     customer = customer_by_external_id(session, external_id)
     if customer is None:
         raise NotFoundError(f"no customer with external_id {external_id!r}")
     token = withdrawal_token(_signer(request), customer.id, channel, purpose)
-    return WithdrawalLinkOut(token=token, url=public_url(request, f"/u/{token}"))
+    suffix = _lang(language) if language else ""
+    return WithdrawalLinkOut(token=token, url=public_url(request, f"/u/{token}{suffix}"))
 
 
 @router.get(

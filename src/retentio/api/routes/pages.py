@@ -18,10 +18,11 @@ from retentio.api.deps import DbSession, client_address, limit_by_address
 from retentio.core.signing import Signer, TokenError
 from retentio.privacy import confirm_double_opt_in, withdraw_with_token
 
-__all__ = ["router"]
+__all__ = ["PAGE_LANGUAGES", "router"]
 
 router = APIRouter(include_in_schema=False, dependencies=[Depends(limit_by_address)])
 
+PAGE_LANGUAGES = ("da", "en", "nl")
 Lang = Annotated[str, Query(pattern="^(da|en|nl)$")]
 
 _TEXT = {

@@ -51,7 +51,7 @@ def export_route(
 @router.post(
     "/customers/{external_id}/erase",
     response_model=ErasureOut,
-    responses=problem_responses(401, 403, 404, 409, 422, 429),
+    responses=problem_responses(400, 401, 403, 404, 409, 413, 415, 422, 429),
 )
 def erase_route(
     request: Request, session: DbSession, principal: Admin, external_id: str, body: Body
