@@ -258,11 +258,18 @@ class OrderIn(_Item):
         return to_minor(self.total, self.currency)
 
 
+#: The largest amount accepted, in minor units: far above any order, far below the 64-bit limit.
+MAX_MINOR = 10**15
+
+
 def _check_precision(amount: Decimal, exponent: int, currency: str, where: str) -> None:
-    if _minor(amount, exponent) is None:
+    minor = _minor(amount, exponent)
+    if minor is None:
         raise _error(
             "precision", f"{amount} has more decimals than {currency} allows ({exponent})", where
         )
+    if abs(minor) > MAX_MINOR:
+        raise _error("amount", f"{amount} {currency} is more than retentio stores", where)
 
 
 class EventIn(_Item):

@@ -34,6 +34,7 @@ FloatArray = NDArray[np.float64]
 Objective = Callable[[FloatArray], tuple[float, FloatArray]]
 
 #: Log-parameters are kept within these bounds so that exp() never overflows.
+_GRADIENT_TOLERANCE = 1e-4  # max |gradient| of an accepted fit that did not report success
 _LOG_BOUND = 30.0
 #: Above this many (distinct) rows, a fit first runs on a random quarter of this many rows and
 #: starts the full fit from there: fewer passes over all the rows, the same optimum.
@@ -367,7 +368,11 @@ class Model(ABC):
         grad = np.asarray(result.jac, dtype=np.float64)
         if not (np.all(np.isfinite(x)) and math.isfinite(value) and np.all(np.isfinite(grad))):
             raise ConvergenceError(f"{type(self).__name__} fit gave non-finite values. {_ADVICE}")
-        if not result.success and float(np.max(np.abs(grad))) > 1e-5:
+        # The objective is a mean per customer. L-BFGS-B can end ABNORMAL on a flat ridge
+        # (Gamma-Gamma's q and gamma growing together) with a gradient near 1e-5, on one
+        # machine's floating-point kernels just under it and on another's just over: an
+        # optimum that flat is reached; the Hessian check rejects unidentified ones.
+        if not result.success and float(np.max(np.abs(grad))) > _GRADIENT_TOLERANCE:
             raise ConvergenceError(
                 f"{type(self).__name__} fit did not converge ({result.message}). {_ADVICE}"
             )

@@ -86,7 +86,9 @@ def erase_route(
     return run_idempotent(request, principal, body.sha256, work)
 
 
-@router.get("/audit", response_model=AuditPage, responses=problem_responses(401, 403, 422, 429))
+@router.get(
+    "/audit", response_model=AuditPage, responses=problem_responses(401, 403, 404, 422, 429)
+)
 def audit_route(
     session: DbSession,
     _principal: Admin,
