@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+import contextlib
+import gc
+import threading
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
-from fastapi import FastAPI, Request, Response
+from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 from pydantic import BaseModel
 from sqlalchemy.orm import Session, sessionmaker
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from retentio import __version__
 from retentio.api.config import ApiConfig
@@ -54,14 +58,33 @@ def _openapi(app: FastAPI, extra: tuple[type[BaseModel], ...]) -> Callable[[], d
     return build
 
 
-async def _security_headers(
-    request: Request, call_next: Callable[[Request], Awaitable[Response]]
-) -> Response:
-    response = await call_next(request)
-    response.headers.setdefault("X-Content-Type-Options", "nosniff")
-    response.headers.setdefault("Cache-Control", "no-store")
-    response.headers.setdefault("Referrer-Policy", "no-referrer")
-    return response
+_HEADERS = [
+    (b"x-content-type-options", b"nosniff"),
+    (b"cache-control", b"no-store"),
+    (b"referrer-policy", b"no-referrer"),
+]
+
+
+class SecurityHeaders:
+    """Adds the headers every answer carries (plain ASGI: Starlette's BaseHTTPMiddleware
+    cost a sixth of a tracked event's time)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                present = {name.lower() for name, _ in message.get("headers", [])}
+                extra = [(n, v) for n, v in _HEADERS if n not in present]
+                message = {**message, "headers": [*message.get("headers", []), *extra]}
+            await send(message)
+
+        await self.app(scope, receive, with_headers)
 
 
 def create_app(config: ApiConfig) -> FastAPI:
@@ -75,6 +98,11 @@ def create_app(config: ApiConfig) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        # The libraries loaded at start-up hold millions of objects that live for ever; frozen,
+        # the collector stops re-scanning them while a 10,000-item batch allocates (a third
+        # of a batch's time went to collections before).
+        gc.collect()
+        gc.freeze()
         yield
         engine.dispose()
 
@@ -91,11 +119,15 @@ def create_app(config: ApiConfig) -> FastAPI:
     app.state.engine = engine
     app.state.sessions = sessionmaker(engine, class_=Session, expire_on_commit=False)
     app.state.limiter = RateLimiter(config.rate_per_second, config.rate_burst)
+    # SQLite has one writer at a time, and a blocked writer polls with growing sleeps (up to
+    # 100 ms): writers queue on a lock instead. PostgreSQL locks rows itself.
+    sqlite = engine.dialect.name == "sqlite"
+    app.state.write_lock = threading.Lock() if sqlite else contextlib.nullcontext()
 
     app.state.transactions = lambda: read_transactions(engine)
     app.state.scores = ScoreCache(app.state.transactions, config.scores_ttl)
     install_problem_handlers(app)
-    app.middleware("http")(_security_headers)
+    app.add_middleware(SecurityHeaders)
     app.state.signer = config.signer
     for module in (health, ingest, customers, consent, privacy, analytics):
         app.include_router(module.router, prefix=API_PREFIX)

@@ -21,6 +21,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -176,17 +177,23 @@ def run_idempotent(
     body_sha256: str,
     work: Callable[[str | None], Outcome],
 ) -> JSONResponse:
-    """Run ``work`` at most once per Idempotency-Key; ``work`` gets the key (or None)."""
+    """Run ``work`` at most once per Idempotency-Key; ``work`` gets the key (or None).
+
+    Each write (the claim, the work, storing the answer) holds the server's write lock: on
+    SQLite, writers then queue on it instead of polling SQLite's busy handler.
+    """
+    lock: AbstractContextManager[Any] = request.app.state.write_lock
     key = idempotency_key(request)
     if key is None:
-        outcome = work(None)
+        with lock:
+            outcome = work(None)
         return JSONResponse(outcome.body, status_code=outcome.status)
     sessions: sessionmaker[Session] = request.app.state.sessions
     config: ApiConfig = request.app.state.config
     endpoint = f"{request.method} {request.url.path}"[:200]
-    claim = _claim(
-        sessions, config, principal.key.id, endpoint, key, _fingerprint(request, body_sha256)
-    )
+    fingerprint = _fingerprint(request, body_sha256)
+    with lock:
+        claim = _claim(sessions, config, principal.key.id, endpoint, key, fingerprint)
     if isinstance(claim, _Stored):
         return JSONResponse(
             claim.body,
@@ -195,15 +202,19 @@ def run_idempotent(
             headers={"Idempotent-Replayed": "true"},
         )
     try:
-        outcome = work(key)
+        with lock:
+            outcome = work(key)
     except Problem as problem:
-        if problem.status == 409 or problem.status == 429 or problem.status >= 500:
-            _abandon(sessions, claim)
-        else:
-            _finish(sessions, claim, problem.status, problem.body())
+        with lock:
+            if problem.status in (409, 429) or problem.status >= 500:
+                _abandon(sessions, claim)
+            else:
+                _finish(sessions, claim, problem.status, problem.body())
         raise
     except BaseException:
-        _abandon(sessions, claim)
+        with lock:
+            _abandon(sessions, claim)
         raise
-    _finish(sessions, claim, outcome.status, outcome.body)
+    with lock:
+        _finish(sessions, claim, outcome.status, outcome.body)
     return JSONResponse(outcome.body, status_code=outcome.status)

@@ -61,7 +61,10 @@ def compute_scores(transactions: pa.Table, *, today: date, horizon: str = "12M")
     now = datetime.now(UTC)
     if transactions.num_rows == 0:
         return Scores(now, today, horizon, note="no orders yet")
-    scores = _records(rfm(transactions, observation_end=today), _RFM)
+    try:
+        scores = _records(rfm(transactions, observation_end=today), _RFM)
+    except RetentioError as exc:  # e.g. every order dated in the future
+        return Scores(now, today, horizon, note=f"no scores: {exc}")
     note = None
     try:
         summary = summarize(transactions, observation_end=today)

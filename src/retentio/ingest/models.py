@@ -93,11 +93,9 @@ def to_minor(amount: Decimal, currency: str) -> int:
 
 def _minor(amount: Decimal, exponent: int) -> int | None:
     """``amount`` in minor units, None when it has more decimals than ``exponent``."""
-    if amount.as_tuple().exponent >= -exponent:  # type: ignore[operator]  # finite: an int
-        return int(amount.scaleb(exponent))  # the common case: no decimals to check
     scaled = amount.scaleb(exponent)
-    integral = scaled.to_integral_value()
-    return int(integral) if scaled == integral else None
+    whole = int(scaled)  # toward zero; equal only when nothing was cut off
+    return whole if scaled == whole else None
 
 
 #: Text without NUL characters, which PostgreSQL cannot store (checked in pydantic's core).

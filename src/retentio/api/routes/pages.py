@@ -111,12 +111,13 @@ def confirm_page(token: str, lang: Lang = "en") -> HTMLResponse:
 def confirm(request: Request, session: DbSession, token: str, lang: Lang = "en") -> HTMLResponse:
     """Confirm the double opt-in (single use)."""
     try:
-        confirm_double_opt_in(
-            session,
-            token,
-            ip_address=client_address(request),
-            user_agent=request.headers.get("user-agent"),
-        )
+        with request.app.state.write_lock:
+            confirm_double_opt_in(
+                session,
+                token,
+                ip_address=client_address(request),
+                user_agent=request.headers.get("user-agent"),
+            )
     except TokenError as error:
         return _refused(lang, error)
     return _page(lang, _TEXT[lang]["confirmed"], "")
@@ -139,13 +140,14 @@ def withdraw(request: Request, session: DbSession, token: str, lang: Lang = "en"
     if signer is None:
         return _page(lang, _TEXT[lang]["bad"], "", status=503)
     try:
-        withdraw_with_token(
-            session,
-            signer,
-            token,
-            ip_address=client_address(request),
-            user_agent=request.headers.get("user-agent"),
-        )
+        with request.app.state.write_lock:
+            withdraw_with_token(
+                session,
+                signer,
+                token,
+                ip_address=client_address(request),
+                user_agent=request.headers.get("user-agent"),
+            )
     except TokenError as error:
         return _refused(lang, error)
     return _page(lang, _TEXT[lang]["withdrawn"], "")
