@@ -25,6 +25,14 @@ def serve_command(
     log_level: Annotated[
         str, typer.Option(help="critical, error, warning, info or debug.")
     ] = "info",
+    workers: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            help="Server processes. More than one suits PostgreSQL (each process has its own "
+            "rate-limit buckets); SQLite has one writer, so keep 1 there.",
+        ),
+    ] = 1,
 ) -> None:
     """Serve the REST API (and its docs page) until stopped with Ctrl-C."""
     import uvicorn  # imported here: the other commands should not pay for the web stack
@@ -35,5 +43,11 @@ def serve_command(
     base = f"http://{host}:{port}/api/v1"
     err.print(f"Serving the retentio API on {base} (docs: {base}/docs; Ctrl-C stops it)")
     uvicorn.run(
-        API_FACTORY, factory=True, host=host, port=port, log_level=log_level, server_header=False
+        API_FACTORY,
+        factory=True,
+        host=host,
+        port=port,
+        log_level=log_level,
+        server_header=False,
+        workers=workers,
     )

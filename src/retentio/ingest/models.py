@@ -19,7 +19,6 @@ from typing import Annotated, Any, Literal
 from pydantic import (
     AfterValidator,
     BaseModel,
-    BeforeValidator,
     ConfigDict,
     Field,
     field_validator,
@@ -54,13 +53,6 @@ _CURRENCY = re.compile(r"[A-Z]{3}")
 def _error(kind: str, message: str, field: str | None = None) -> PydanticCustomError:
     """A validation error; ``field`` names it when raised by a check of the whole item."""
     return PydanticCustomError(kind, message, None if field is None else {"field": field})
-
-
-def _identifier(value: Any) -> Any:
-    """Shops often number their ids: a JSON integer id is read as its decimal string."""
-    if isinstance(value, int) and not isinstance(value, bool):
-        return str(value)
-    return value
 
 
 def _aware_utc(value: datetime) -> datetime:
@@ -100,9 +92,7 @@ def _minor(amount: Decimal, exponent: int) -> int | None:
 
 #: Text without NUL characters, which PostgreSQL cannot store (checked in pydantic's core).
 NO_NUL = r"^[^\x00]*$"
-Id = Annotated[
-    str, BeforeValidator(_identifier), Field(min_length=1, max_length=200, pattern=NO_NUL)
-]
+Id = Annotated[str, Field(min_length=1, max_length=200, pattern=NO_NUL)]
 Text = Annotated[str, Field(max_length=200, pattern=NO_NUL)]
 AwareDatetime = Annotated[datetime, AfterValidator(_aware_utc)]
 #: A JSON number or numeric string, exact (a float by its shortest repr); no NaN or Infinity.
@@ -111,7 +101,10 @@ JsonObject = Annotated[dict[str, Any], AfterValidator(_json_object)]
 
 
 class _Item(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, frozen=True)
+    # coerce_numbers_to_str: shops often number their ids; a JSON number is read as its digits.
+    model_config = ConfigDict(
+        extra="forbid", str_strip_whitespace=True, frozen=True, coerce_numbers_to_str=True
+    )
 
 
 class CustomerIn(_Item):

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any, TypeVar
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from retentio.core.errors import DataError
 
@@ -102,10 +103,20 @@ def _errors(index: int, exc: ValidationError) -> list[ItemError]:
     return found
 
 
+@lru_cache(maxsize=16)
+def _list_adapter(model: type[M]) -> TypeAdapter[list[M]]:
+    return TypeAdapter(list[model])  # type: ignore[valid-type]
+
+
 def validate_items(
     model: type[M], items: Sequence[Any]
 ) -> tuple[list[tuple[int, M]], list[ItemError]]:
     """Validate each item on its own: the valid ones with their index, and every error."""
+    if all(type(item) is dict for item in items):
+        try:  # the common case, all valid: one call into pydantic's core for the whole batch
+            return list(enumerate(_list_adapter(model).validate_python(items))), []
+        except ValidationError:
+            pass  # some item is invalid: validate one by one to keep the valid ones
     valid: list[tuple[int, M]] = []
     errors: list[ItemError] = []
     validate = model.model_validate
