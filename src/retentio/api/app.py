@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import logging
 import threading
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -12,6 +13,8 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 from pydantic import BaseModel
+from sqlalchemy import Engine, event
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -29,6 +32,7 @@ from retentio.store.arrow import read_transactions
 __all__ = ["API_PREFIX", "app_from_settings", "create_app"]
 
 API_PREFIX = "/api/v1"
+_log = logging.getLogger("retentio.api")
 _DESCRIPTION = """retentio's REST API: feed it customers, orders and events; read KPIs,
 profiles and predictions; manage consent and the privacy duties.
 
@@ -87,9 +91,41 @@ class SecurityHeaders:
         await self.app(scope, receive, with_headers)
 
 
+def _no_autocheckpoint(connection: Any, _record: Any) -> None:
+    connection.execute("PRAGMA wal_autocheckpoint = 0")
+
+
+class _Checkpointer:
+    """Copies SQLite's write-ahead log into the database file once a second, from its own
+    thread. Left to the default, the commit that fills 1,000 pages of log does it, and that
+    request waits (100 ms and more on a large store)."""
+
+    def __init__(self, engine: Engine, every: float = 1.0) -> None:
+        self._engine = engine
+        self._every = every
+        self._stopped = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="wal-checkpoint", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stopped.wait(self._every):
+            try:
+                with self._engine.connect() as connection:
+                    connection.exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)")
+            except SQLAlchemyError as exc:  # try again next time; the log only grows meanwhile
+                _log.warning("WAL checkpoint failed: %s", exc)
+
+    def stop(self) -> None:
+        self._stopped.set()
+        self._thread.join(timeout=10)
+
+
 def create_app(config: ApiConfig) -> FastAPI:
     """The API on the database ``config.database_url`` (migrated to this version)."""
     engine = make_engine(config.database_url)
+    sqlite = engine.dialect.name == "sqlite"
+    if sqlite:  # the server checkpoints the WAL in the background, not in a request's commit
+        event.listen(engine, "connect", _no_autocheckpoint)
     if current_revision(engine) != head_revision():
         engine.dispose()
         raise ConfigurationError(
@@ -106,7 +142,10 @@ def create_app(config: ApiConfig) -> FastAPI:
         # A batch allocates a few hundred thousand short-lived objects: collect the young
         # generation every 50,000 allocations rather than every 700.
         gc.set_threshold(50_000, 20, 100)
+        checkpoints = _Checkpointer(engine) if sqlite else None
         yield
+        if checkpoints is not None:
+            checkpoints.stop()
         engine.dispose()
 
     app = FastAPI(
@@ -124,7 +163,6 @@ def create_app(config: ApiConfig) -> FastAPI:
     app.state.limiter = RateLimiter(config.rate_per_second, config.rate_burst)
     # SQLite has one writer at a time, and a blocked writer polls with growing sleeps (up to
     # 100 ms): writers queue on a lock instead. PostgreSQL locks rows itself.
-    sqlite = engine.dialect.name == "sqlite"
     app.state.write_lock = threading.Lock() if sqlite else contextlib.nullcontext()
 
     app.state.transactions = lambda: read_transactions(engine)
