@@ -9,17 +9,18 @@ Each database gets a fresh store (a SQLite file in a temporary directory; a new 
 database at ``--postgres``), migrated with ``retentio init``, a write key from ``retentio apikey
 create``, a rate limit of 1,000 requests a second per key (the default 100 would refuse half
 of the tracking), and the server started as users start it: ``retentio serve`` in its own process
-(one uvicorn process). Then:
+(one uvicorn process; ``--workers 2`` on PostgreSQL). Then:
 
 - **ingestion**: the orders (4 per customer on average, one line each) are sent as
   ``POST /api/v1/orders/batch`` bodies of ``--batch`` (10,000) items, each with an
   Idempotency-Key, one after another on one connection per server process (SQLite: one
   process, one stream; PostgreSQL: ``--postgres-workers`` (2) processes and streams). The
-  bodies are serialised before the clock starts, so the figure is the server's: orders / wall time from the first request to the last answer.
+  bodies are serialised before the clock starts, so the figure is the server's: orders / wall
+  time from the first request to the last answer.
 - **tracking**: ``POST /api/v1/events`` at a fixed ``--rps`` (200 a second) for ``--seconds``
   (30), after a checkpoint that writes the bulk load out and ``--warmup`` (5) uncounted
-  seconds at that rate (the server's thread
-  pool and database connections, and the client's 64 connections, start then), open loop:
+  seconds at that rate (the server's thread pool and database connections, and the client's
+  64 connections, start then), open loop:
   each request is sent at its scheduled time from a pool of threads, and its latency counts
   from that time (so a stalled server cannot hide its queue).
 
