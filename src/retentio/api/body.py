@@ -12,10 +12,11 @@ from typing import Any
 
 import orjson
 from fastapi import Request
+from pydantic import BaseModel
 
 from retentio.api.problems import Problem
 
-__all__ = ["JsonBody", "read_json_body"]
+__all__ = ["JsonBody", "openapi_body", "read_json_body"]
 
 
 @dataclass(frozen=True)
@@ -57,3 +58,10 @@ async def read_json_body(request: Request) -> JsonBody:
             ) from None
         raise Problem("malformed-request", f"the body is not valid JSON: {exc}") from None
     return JsonBody(value, hashlib.sha256(raw).hexdigest())
+
+
+def openapi_body(model: type[BaseModel]) -> dict[str, Any]:
+    """The ``openapi_extra`` that documents a body read here as ``model`` (its schema is added
+    to the document's components by the app)."""
+    ref = {"$ref": f"#/components/schemas/{model.__name__}"}
+    return {"requestBody": {"required": True, "content": {"application/json": {"schema": ref}}}}

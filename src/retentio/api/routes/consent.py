@@ -7,6 +7,7 @@ from typing import Annotated, Any, TypeVar
 from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, ValidationError
 
+from retentio.api.body import openapi_body
 from retentio.api.deps import Admin, Body, DbSession, Principal, Reader, Writer
 from retentio.api.idempotency import Outcome, run_idempotent
 from retentio.api.problems import Problem, problem_responses
@@ -43,11 +44,6 @@ M = TypeVar("M", bound=BaseModel)
 #: The request bodies read by hand (for the same body checks as every POST), for OpenAPI.
 BODY_MODELS: tuple[type[BaseModel], ...] = (ConsentIn, OptInIn, WithdrawIn, ConsentTextIn)
 _ERRORS = problem_responses(400, 401, 403, 404, 409, 413, 415, 422, 429)
-
-
-def _body_schema(model: type[BaseModel]) -> dict[str, Any]:
-    ref = {"$ref": f"#/components/schemas/{model.__name__}"}
-    return {"requestBody": {"required": True, "content": {"application/json": {"schema": ref}}}}
 
 
 def _parse(model: type[M], value: Any) -> M:
@@ -100,7 +96,7 @@ def consents_route(session: DbSession, _principal: Reader, external_id: str) -> 
     status_code=201,
     response_model=ConsentOut,
     responses=_ERRORS,
-    openapi_extra=_body_schema(ConsentIn),
+    openapi_extra=openapi_body(ConsentIn),
 )
 def record_route(
     request: Request, session: DbSession, principal: Writer, external_id: str, body: Body
@@ -129,7 +125,7 @@ def record_route(
     status_code=201,
     response_model=OptInOut,
     responses=_ERRORS,
-    openapi_extra=_body_schema(OptInIn),
+    openapi_extra=openapi_body(OptInIn),
 )
 def opt_in_route(
     request: Request, session: DbSession, principal: Writer, external_id: str, body: Body
@@ -156,7 +152,7 @@ def opt_in_route(
     "/customers/{external_id}/consents/withdraw",
     response_model=ConsentOut,
     responses=_ERRORS,
-    openapi_extra=_body_schema(WithdrawIn),
+    openapi_extra=openapi_body(WithdrawIn),
 )
 def withdraw_route(
     request: Request, session: DbSession, principal: Writer, external_id: str, body: Body
@@ -221,7 +217,7 @@ def texts_route(
     status_code=201,
     response_model=ConsentTextOut,
     responses=_ERRORS,
-    openapi_extra=_body_schema(ConsentTextIn),
+    openapi_extra=openapi_body(ConsentTextIn),
 )
 def publish_route(request: Request, session: DbSession, principal: Admin, body: Body) -> Any:
     """Publish a consent text version; a marketing text must say how to withdraw consent."""

@@ -16,6 +16,7 @@ from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.orm import Session
 
+from retentio.api.body import openapi_body
 from retentio.api.deps import Body, DbSession, Writer
 from retentio.api.idempotency import Outcome, run_idempotent
 from retentio.api.problems import Problem, problem_responses
@@ -66,11 +67,6 @@ BATCH_MODELS: tuple[type[BaseModel], ...] = (CustomerBatch, OrderBatch, EventBat
 
 Atomic = Annotated[bool, Query(description="Reject the whole batch (422) if any item is invalid.")]
 _ERRORS = problem_responses(400, 401, 403, 409, 413, 415, 422, 429)
-
-
-def _body_schema(model: type[BaseModel]) -> dict[str, Any]:
-    ref = {"$ref": f"#/components/schemas/{model.__name__}"}
-    return {"requestBody": {"required": True, "content": {"application/json": {"schema": ref}}}}
 
 
 def _items(value: Any, limit: int) -> Sequence[Any]:
@@ -128,7 +124,7 @@ def _batch(
     "/customers/batch",
     response_model=BatchResultOut,
     responses=_ERRORS,
-    openapi_extra=_body_schema(CustomerBatch),
+    openapi_extra=openapi_body(CustomerBatch),
 )
 def customers_batch(
     request: Request, session: DbSession, principal: Writer, body: Body, atomic: Atomic = False
@@ -141,7 +137,7 @@ def customers_batch(
     "/orders/batch",
     response_model=BatchResultOut,
     responses=_ERRORS,
-    openapi_extra=_body_schema(OrderBatch),
+    openapi_extra=openapi_body(OrderBatch),
 )
 def orders_batch(
     request: Request, session: DbSession, principal: Writer, body: Body, atomic: Atomic = False
@@ -154,7 +150,7 @@ def orders_batch(
     "/events/batch",
     response_model=BatchResultOut,
     responses=_ERRORS,
-    openapi_extra=_body_schema(EventBatch),
+    openapi_extra=openapi_body(EventBatch),
 )
 def events_batch(
     request: Request, session: DbSession, principal: Writer, body: Body, atomic: Atomic = False
@@ -172,7 +168,7 @@ def _idempotent_id(owner: int, key: str) -> str:
     status_code=201,
     response_model=TrackedOut,
     responses={200: {"model": TrackedOut, "description": "Already recorded."}, **_ERRORS},
-    openapi_extra=_body_schema(EventIn),
+    openapi_extra=openapi_body(EventIn),
 )
 def track(request: Request, session: DbSession, principal: Writer, body: Body) -> Any:
     """Record one event as it happens (live tracking)."""
