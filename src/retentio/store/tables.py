@@ -87,11 +87,12 @@ class Order(Base):
     """An order, keyed by the shop's order id; the amount in minor units, refunds apart."""
 
     __tablename__ = "orders"
+    __table_args__ = (Index("ix_orders_customer_ordered", "customer_id", "ordered_at"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     external_id: Mapped[str] = mapped_column(String(200), unique=True)
-    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
-    ordered_at: Mapped[datetime] = mapped_column(index=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"))
+    ordered_at: Mapped[datetime]
     currency: Mapped[str] = mapped_column(String(3))
     total_minor: Mapped[int] = mapped_column(BigInteger)
     status: Mapped[str] = mapped_column(String(20), default="completed")
