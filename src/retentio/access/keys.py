@@ -124,7 +124,7 @@ def verify_api_key(session: Session, token: str) -> ApiKeyInfo | None:
         return None
     now = datetime.now(UTC)
     last = row.last_used_at
-    if last is None or now - (last if last.tzinfo else last.replace(tzinfo=UTC)) > _USE_STAMP:
+    if last is None or now - last > _USE_STAMP:
         row.last_used_at = now  # at most once a minute: a write per request would cost
         session.commit()
     return _info(row)

@@ -58,10 +58,6 @@ class _Stored:
     media_type: str
 
 
-def _utc(value: datetime) -> datetime:
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
-
-
 def idempotency_key(request: Request) -> str | None:
     """The request's Idempotency-Key, checked: printable ASCII, 1 to 255 characters."""
     key = request.headers.get(HEADER)
@@ -116,7 +112,7 @@ def _claim(
             ).one_or_none()
             if found is None:
                 continue  # expired and removed meanwhile: claim again
-            if _utc(found.expires_at) <= now:
+            if found.expires_at <= now:
                 session.execute(delete(IdempotencyKey).where(IdempotencyKey.id == found.id))
                 session.commit()
                 continue
@@ -130,7 +126,7 @@ def _claim(
                 status = found.response_status or 200
                 media = PROBLEM_JSON if status >= 400 else "application/json"
                 return _Stored(status, json.loads(found.response_body or "null"), media)
-            if _utc(found.created_at) + config.idempotency_lease > now:
+            if found.created_at + config.idempotency_lease > now:
                 raise Problem(
                     "idempotency-in-flight",
                     f"a request with the {HEADER} {key!r} is still in progress; retry shortly",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, TypeVar
 
 from sqlalchemy import JSON, Column, Connection, Table, any_, bindparam, func, select, text
@@ -27,7 +27,6 @@ __all__ = [
     "parts",
     "rows_by",
     "rows_in",
-    "utc",
     "with_retry",
 ]
 
@@ -42,11 +41,6 @@ AUDIT: Table = AuditEntry.__table__  # type: ignore[assignment]
 def chunks(values: Sequence[T], size: int = CHUNK) -> Iterator[Sequence[T]]:
     for start in range(0, len(values), size):
         yield values[start : start + size]
-
-
-def utc(value: datetime) -> datetime:
-    """A stored timestamp as aware UTC (SQLite hands them back naive, in UTC)."""
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 def insert_for(connection: Connection, table: Table) -> Any:

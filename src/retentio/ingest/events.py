@@ -17,7 +17,6 @@ from retentio.ingest._sql import (
     ensure_customers,
     insert_for,
     rows_by,
-    utc,
     with_retry,
 )
 from retentio.ingest.models import EventIn
@@ -116,9 +115,7 @@ def _row(item: EventIn, customer_id: int) -> dict[str, Any]:
 
 def _same(row: dict[str, Any], before: Any) -> bool:
     stored = before._mapping
-    return all(
-        (utc(stored[c]) == row[c]) if c == "occurred_at" else stored[c] == row[c] for c in _COLUMNS
-    )
+    return all(stored[c] == row[c] for c in _COLUMNS)
 
 
 def _upsert(connection: Connection, rows: list[dict[str, Any]]) -> None:

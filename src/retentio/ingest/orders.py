@@ -17,7 +17,6 @@ from retentio.ingest._sql import (
     parts,
     rows_by,
     rows_in,
-    utc,
     with_retry,
 )
 from retentio.ingest.models import OrderIn, to_minor
@@ -101,9 +100,7 @@ def ingest_orders(
 
 def _same(row: dict[str, Any], before: Any) -> bool:
     stored = before._mapping
-    return all(
-        (utc(stored[c]) == row[c]) if c == "ordered_at" else stored[c] == row[c] for c in _COLUMNS
-    )
+    return all(stored[c] == row[c] for c in _COLUMNS)
 
 
 def _line_rows(item: OrderIn) -> list[tuple[Any, ...]]:
@@ -138,7 +135,7 @@ def _children(
         rf = REFUNDS.c
         query = select(rf.order_id, rf.external_id, rf.refunded_at, rf.amount_minor)
         for row in rows_in(connection, query, rf.order_id, with_refunds):
-            refunds.setdefault(row[0], set()).add((row[1], utc(row[2]), row[3]))
+            refunds.setdefault(row[0], set()).add((row[1], row[2], row[3]))
     return lines, refunds
 
 

@@ -20,17 +20,9 @@ def utc_now(now: datetime | None = None) -> datetime:
     return now.astimezone(UTC)
 
 
-def aware(value: datetime | None) -> datetime | None:
-    """A stored timestamp as aware UTC (SQLite returns naive UTC datetimes)."""
-    if value is None:
-        return None
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
-
 def iso(value: datetime | None) -> str | None:
     """A stored timestamp as ISO 8601 in UTC, or None."""
-    stamp = aware(value)
-    return None if stamp is None else stamp.isoformat()
+    return None if value is None else value.astimezone(UTC).isoformat()
 
 
 def find_customer(session: Session, customer: str, *, lock: bool = False) -> Customer:

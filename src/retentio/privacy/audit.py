@@ -12,7 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from retentio.core.errors import DataError
-from retentio.privacy._shared import aware, find_customer, iso, utc_now
+from retentio.privacy._shared import find_customer, iso, utc_now
 from retentio.store.tables import AuditEntry, Customer
 
 __all__ = ["AuditRecord", "audit_entries", "record_access"]
@@ -124,7 +124,7 @@ def audit_entries(
     return [
         AuditRecord(
             entry.id,
-            aware(entry.occurred_at) or utc_now(),
+            entry.occurred_at or utc_now(),
             entry.actor,
             entry.action,
             external_id,

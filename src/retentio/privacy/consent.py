@@ -19,7 +19,7 @@ from sqlalchemy import exists, select
 from sqlalchemy.orm import Session
 
 from retentio.core.errors import DataError
-from retentio.privacy._shared import aware, begin_write, find_customer, iso, utc_now
+from retentio.privacy._shared import begin_write, find_customer, iso, utc_now
 from retentio.privacy.errors import ConsentError
 from retentio.privacy.suppression import is_suppressed
 from retentio.privacy.texts import CONSENT_CHANNELS, PURPOSES, find_text
@@ -94,7 +94,7 @@ def needs_double_opt_in(channel: str, purpose: str, lawful_basis: str | None) ->
 
 def apply_event(previous: DerivedConsent | None, event: ConsentEvent) -> DerivedConsent:
     """The state after ``event`` (domain rule: no I/O)."""
-    at = aware(event.recorded_at)
+    at = event.recorded_at
     if not event.granted:
         return DerivedConsent(False, None, None, event.id)
     if event.is_confirmation:
@@ -196,7 +196,7 @@ def append_event(
         previous = DerivedConsent(
             current.granted,
             current.lawful_basis,
-            aware(current.confirmed_at),
+            current.confirmed_at,
             current.last_event_id,
         )
     state = apply_event(previous, event)
@@ -298,8 +298,8 @@ def state_of(customer: Customer, row: Consent) -> ConsentState:
         row.purpose,
         row.granted,
         row.lawful_basis,
-        aware(row.confirmed_at),
-        aware(row.updated_at),
+        row.confirmed_at,
+        row.updated_at,
     )
 
 

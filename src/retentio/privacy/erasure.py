@@ -32,7 +32,7 @@ from sqlalchemy import CursorResult, Result, delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from retentio.core.errors import DataError
-from retentio.privacy._shared import aware, begin_write, iso, utc_now
+from retentio.privacy._shared import begin_write, iso, utc_now
 from retentio.privacy.addresses import address_hmac, normalise_email, normalise_phone
 from retentio.privacy.audit import record_access
 from retentio.privacy.consent import append_event
@@ -203,7 +203,7 @@ def erase_customer_row(
     """Erase ``row``'s person inside the session's transaction (flushed, not committed)."""
     begin_write(session)
     if row.erased_at is not None:
-        erased_at = aware(row.erased_at) or now
+        erased_at = row.erased_at or now
         return ErasureReport(row.external_id, erased_at, already_erased=True)
     needles = _needles(row)
     pattern = _pattern(needles)

@@ -17,7 +17,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from retentio.core.signing import TokenError
-from retentio.privacy._shared import aware, begin_write, iso, utc_now
+from retentio.privacy._shared import begin_write, iso, utc_now
 from retentio.privacy.consent import ConsentState, append_event, record_consent, state_of
 from retentio.privacy.texts import normalise_language
 from retentio.store.tables import Consent, ConsentConfirmation, ConsentEvent, Customer
@@ -129,7 +129,7 @@ def _refusal(session: Session, digest: str, at: datetime) -> TokenError:
         return TokenError("unknown", "the confirmation link is unknown")
     if row.used_at is not None:
         return TokenError("used", "the confirmation link has already been used")
-    expires = aware(row.expires_at)
+    expires = row.expires_at
     if expires is not None and expires <= at:
         return TokenError("expired", f"the confirmation link expired at {expires:%Y-%m-%d %H:%M}")
     return TokenError("used", "the confirmation link has already been used")  # pragma: no cover

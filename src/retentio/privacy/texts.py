@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from retentio.privacy._shared import aware, iso, utc_now
+from retentio.privacy._shared import iso, utc_now
 from retentio.privacy.errors import ConsentError
 from retentio.store.tables import AuditEntry, ConsentText
 
@@ -129,7 +129,7 @@ def _info(row: ConsentText) -> ConsentTextInfo:
         row.channel,
         row.purpose,
         row.text,
-        aware(row.published_at),
+        row.published_at,
     )
 
 

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-from typing import Annotated
+from datetime import datetime
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 
-from retentio.api.deps import DbSession, Reader
+from retentio.api.deps import DbSession, Principal, Reader
 from retentio.api.pagination import decode_cursor, encode_cursor
 from retentio.api.problems import Problem, problem_responses
 from retentio.api.schemas import (
@@ -51,8 +51,23 @@ def customer_or_404(session: DbSession, external_id: str) -> Customer:
     return customer
 
 
-def _utc(value: datetime) -> datetime:
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
+def _audit(
+    request: Request,
+    session: DbSession,
+    principal: Principal,
+    action: str,
+    customer_id: int | None,
+    details: dict[str, Any] | None = None,
+) -> None:
+    """Write the read to the audit log in a transaction of its own, under the write lock.
+
+    Ending the read transaction first matters on SQLite: a read transaction that turns into a
+    write fails at once (no busy wait) when another connection wrote since it began.
+    """
+    session.commit()
+    with request.app.state.write_lock:
+        record_access(session, principal.actor, action, customer_id, details or {})
+        session.commit()
 
 
 def _customer(row: Customer) -> CustomerOut:
@@ -65,8 +80,8 @@ def _customer(row: Customer) -> CustomerOut:
         time_zone=row.time_zone,
         country=row.country,
         attributes=row.attributes or {},
-        created_at=_utc(row.created_at),
-        updated_at=_utc(row.updated_at),
+        created_at=row.created_at,
+        updated_at=row.updated_at,
         erased=row.erased_at is not None,
     )
 
@@ -77,7 +92,7 @@ def _orders(session: DbSession, rows: list[Order]) -> list[OrderOut]:
     return [
         OrderOut(
             external_id=row.external_id,
-            ordered_at=_utc(row.ordered_at),
+            ordered_at=row.ordered_at,
             currency=row.currency,
             total_minor=row.total_minor,
             status=row.status,
@@ -94,7 +109,7 @@ def _orders(session: DbSession, rows: list[Order]) -> list[OrderOut]:
             refunds=[
                 RefundOut(
                     external_id=r.external_id,
-                    refunded_at=_utc(r.refunded_at),
+                    refunded_at=r.refunded_at,
                     amount_minor=r.amount_minor,
                 )
                 for r in refunds[row.id]
@@ -108,7 +123,7 @@ def _totals(totals: OrderTotals) -> TotalsOut:
     first, last = totals.first_order_at, totals.last_order_at
     spacing = None
     if first is not None and last is not None and totals.orders > 1:
-        spacing = (_utc(last) - _utc(first)).total_seconds() / 86400 / (totals.orders - 1)
+        spacing = (last - first).total_seconds() / 86400 / (totals.orders - 1)
     net = totals.revenue_minor - totals.refunded_minor
     return TotalsOut(
         currency=totals.currency,
@@ -117,8 +132,8 @@ def _totals(totals: OrderTotals) -> TotalsOut:
         refunded_minor=totals.refunded_minor,
         net_revenue_minor=net,
         average_order_value_minor=round(net / totals.orders) if totals.orders else None,
-        first_order_at=_utc(first) if first else None,
-        last_order_at=_utc(last) if last else None,
+        first_order_at=first if first else None,
+        last_order_at=last if last else None,
         avg_days_between_orders=spacing,
     )
 
@@ -138,6 +153,7 @@ def _scores(cache: ScoreCache, external_id: str) -> ScoresOut:
 
 @router.get("", response_model=CustomerPage, responses=problem_responses(401, 403, 422, 429))
 def list_route(
+    request: Request,
     session: DbSession,
     principal: Reader,
     limit: Limit = 100,
@@ -155,8 +171,7 @@ def list_route(
         country=country.upper() if country else None,
         updated_since=updated_since,
     )
-    record_access(session, principal.actor, "customers.list", None, {"count": len(rows)})
-    session.commit()
+    _audit(request, session, principal, "customers.list", None, {"count": len(rows)})
     more = encode_cursor(rows[-1].id) if len(rows) == limit else None
     return CustomerPage(items=[_customer(r) for r in rows], next_cursor=more)
 
@@ -186,8 +201,7 @@ def profile_route(
         if scores and customer.erased_at is None
         else None,
     )
-    record_access(session, principal.actor, "customer.read", customer.id, {})
-    session.commit()
+    _audit(request, session, principal, "customer.read", customer.id)
     return profile
 
 
@@ -197,6 +211,7 @@ def profile_route(
     responses=problem_responses(401, 403, 404, 422, 429),
 )
 def orders_route(
+    request: Request,
     session: DbSession,
     principal: Reader,
     external_id: str,
@@ -209,7 +224,6 @@ def orders_route(
     rows = customer_orders(
         session, customer.id, after_id=decode_cursor(cursor), limit=limit, status=status
     )
-    record_access(session, principal.actor, "customer.orders.read", customer.id, {})
-    session.commit()
+    _audit(request, session, principal, "customer.orders.read", customer.id)
     more = encode_cursor(rows[-1].id) if len(rows) == limit else None
     return OrderPage(items=_orders(session, rows), next_cursor=more)
