@@ -1,18 +1,23 @@
-"""Bulk reads of the store into Arrow (ADBC), in the tables the analytics functions take.
+"""Bulk reads of the store into Arrow, in the tables the analytics functions take.
 
-Never row by row: ADBC hands the database's result over as Arrow record batches (SQLite through
-its C driver, PostgreSQL through COPY in binary), and the arithmetic runs in Arrow compute.
+PostgreSQL: ADBC hands the result over as Arrow record batches (COPY in binary). SQLite: the
+standard library's driver, in chunks straight into Arrow arrays. Not ADBC's SQLite driver: it
+links its own copy of SQLite, and two copies in one process with the same database open break
+each other's POSIX locks (SQLite's "How To Corrupt" 2.2.1); the API server, which holds the
+store open, read "database disk image is malformed" that way. The arithmetic runs in Arrow.
 """
 
 from __future__ import annotations
 
+import sqlite3
 from contextlib import closing
 from typing import Any
+from urllib.parse import quote
 
 import pyarrow as pa
 import pyarrow.compute as pc
 from sqlalchemy import Engine
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import URL, make_url
 
 from retentio.analytics.schema import TRANSACTIONS_SCHEMA
 from retentio.core.errors import ConfigurationError
@@ -24,6 +29,7 @@ __all__ = ["EXCLUDED_STATUSES", "read_transactions"]
 #: Orders in these states are not purchases (yet, or any more): left out with their refunds.
 EXCLUDED_STATUSES = ("cancelled", "pending")
 
+_CHUNK = 100_000  # rows per Arrow batch read from SQLite
 _EXCLUDED = ", ".join(f"'{status}'" for status in EXCLUDED_STATUSES)
 _ORDERS = f"""
 SELECT c.external_id AS customer_id, o.external_id AS order_id, o.ordered_at AS ordered_at,
@@ -48,30 +54,44 @@ def read_transactions(url_or_engine: str | Engine) -> pa.Table:
     ``refunded``. Cancelled and pending orders (``EXCLUDED_STATUSES``) are left out, refunds
     and all, as ``load_transactions`` leaves them out of a file. Rows come in no set order.
     """
-    with closing(_connect(url_or_engine)) as connection, closing(connection.cursor()) as cursor:
-        orders = _fetch(cursor, _ORDERS)
-        refunds = _fetch(cursor, _REFUNDS)
+    url = (
+        url_or_engine.url
+        if isinstance(url_or_engine, Engine)
+        else make_url(normalise_url(url_or_engine))
+    )
+    fetch = _fetch_sqlite if url.get_backend_name() == "sqlite" else _fetch_arrow
+    with closing(_connect(url)) as connection, closing(connection.cursor()) as cursor:
+        orders = fetch(cursor, _ORDERS)
+        refunds = fetch(cursor, _REFUNDS)
     return pa.concat_tables([_normalised(orders, False), _normalised(refunds, True)])
 
 
-def _fetch(cursor: Any, sql: str) -> pa.Table:
+def _fetch_arrow(cursor: Any, sql: str) -> pa.Table:
     cursor.execute(sql)
     table: pa.Table = cursor.fetch_arrow_table()
     return table
 
 
-def _connect(url_or_engine: str | Engine) -> Any:
-    """An ADBC connection to the store at ``url_or_engine`` (a URL or a SQLAlchemy engine)."""
-    if isinstance(url_or_engine, Engine):
-        url = url_or_engine.url
-    else:
-        url = make_url(normalise_url(url_or_engine))
+def _fetch_sqlite(cursor: sqlite3.Cursor, sql: str) -> pa.Table:
+    cursor.execute(sql)
+    names = [column[0] for column in cursor.description]
+    batches = []
+    while rows := cursor.fetchmany(_CHUNK):
+        columns = zip(*rows, strict=True)
+        arrays = {name: pa.array(column) for name, column in zip(names, columns, strict=True)}
+        batches.append(pa.table(arrays))
+    if not batches:
+        types = [pa.string(), pa.string(), pa.string(), pa.int64(), pa.string(), pa.string()]
+        return pa.table({n: pa.array([], t) for n, t in zip(names, types, strict=True)})
+    return pa.concat_tables(batches, promote_options="permissive")
+
+
+def _connect(url: URL) -> Any:
+    """A read-only connection to the store at ``url``: sqlite3, or ADBC for PostgreSQL."""
     if url.get_backend_name() == "sqlite":
         if not url.database or url.database == ":memory:":
             raise ConfigurationError("an in-memory SQLite database cannot be read in bulk")
-        import adbc_driver_sqlite.dbapi
-
-        return adbc_driver_sqlite.dbapi.connect(url.database)
+        return sqlite3.connect(f"file:{quote(url.database)}?mode=ro", uri=True)
     import adbc_driver_postgresql.dbapi  # type: ignore[import-untyped]
 
     plain = url.set(drivername="postgresql").render_as_string(hide_password=False)
