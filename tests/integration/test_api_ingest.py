@@ -6,6 +6,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import httpx
+import pytest
 from api_helpers import bearer, count_rows, problem
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, select
@@ -227,3 +228,32 @@ def test_a_profile_survives_a_store_the_scores_cannot_use(
     assert profile.status_code == 200, profile.text
     scores = profile.json()["scores"]
     assert scores["segment"] is None and "no scores" in scores["note"]
+
+
+def test_kpis_cohorts_and_rfm_read_the_store(
+    client: TestClient, api_keys: dict[str, str], migrated_engine: Engine
+) -> None:
+    from retentio.analytics import kpis
+    from retentio.store.arrow import read_transactions
+
+    orders = [
+        {
+            **ORDER,
+            "external_id": f"o{i}",
+            "customer_id": f"c{i % 3}",
+            "ordered_at": f"2026-0{1 + i % 6}-1{i % 9}T10:00:00+01:00",
+            "total": f"{10 + i}.50",
+        }
+        for i in range(12)
+    ]
+    client.post("/api/v1/orders/batch", json={"items": orders}, headers=bearer(api_keys["write"]))
+    read = bearer(api_keys["read"])
+    body = client.get("/api/v1/kpis?observation_end=2026-06-30", headers=read).json()
+    expected = kpis(read_transactions(migrated_engine), observation_end="2026-06-30")
+    assert body["kpis"]["orders"] == expected["orders"] == 12
+    assert body["kpis"]["revenue"] == pytest.approx(expected["revenue"])
+    assert set(body["trend"]) == set(body["kpis"]) and body["monthly"]
+    cohorts = client.get("/api/v1/cohorts?observation_end=2026-06-30", headers=read).json()
+    assert sum(r["active_customers"] for r in cohorts if r["period_number"] == 0) == 3
+    segments = client.get("/api/v1/rfm?observation_end=2026-06-30", headers=read).json()
+    assert sum(r["customers"] for r in segments) == 3

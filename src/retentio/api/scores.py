@@ -8,7 +8,6 @@ day the scores were computed (UTC).
 
 from __future__ import annotations
 
-import math
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -19,6 +18,7 @@ import pandas as pd
 import pyarrow as pa
 
 from retentio.analytics import rfm, summarize
+from retentio.api.jsonable import plain
 from retentio.clv import fit_clv, predict_customers
 from retentio.core.errors import RetentioError
 
@@ -39,19 +39,11 @@ class Scores:
     note: str | None = None
 
 
-def _plain(value: Any) -> Any:
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if hasattr(value, "item"):
-        return _plain(value.item())
-    return value
-
-
 def _records(frame: pd.DataFrame, columns: tuple[str, ...]) -> dict[str, dict[str, Any]]:
     table = frame.reset_index() if "customer_id" not in frame.columns else frame
     present = [c for c in columns if c in table.columns]
     return {
-        str(row["customer_id"]): {c: _plain(row[c]) for c in present}
+        str(row["customer_id"]): {c: plain(row[c]) for c in present}
         for row in table[["customer_id", *present]].astype(object).to_dict("records")
     }
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from datetime import UTC, date, datetime
 from typing import Annotated, Any
 
@@ -19,6 +18,7 @@ from retentio.analytics import (
     trend_direction,
 )
 from retentio.api.deps import Reader
+from retentio.api.jsonable import plain
 from retentio.api.problems import Problem, problem_responses
 from retentio.api.schemas import KpisOut
 
@@ -45,21 +45,9 @@ def _end(given: date | None) -> date:
     return given if given is not None else datetime.now(UTC).date()
 
 
-def _plain(value: Any) -> Any:
-    if isinstance(value, pd.Timestamp):
-        return value.date().isoformat()
-    if isinstance(value, date):
-        return value.isoformat()
-    if hasattr(value, "item"):
-        value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
-
-
 def _rows(frame: pd.DataFrame) -> list[dict[str, Any]]:
     return [
-        {str(k): _plain(v) for k, v in row.items()}
+        {str(k): plain(v) for k, v in row.items()}
         for row in frame.astype(object).to_dict("records")
     ]
 
@@ -73,7 +61,7 @@ def kpis_route(request: Request, _principal: Reader, observation_end: End = None
     complete = monthly[monthly["complete"]]
     return KpisOut(
         observation_end=end,
-        kpis={k: _plain(figures[k]) for k in KPI_KEYS},
+        kpis={k: plain(figures[k]) for k in KPI_KEYS},
         trend={k: trend_direction(complete[k]) for k in KPI_KEYS},
         monthly=_rows(monthly),
     )
