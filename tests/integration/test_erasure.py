@@ -24,6 +24,7 @@ from retentio.privacy import (
     audit_entries,
     current_consents,
     erase_person,
+    erasure,
     export_person,
     is_suppressed,
     pseudonym,
@@ -177,11 +178,19 @@ def test_erasing_again_changes_nothing_and_unknown_ids_are_named(migrated_engine
             erase_person(session, SECRET, "nobody", actor=ACTOR)
 
 
-def test_an_erasure_that_fails_writes_nothing(migrated_engine: Engine) -> None:
+def test_an_erasure_that_fails_writes_nothing(
+    migrated_engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
     make_person(migrated_engine)
     snapshot = dump_every_table(migrated_engine)
-    with Session(migrated_engine) as session, pytest.raises(ValueError, match="aware"):
-        erase_person(session, SECRET, EXTERNAL, actor=ACTOR, now=datetime(2026, 1, 1))
+
+    def broken(*_args: object) -> int:  # fails after suppressions and withdrawals are written
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(erasure, "_scrub_order_lines", broken)
+    with Session(migrated_engine) as session, pytest.raises(RuntimeError, match="disk full"):
+        erase_person(session, SECRET, EXTERNAL, actor=ACTOR, now=datetime(2026, 4, 1, tzinfo=UTC))
     assert dump_every_table(migrated_engine) == snapshot
+    monkeypatch.undo()
     with Session(migrated_engine) as session:
         erase_person(session, SECRET, EXTERNAL, actor=ACTOR, now=datetime(2026, 5, 1, tzinfo=UTC))

@@ -19,7 +19,6 @@ from retentio.privacy.consent import (
     is_marketable,
     needs_double_opt_in,
     record_consent,
-    replay_ledger,
 )
 from retentio.privacy.erasure import ErasureReport, erase_person, pseudonym
 from retentio.privacy.errors import ConsentError, NotFoundError
@@ -102,7 +101,6 @@ __all__ = [
     "purge",
     "record_access",
     "record_consent",
-    "replay_ledger",
     "start_double_opt_in",
     "suppress",
     "validate_export",

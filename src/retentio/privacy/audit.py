@@ -124,7 +124,7 @@ def audit_entries(
     return [
         AuditRecord(
             entry.id,
-            entry.occurred_at or utc_now(),
+            entry.occurred_at,
             entry.actor,
             entry.action,
             external_id,

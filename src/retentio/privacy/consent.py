@@ -10,7 +10,6 @@ Telecommunicatiewet 11.7 lid 3) needs an order of the customer and no earlier ob
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -35,7 +34,6 @@ __all__ = [
     "is_marketable",
     "needs_double_opt_in",
     "record_consent",
-    "replay_ledger",
 ]
 
 LAWFUL_BASES = ("consent", "soft_opt_in")
@@ -111,15 +109,6 @@ def apply_event(previous: DerivedConsent | None, event: ConsentEvent) -> Derived
         kept = previous.confirmed_at if already and previous is not None else None
         return DerivedConsent(True, event.lawful_basis, kept, event.id)
     return DerivedConsent(True, event.lawful_basis, at, event.id)
-
-
-def replay_ledger(events: Iterable[ConsentEvent]) -> dict[tuple[str, str], DerivedConsent]:
-    """The state per (channel, purpose) that ``events`` (in id order) lead to."""
-    states: dict[tuple[str, str], DerivedConsent] = {}
-    for event in sorted(events, key=lambda e: e.id):
-        key = (event.channel, event.purpose)
-        states[key] = apply_event(states.get(key), event)
-    return states
 
 
 def _check(field: str, value: str | None, choices: tuple[str, ...]) -> None:

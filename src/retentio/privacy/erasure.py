@@ -203,7 +203,7 @@ def erase_customer_row(
     """Erase ``row``'s person inside the session's transaction (flushed, not committed)."""
     begin_write(session)
     if row.erased_at is not None:
-        erased_at = row.erased_at or now
+        erased_at = row.erased_at
         return ErasureReport(row.external_id, erased_at, already_erased=True)
     needles = _needles(row)
     pattern = _pattern(needles)

@@ -58,10 +58,14 @@ def export_schema() -> dict[str, Any]:
     return schema
 
 
+@cache
+def _validator() -> jsonschema.Draft202012Validator:
+    return jsonschema.Draft202012Validator(export_schema(), format_checker=_FORMAT_CHECKER)
+
+
 def validate_export(document: dict[str, Any]) -> None:
     """A DataError naming the first place where ``document`` breaks the export schema."""
-    validator = jsonschema.Draft202012Validator(export_schema(), format_checker=_FORMAT_CHECKER)
-    error = jsonschema.exceptions.best_match(validator.iter_errors(document))
+    error = jsonschema.exceptions.best_match(_validator().iter_errors(document))
     if error is not None:
         where = "/".join(str(p) for p in error.absolute_path) or "(document)"
         raise DataError(f"export does not follow its schema at {where}: {error.message}")
@@ -237,12 +241,13 @@ def _csv(rows: list[dict[str, Any]], columns: list[str]) -> str:
 def export_zip(document: dict[str, Any]) -> bytes:
     """A zip of ``person.json`` and one CSV per section (cells neutralised against formulas)."""
     validate_export(document)
-    schema = export_schema()["properties"]
+    full = export_schema()
+    schema = full["properties"]
     orders = document["orders"]
     lines = [{"order": o["external_id"], **line} for o in orders for line in o["lines"]]
     refunds = [{"order": o["external_id"], **r} for o in orders for r in o["refunds"]]
     flat_orders = [{k: v for k, v in o.items() if k not in ("lines", "refunds")} for o in orders]
-    defs = export_schema()["$defs"]
+    defs = full["$defs"]
     tables: dict[str, tuple[list[dict[str, Any]], list[str]]] = {
         "customer": ([document["customer"]], list(schema["customer"]["properties"])),
         "orders": (flat_orders, ["external_id", "ordered_at", "currency", "total_minor", "status"]),

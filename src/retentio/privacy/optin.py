@@ -17,7 +17,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from retentio.core.signing import TokenError
-from retentio.privacy._shared import begin_write, iso, utc_now
+from retentio.privacy._shared import begin_write, find_customer, iso, utc_now
 from retentio.privacy.consent import ConsentState, append_event, record_consent, state_of
 from retentio.privacy.texts import normalise_language
 from retentio.store.tables import Consent, ConsentConfirmation, ConsentEvent, Customer
@@ -101,7 +101,7 @@ def start_double_opt_in(
         recorded_by=recorded_by,
         now=at,
     )
-    row = session.scalars(select(Customer).where(Customer.external_id == customer)).one()
+    row = find_customer(session, customer)
     consent = session.get(Consent, (row.id, "email", "marketing"))
     assert consent is not None  # noqa: S101 - recorded just above
     token = secrets.token_urlsafe(32)
