@@ -439,3 +439,36 @@ def test_concurrent_grants_and_withdrawals_keep_the_state_equal_to_the_ledger(
         assert stored_state(session, customer_id) == ledger_state(session, customer_id)
         grants = session.scalar(select(func.count()).where(ConsentEvent.granted.is_(True)))
         assert grants == 4  # every grant recorded; withdrawals only when something was granted
+
+
+def test_concurrent_withdrawals_record_one_withdrawal(migrated_engine: Engine) -> None:
+    with_texts(migrated_engine)
+    with Session(migrated_engine) as session:
+        add_customer(session, "c-11", email="w@example.dk")
+        grant(session, "c-11")
+    barrier = threading.Barrier(6)
+    errors: list[BaseException] = []
+
+    def withdraw(number: int) -> None:
+        with Session(migrated_engine) as own:
+            barrier.wait()
+            try:
+                withdraw_consent(
+                    own,
+                    customer="c-11",
+                    channel="sms",
+                    purpose="marketing",
+                    recorded_by=f"t{number}",
+                )
+            except BaseException as exc:  # noqa: BLE001 - collected for the assertion
+                errors.append(exc)
+
+    threads = [threading.Thread(target=withdraw, args=(n,)) for n in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    with Session(migrated_engine) as session:
+        withdrawals = session.scalar(select(func.count()).where(ConsentEvent.granted.is_(False)))
+        assert withdrawals == 1

@@ -138,6 +138,14 @@ def _objected(session: Session, customer_id: int, channel: str, purpose: str) ->
     return bool(session.scalar(select(query)))
 
 
+def lock_customer(session: Session, customer: Customer) -> None:
+    """One consent writer per customer at a time (PostgreSQL: a row lock; SQLite: BEGIN
+    IMMEDIATE), so two first grants cannot both insert the consents row, and a check made
+    after this holds until the commit."""
+    begin_write(session)
+    session.execute(select(Customer.id).where(Customer.id == customer.id).with_for_update())
+
+
 def append_event(
     session: Session,
     customer: Customer,
@@ -156,10 +164,7 @@ def append_event(
     user_agent: str | None = None,
 ) -> Consent:
     """Append one ledger event and update the current row (flushed, not committed)."""
-    begin_write(session)
-    # One writer per customer at a time (PostgreSQL row lock; SQLite: BEGIN IMMEDIATE above),
-    # so two first grants cannot both insert the consents row.
-    session.execute(select(Customer.id).where(Customer.id == customer.id).with_for_update())
+    lock_customer(session, customer)
     current = session.get(
         Consent, (customer.id, channel, purpose), with_for_update=True, populate_existing=True
     )

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from retentio.core.signing import Signer, TokenError
 from retentio.privacy._shared import find_customer, utc_now
-from retentio.privacy.consent import SOURCES, ConsentState, append_event, state_of
+from retentio.privacy.consent import SOURCES, ConsentState, append_event, lock_customer, state_of
 from retentio.privacy.errors import ConsentError
 from retentio.privacy.texts import CONSENT_CHANNELS, PURPOSES
 from retentio.store.tables import Consent, Customer
@@ -54,7 +54,8 @@ def _withdraw(
     user_agent: str | None,
     now: datetime | None,
 ) -> ConsentState:
-    current = session.get(Consent, (customer.id, channel, purpose))
+    lock_customer(session, customer)  # check under the lock: two withdrawals append one
+    current = session.get(Consent, (customer.id, channel, purpose), populate_existing=True)
     if current is None or current.granted:
         current = append_event(
             session,
