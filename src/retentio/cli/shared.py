@@ -33,7 +33,6 @@ _STORE: list[tuple[str, Any, Any]] = [
     ("db", o.FromStore, False),
     ("database_url", o.StoreUrl, None),
 ]
-SHARED_OPTION_NAMES = tuple(name for name, _, _ in _SHARED)
 
 
 def with_load_options(func: Callable[..., Any]) -> Callable[..., Any]:

@@ -9,6 +9,7 @@ from datetime import datetime
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from retentio.store.arrow import EXCLUDED_STATUSES
 from retentio.store.tables import Customer, Order, OrderLine, Refund
 
 __all__ = [
@@ -110,8 +111,9 @@ def order_refunds(session: Session, order_ids: Sequence[int]) -> dict[int, list[
 
 
 def order_totals(session: Session, customer_id: int) -> list[OrderTotals]:
-    """Per currency: the customer's completed-or-refunded orders, revenue, refunds, first/last."""
-    counted = Order.status.in_(("completed", "refunded", "partially_refunded"))
+    """Per currency: the customer's purchases (orders not cancelled or pending), revenue,
+    refunds, first and last order."""
+    counted = Order.status.not_in(EXCLUDED_STATUSES)  # the purchases, as the analytics count
     refunds = (
         select(Order.currency, func.coalesce(func.sum(Refund.amount_minor), 0))
         .join(Refund, Refund.order_id == Order.id)
