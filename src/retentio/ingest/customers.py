@@ -13,9 +13,8 @@ from retentio.ingest._sql import (
     audit,
     begin_write,
     bulk_insert,
-    one_of,
-    parts,
     rows_by,
+    rows_in,
     with_retry,
 )
 from retentio.ingest.models import CustomerIn
@@ -135,10 +134,9 @@ def _refusals(
     if not digests:
         return refused
     s = SUPPRESSIONS.c
-    hits = set()
-    for part in parts(connection, {digest for _, digest in digests}):
-        query = select(s.channel, s.address_hmac).where(one_of(connection, s.address_hmac, part))
-        hits |= {(row.channel, row.address_hmac) for row in connection.execute(query)}
+    query = select(s.channel, s.address_hmac)
+    found = rows_in(connection, query, s.address_hmac, {digest for _, digest in digests})
+    hits = {(row.channel, row.address_hmac) for row in found}
     for key in sorted(hits & digests.keys()):
         for index, field in digests[key]:
             refused.setdefault(index, ItemError(index, field, _SUPPRESSED))

@@ -1,9 +1,10 @@
 """The items the shop sends: customers, orders and events (pydantic v2; the API's schemas too).
 
-Every model forbids unknown fields, reads ids given as JSON numbers as strings, wants timestamps
-with an offset (stored in UTC) and money in major units as a JSON number or string, converted
-exactly to the currency's minor units. Addresses are normalised the way the suppression list
-normalises them, so an erased or unsubscribed address is recognised however it is typed.
+Every model forbids unknown fields and reads ids given as JSON numbers as strings. Timestamps
+need an offset (pydantic's ``AwareDatetime``; the store converts them to UTC). Money comes in
+major units as a JSON number or string, converted exactly to the currency's minor units.
+Addresses are normalised the way the suppression list normalises them, so an erased or
+unsubscribed address is recognised however it is typed.
 """
 
 from __future__ import annotations
@@ -11,13 +12,13 @@ from __future__ import annotations
 import json
 import re
 import zoneinfo
-from datetime import UTC, datetime
 from decimal import Decimal
 from functools import lru_cache
 from typing import Annotated, Any, Literal
 
 from pydantic import (
     AfterValidator,
+    AwareDatetime,
     BaseModel,
     ConfigDict,
     Field,
@@ -39,7 +40,6 @@ __all__ = [
     "LineIn",
     "OrderIn",
     "RefundIn",
-    "to_minor",
 ]
 
 #: The largest ``attributes`` / ``properties`` object accepted, as compact UTF-8 JSON.
@@ -47,18 +47,11 @@ MAX_JSON_BYTES = 16 * 1024
 #: The order statuses retentio knows.
 STATUSES = ("completed", "pending", "cancelled", "refunded", "partially_refunded")
 _LOCALE = re.compile(r"[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*")
-_CURRENCY = re.compile(r"[A-Z]{3}")
 
 
 def _error(kind: str, message: str, field: str | None = None) -> PydanticCustomError:
     """A validation error; ``field`` names it when raised by a check of the whole item."""
     return PydanticCustomError(kind, message, None if field is None else {"field": field})
-
-
-def _aware_utc(value: datetime) -> datetime:
-    if value.tzinfo is None or value.utcoffset() is None:
-        raise _error("naive_datetime", "give a time zone offset, e.g. 2026-03-01T10:00:00+01:00")
-    return value.astimezone(UTC)
 
 
 def _json_object(value: dict[str, Any]) -> dict[str, Any]:
@@ -73,28 +66,10 @@ def _json_object(value: dict[str, Any]) -> dict[str, Any]:
     return value
 
 
-def to_minor(amount: Decimal, currency: str) -> int:
-    """``amount`` (major units) in whole minor units of ``currency``; a ValueError when the
-    amount has more decimals than the currency has."""
-    exponent = minor_unit_exponent(currency)
-    minor = _minor(amount, exponent)
-    if minor is None:
-        raise ValueError(f"{amount} has more decimals than {currency} allows ({exponent})")
-    return minor
-
-
-def _minor(amount: Decimal, exponent: int) -> int | None:
-    """``amount`` in minor units, None when it has more decimals than ``exponent``."""
-    scaled = amount.scaleb(exponent)
-    whole = int(scaled)  # toward zero; equal only when nothing was cut off
-    return whole if scaled == whole else None
-
-
 #: Text without NUL characters, which PostgreSQL cannot store (checked in pydantic's core).
 NO_NUL = r"^[^\x00]*$"
 Id = Annotated[str, Field(min_length=1, max_length=200, pattern=NO_NUL)]
 Text = Annotated[str, Field(max_length=200, pattern=NO_NUL)]
-AwareDatetime = Annotated[datetime, AfterValidator(_aware_utc)]
 #: A JSON number or numeric string, exact (a float by its shortest repr); no NaN or Infinity.
 Amount = Annotated[Decimal, Field(allow_inf_nan=False)]
 JsonObject = Annotated[dict[str, Any], AfterValidator(_json_object)]
@@ -217,9 +192,9 @@ class OrderIn(_Item):
 
     @model_validator(mode="after")
     def _checked(self) -> OrderIn:
-        # One validator for the whole order (each Python callback costs at 10,000 an request).
+        # One validator for the whole order (each Python callback costs at 10,000 a request).
         currency = self.currency.upper()
-        if not _CURRENCY.fullmatch(currency):
+        if not (currency.isascii() and currency.isalpha()):
             raise _error(
                 "currency",
                 f"not an ISO 4217 currency code such as EUR: {self.currency!r}",
@@ -229,12 +204,12 @@ class OrderIn(_Item):
         if self.total < 0:
             raise _error("total", "must not be negative; send refunds as refunds", "total")
         exponent = minor_unit_exponent(currency)
-        _check_precision(self.total, exponent, currency, "total")
+        _check_minor(self.total, exponent, currency, "total")
         for index, line in enumerate(self.lines or ()):
-            _check_precision(line.amount, exponent, currency, f"lines[{index}].amount")
-        for index, refund in enumerate(self.refunds or ()):
-            _check_precision(refund.amount, exponent, currency, f"refunds[{index}].amount")
+            _check_minor(line.amount, exponent, currency, f"lines[{index}].amount")
         if self.refunds:
+            for index, refund in enumerate(self.refunds):
+                _check_minor(refund.amount, exponent, currency, f"refunds[{index}].amount")
             refunded = sum((r.amount for r in self.refunds), Decimal(0))
             if refunded > self.total:
                 raise _error(
@@ -246,20 +221,28 @@ class OrderIn(_Item):
 
     def total_minor(self) -> int:
         """The total in minor units of the currency."""
-        return to_minor(self.total, self.currency)
+        return self.minor(self.total)
+
+    def minor(self, amount: Decimal) -> int:
+        """``amount`` (this order's total, or one of its lines' or refunds') in minor units of
+        the order's currency: exact, the order's validation having checked its decimals."""
+        return int(amount.scaleb(minor_unit_exponent(self.currency)))
 
 
 #: The largest amount accepted, in minor units: far above any order, far below the 64-bit limit.
 MAX_MINOR = 10**15
 
 
-def _check_precision(amount: Decimal, exponent: int, currency: str, where: str) -> None:
-    minor = _minor(amount, exponent)
-    if minor is None:
+def _check_minor(amount: Decimal, exponent: int, currency: str, where: str) -> None:
+    """A validation error naming ``where`` when ``currency`` has fewer decimals than
+    ``amount``, or when it is larger than retentio stores."""
+    scaled = amount.scaleb(exponent)
+    minor = int(scaled)  # toward zero; equal only when nothing was cut off
+    if minor != scaled:
         raise _error(
             "precision", f"{amount} has more decimals than {currency} allows ({exponent})", where
         )
-    if abs(minor) > MAX_MINOR:
+    if not -MAX_MINOR <= minor <= MAX_MINOR:
         raise _error("amount", f"{amount} {currency} is more than retentio stores", where)
 
 

@@ -14,12 +14,11 @@ from retentio.ingest._sql import (
     bulk_insert,
     ensure_customers,
     one_of,
-    parts,
     rows_by,
     rows_in,
     with_retry,
 )
-from retentio.ingest.models import OrderIn, to_minor
+from retentio.ingest.models import OrderIn
 from retentio.ingest.results import BatchRejected, BatchResult, keep_last, validate_items
 from retentio.store.tables import Order, OrderLine, Refund
 
@@ -104,17 +103,15 @@ def _same(row: dict[str, Any], before: Any) -> bool:
 
 
 def _line_rows(item: OrderIn) -> list[tuple[Any, ...]]:
+    minor = item.minor
     return [
-        (n, line.sku, line.name, line.quantity, to_minor(line.amount, item.currency))
+        (n, line.sku, line.name, line.quantity, minor(line.amount))
         for n, line in enumerate(item.lines or (), start=1)
     ]
 
 
 def _refund_keys(item: OrderIn) -> list[tuple[Any, ...]]:
-    return [
-        (r.external_id, r.refunded_at, to_minor(r.amount, item.currency))
-        for r in item.refunds or ()
-    ]
+    return [(r.external_id, r.refunded_at, item.minor(r.amount)) for r in item.refunds or ()]
 
 
 def _children(
@@ -183,8 +180,8 @@ def _write_lines(
     if not replaced:
         return
     existing = [order_id for order_id, item in replaced if item.external_id in stored]
-    for part in parts(connection, existing):
-        connection.execute(LINES.delete().where(one_of(connection, LINES.c.order_id, part)))
+    if existing:
+        connection.execute(LINES.delete().where(one_of(connection, LINES.c.order_id, existing)))
     rows = [
         {
             "order_id": order_id,

@@ -85,6 +85,7 @@ def _path(location: tuple[int | str, ...]) -> str:
 
 _MESSAGES = {
     "missing": "is required",
+    "timezone_aware": "give a time zone offset, e.g. 2026-03-01T10:00:00+01:00",
     "extra_forbidden": "is not a known field",
     "decimal_parsing": 'not an amount: give a JSON number or a string like "12.50"',
     "decimal_type": 'not an amount: give a JSON number or a string like "12.50"',

@@ -26,6 +26,7 @@ from sqlalchemy import (
     func,
     text,
 )
+from sqlalchemy.dialects import sqlite
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
@@ -68,6 +69,11 @@ class UtcDateTime(TypeDecorator[datetime]):
     impl = DateTime(timezone=True)
     cache_ok = True
 
+    def load_dialect_impl(self, dialect: Dialect) -> Any:
+        if dialect.name == "sqlite":
+            return dialect.type_descriptor(SqliteUtcText())  # type: ignore[no-untyped-call]
+        return dialect.type_descriptor(DateTime(timezone=True))
+
     def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
         if value is None or value.tzinfo is None:
             return value  # naive values are taken as UTC already
@@ -77,6 +83,22 @@ class UtcDateTime(TypeDecorator[datetime]):
         if value is None:
             return None
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class SqliteUtcText(sqlite.DATETIME):
+    """SQLite's text timestamps in SQLAlchemy's own format (``2026-03-01 09:00:00.000000``),
+    written by ``datetime.isoformat``: twice as fast as the dialect's formatting, which counted
+    at a million inserted orders."""
+
+    def bind_processor(self, dialect: Dialect) -> Any:
+        def process(value: datetime | None) -> str | None:
+            if value is None:
+                return None
+            if not isinstance(value, datetime):
+                raise TypeError(f"a timestamp must be a datetime, not {type(value).__name__}")
+            return value.isoformat(" ", "microseconds")[:26]  # the UTC offset left off
+
+        return process
 
 
 Timestamp = UtcDateTime()
