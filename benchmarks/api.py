@@ -9,12 +9,12 @@ Each database gets a fresh store (a SQLite file in a temporary directory; a new 
 database at ``--postgres``), migrated with ``retentio init``, a write key from ``retentio apikey
 create``, a rate limit of 1,000 requests a second per key (the default 100 would refuse half
 of the tracking), and the server started as users start it: ``retentio serve`` in its own process
-(one uvicorn process; ``--workers 2`` on PostgreSQL). Then:
+(``--workers`` (2) uvicorn processes, one per core). Then:
 
 - **ingestion**: the orders (4 per customer on average, one line each) are sent as
   ``POST /api/v1/orders/batch`` bodies of ``--batch`` (10,000) items, each with an
-  Idempotency-Key, one after another on one connection per server process (SQLite: one
-  process, one stream; PostgreSQL: ``--postgres-workers`` (2) processes and streams). The
+  Idempotency-Key, one after another on one connection per server process (``--streams``
+  defaults to ``--workers``: on SQLite one process validates a batch while the other writes). The
   bodies are serialised before the clock starts, so the figure is the server's: orders / wall
   time from the first request to the last answer.
 - **tracking**: ``POST /api/v1/events`` at a fixed ``--rps`` (200 a second) for ``--seconds``
@@ -178,7 +178,10 @@ def ingest(store: Store, bodies: list[bytes], orders: int, streams: int = 1) -> 
     created = [0] * streams
 
     def send(stream: int) -> None:
-        with httpx.Client(base_url=store.base, timeout=600) as http:
+        # A new connection per batch: the server processes share one listening socket, and
+        # one process would otherwise keep both streams' connections.
+        fresh = httpx.Limits(max_keepalive_connections=0)
+        with httpx.Client(base_url=store.base, timeout=600, limits=fresh) as http:
             for number in range(stream, len(bodies), streams):
                 answer = http.post(
                     "/api/v1/orders/batch",
@@ -310,7 +313,7 @@ def main() -> None:
         "--streams", type=int, default=0, help="ingestion streams [default: server processes]"
     )
     parser.add_argument(
-        "--postgres-workers", type=int, default=2, help="retentio serve --workers on PostgreSQL"
+        "--workers", type=int, default=2, help="retentio serve --workers (both databases)"
     )
     args = parser.parse_args()
 
@@ -325,7 +328,7 @@ def main() -> None:
     }
     for kind in args.databases.split(","):
         workdir = Path(tempfile.mkdtemp(prefix=f"retentio-bench-{kind}-"))
-        workers = args.postgres_workers if kind == "postgresql" else 1
+        workers = args.workers
         store = Store(kind, args.postgres, workdir, workers)
         try:
             store.start()

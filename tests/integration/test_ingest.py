@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, text, update
+from sqlalchemy import Engine, select, text, update
 from sqlalchemy.orm import Session
 
 from retentio.ingest import (
@@ -19,7 +19,7 @@ from retentio.ingest import (
     track_event,
 )
 from retentio.privacy import suppress
-from retentio.store.tables import Customer
+from retentio.store.tables import Customer, Order
 
 SECRET = b"0123456789abcdefghijklmnopqrstuvwxyzABCD"
 
@@ -43,6 +43,21 @@ def count(engine: Engine, table: str) -> int:
 def rows(engine: Engine, sql: str) -> list[tuple[Any, ...]]:
     with engine.connect() as connection:
         return [tuple(row) for row in connection.execute(text(sql))]
+
+
+def test_times_are_stored_in_utc_whatever_their_offset(migrated_engine: Engine) -> None:
+    # PostgreSQL reads offsets up to 15:59 only; Python (and so the API) takes up to 23:59.
+    items = [
+        order("O1", ordered_at="2026-03-01T10:00:00+16:00"),
+        order("O2", ordered_at="2026-03-01T10:00:00.250000-23:30"),
+    ]
+    with Session(migrated_engine) as session:
+        assert ingest_orders(session, items, actor="test").created == 2
+        times = {o.external_id: o.ordered_at for o in session.scalars(select(Order))}
+    assert times == {
+        "O1": datetime(2026, 2, 28, 18, tzinfo=UTC),
+        "O2": datetime(2026, 3, 2, 9, 30, 0, 250000, tzinfo=UTC),
+    }
 
 
 def test_invalid_items_are_reported_by_index_and_the_valid_ones_written(

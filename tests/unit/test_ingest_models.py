@@ -75,6 +75,8 @@ def test_an_order_total_becomes_exact_minor_units() -> None:
     assert OrderIn.model_validate(order(total="0.30")).total_minor() == 30
     assert OrderIn.model_validate(order(total=1500, currency="jpy")).total_minor() == 1500
     assert OrderIn.model_validate(order(total="1.234", currency="KWD")).total_minor() == 1234
+    exact_zeros = "1." + "0" * 40  # more digits than decimal's 28, but exactly 1
+    assert OrderIn.model_validate(order(total=exact_zeros)).total_minor() == 100
     parsed = OrderIn.model_validate(order())
     assert parsed.ordered_at == datetime(2026, 3, 1, 9, tzinfo=UTC)
     assert parsed.total == Decimal("12.50")
@@ -90,6 +92,10 @@ def test_an_order_total_becomes_exact_minor_units() -> None:
         ({"total": "ten"}, "total", "not an amount"),
         ({"total": True}, "total", "JSON number"),
         ({"total": "NaN"}, "total", "not a finite amount"),
+        ({"total": "1E+99999999"}, "total", "less than or equal to"),  # no arithmetic overflow
+        ({"total": "20000000000000.00"}, "total", "more than retentio stores"),
+        ({"total": "1." + "0" * 40 + "1"}, "total", "more decimals than EUR"),  # not rounded
+        ({"lines": [{"amount": "-1E-999999"}]}, "lines[0].amount", "more decimals"),
         ({"currency": "E1R"}, "currency", "ISO 4217"),
         ({"status": "shipped"}, "status", "completed"),
         (
@@ -97,6 +103,7 @@ def test_an_order_total_becomes_exact_minor_units() -> None:
             "ordered_at",
             "give a time zone offset, e.g. 2026-03-01T10:00:00+01:00",
         ),
+        ({"ordered_at": "0001-01-01T00:00:00+01:00"}, "ordered_at", "greater than or equal"),
         ({"lines": [{"amount": "1", "quantity": 0}]}, "lines[0].quantity", "greater than"),
         ({"lines": [{"amount": "1.001"}]}, "lines[0].amount", "more decimals"),
         (

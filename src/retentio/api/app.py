@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import gc
 import logging
 import threading
@@ -28,6 +27,7 @@ from retentio.bootstrap import Settings
 from retentio.core.errors import ConfigurationError
 from retentio.store import current_revision, head_revision, make_engine
 from retentio.store.arrow import read_transactions
+from retentio.store.locks import writer_lock
 
 __all__ = ["API_PREFIX", "app_from_settings", "create_app"]
 
@@ -146,6 +146,8 @@ def create_app(config: ApiConfig) -> FastAPI:
         yield
         if checkpoints is not None:
             checkpoints.stop()
+        if sqlite:
+            app.state.write_lock.close()
         engine.dispose()
 
     app = FastAPI(
@@ -162,8 +164,8 @@ def create_app(config: ApiConfig) -> FastAPI:
     app.state.sessions = sessionmaker(engine, class_=Session, expire_on_commit=False)
     app.state.limiter = RateLimiter(config.rate_per_second, config.rate_burst)
     # SQLite has one writer at a time, and a blocked writer polls with growing sleeps (up to
-    # 100 ms): writers queue on a lock instead. PostgreSQL locks rows itself.
-    app.state.write_lock = threading.Lock() if sqlite else contextlib.nullcontext()
+    # 100 ms): writers of every server process queue on a lock instead. PostgreSQL locks rows.
+    app.state.write_lock = writer_lock(engine)
 
     app.state.transactions = lambda: read_transactions(engine)
     app.state.scores = ScoreCache(app.state.transactions, config.scores_ttl)

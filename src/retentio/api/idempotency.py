@@ -21,7 +21,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable
-from contextlib import AbstractContextManager
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -172,16 +172,21 @@ def run_idempotent(
     principal: Principal,
     body_sha256: str,
     work: Callable[[str | None], Outcome],
+    *,
+    locks_itself: bool = False,
 ) -> JSONResponse:
     """Run ``work`` at most once per Idempotency-Key; ``work`` gets the key (or None).
 
     Each write (the claim, the work, storing the answer) holds the server's write lock: on
-    SQLite, writers then queue on it instead of polling SQLite's busy handler.
+    SQLite, writers then queue on it instead of polling SQLite's busy handler. With
+    ``locks_itself`` the work takes the lock itself, for its writes only (a batch is validated
+    before, so another process can write meanwhile).
     """
     lock: AbstractContextManager[Any] = request.app.state.write_lock
+    work_lock: AbstractContextManager[Any] = nullcontext() if locks_itself else lock
     key = idempotency_key(request)
     if key is None:
-        with lock:
+        with work_lock:
             outcome = work(None)
         return JSONResponse(outcome.body, status_code=outcome.status)
     sessions: sessionmaker[Session] = request.app.state.sessions
@@ -198,7 +203,7 @@ def run_idempotent(
             headers={"Idempotent-Replayed": "true"},
         )
     try:
-        with lock:
+        with work_lock:
             outcome = work(key)
     except Problem as problem:
         with lock:

@@ -17,6 +17,10 @@ __all__ = ["serve_command"]
 API_FACTORY = "retentio.api:app_from_settings"
 
 
+#: How long a server process may take to start (and later to answer a health check).
+WORKER_START_SECONDS = 60
+
+
 @app.command("serve")
 def serve_command(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
@@ -29,8 +33,8 @@ def serve_command(
         int,
         typer.Option(
             min=1,
-            help="Server processes. More than one suits PostgreSQL (each process has its own "
-            "rate-limit buckets); SQLite has one writer, so keep 1 there.",
+            help="Server processes; one per core suits batch ingestion. Each process has its "
+            "own rate-limit buckets; on SQLite, writers of every process queue on one lock.",
         ),
     ] = 1,
 ) -> None:
@@ -50,4 +54,8 @@ def serve_command(
         log_level=log_level,
         server_header=False,
         workers=workers,
+        # A worker answers the supervisor's health checks only once it has imported the app
+        # (the analytics stack: 5-12 s on a small machine); uvicorn's default of 5 s would
+        # kill it while it starts.
+        timeout_worker_healthcheck=WORKER_START_SECONDS,
     )

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterable, Sequence
-from datetime import datetime
+from contextlib import AbstractContextManager, nullcontext
+from datetime import UTC, datetime
 from operator import itemgetter
 from typing import Any, TypeVar
 
@@ -175,7 +176,10 @@ def _element(value: Any) -> str:
         return "t" if value else "f"
     if isinstance(value, int):
         return str(value)
-    text = value.isoformat() if isinstance(value, datetime) else str(value)
+    if isinstance(value, datetime):  # in UTC: PostgreSQL takes offsets up to 15:59 only
+        text = (value if value.tzinfo is None else value.astimezone(UTC)).isoformat()
+    else:
+        text = str(value)
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
@@ -257,21 +261,25 @@ def audit(
     )
 
 
-def with_retry(session: Session, write: Callable[[], T]) -> T:
-    """Run ``write`` and commit; once more after a lost race (a unique key another writer took
-    first, a PostgreSQL deadlock or serialization failure). Rolled back on any failure."""
-    for attempt in (1, 2):
-        try:
-            outcome = write()
-            session.commit()
-            return outcome
-        except (IntegrityError, OperationalError) as exc:
-            session.rollback()
-            state = getattr(exc.orig, "sqlstate", None)
-            retry = isinstance(exc, IntegrityError) or state in _RETRYABLE_STATES
-            if attempt == 2 or not retry:
+def with_retry(
+    session: Session, write: Callable[[], T], lock: AbstractContextManager[Any] | None = None
+) -> T:
+    """Run ``write`` and commit, holding ``lock`` (a server's SQLite writer lock) if given;
+    once more after a lost race (a unique key another writer took first, a PostgreSQL deadlock
+    or serialization failure). Rolled back on any failure."""
+    with lock if lock is not None else nullcontext():
+        for attempt in (1, 2):
+            try:
+                outcome = write()
+                session.commit()
+                return outcome
+            except (IntegrityError, OperationalError) as exc:
+                session.rollback()
+                state = getattr(exc.orig, "sqlstate", None)
+                retry = isinstance(exc, IntegrityError) or state in _RETRYABLE_STATES
+                if attempt == 2 or not retry:
+                    raise
+            except BaseException:
+                session.rollback()
                 raise
-        except BaseException:
-            session.rollback()
-            raise
     raise AssertionError("unreachable")  # pragma: no cover

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from contextlib import AbstractContextManager
 from typing import Any
 
 from sqlalchemy import Connection, Table, select
@@ -36,6 +37,7 @@ def ingest_customers(
     atomic: bool = False,
     secret: bytes | None = None,
     actor: str,
+    lock: AbstractContextManager[Any] | None = None,
 ) -> BatchResult:
     """Validate ``items`` (decoded JSON) one by one and upsert the valid ones by external id.
 
@@ -44,6 +46,8 @@ def ingest_customers(
     erased, and (with ``secret``, the suppression list's HMAC key) suppressed addresses.
     ``atomic``: refuse the whole batch (:class:`BatchRejected`, nothing written) if any item
     is refused. Commits; one audit entry per batch.
+    ``lock`` (a server's SQLite writer lock), if given, is held while it writes, not while it
+    validates.
     """
     valid, invalid = validate_items(CustomerIn, items)
     valid = keep_last(valid, "external_id", invalid)
@@ -88,7 +92,7 @@ def ingest_customers(
         audit(connection, actor, "customers.upsert", result)
         return result
 
-    return with_retry(session, write)
+    return with_retry(session, write, lock)
 
 
 def _order(error: ItemError) -> tuple[int, str]:

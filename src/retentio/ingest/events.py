@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any
 
@@ -51,6 +52,7 @@ def ingest_events(
     atomic: bool = False,
     secret: bytes | None = None,
     actor: str,
+    lock: AbstractContextManager[Any] | None = None,
 ) -> BatchResult:
     """Validate ``items`` (decoded JSON) one by one and store the valid events.
 
@@ -58,6 +60,8 @@ def ingest_events(
     without is always added. An unknown ``customer_id`` creates a bare customer; events of an
     erased customer are refused. ``atomic``: any refused item refuses the batch
     (:class:`BatchRejected`, nothing written). Commits; one audit entry per batch.
+    ``lock`` (a server's SQLite writer lock), if given, is held while it writes, not while it
+    validates.
     """
     del secret  # events carry no addresses
     valid, invalid = validate_items(EventIn, items)
@@ -100,7 +104,7 @@ def ingest_events(
         audit(connection, actor, "events.upsert", result)
         return result
 
-    return with_retry(session, write)
+    return with_retry(session, write, lock)
 
 
 def _row(item: EventIn, customer_id: int) -> dict[str, Any]:
@@ -125,8 +129,15 @@ def _upsert(connection: Connection, rows: list[dict[str, Any]]) -> None:
     bulk_insert(connection, EVENTS, rows, key=["external_id"], update=_COLUMNS)
 
 
-def track_event(session: Session, item: Any, *, actor: str) -> TrackedEvent:
-    """Store one event (raw JSON or an :class:`EventIn`) in a few statements; commits.
+def track_event(
+    session: Session,
+    item: Any,
+    *,
+    actor: str,
+    lock: AbstractContextManager[Any] | None = None,
+) -> TrackedEvent:
+    """Store one event (raw JSON or an :class:`EventIn`) in a few statements; commits (holding
+    ``lock``, if given, while it writes).
 
     A resend with the same ``external_id`` changes nothing and answers ``created=False``.
     Raises :class:`BatchRejected` (one error, index 0) for an invalid item or an erased customer.
@@ -168,4 +179,4 @@ def track_event(session: Session, item: Any, *, actor: str) -> TrackedEvent:
             tracked = TrackedEvent(id=existing, created=False)
         return tracked
 
-    return with_retry(session, write)
+    return with_retry(session, write, lock)

@@ -12,7 +12,8 @@ from __future__ import annotations
 import json
 import re
 import zoneinfo
-from decimal import Decimal
+from datetime import UTC, datetime
+from decimal import Context, Decimal, Inexact
 from functools import lru_cache
 from typing import Annotated, Any, Literal
 
@@ -66,12 +67,25 @@ def _json_object(value: dict[str, Any]) -> dict[str, Any]:
     return value
 
 
+#: The largest amount accepted, in minor units: far above any order, far below the 64-bit limit.
+MAX_MINOR = 10**15
+#: The largest amount in major units (a currency without decimals reaches MAX_MINOR).
+MAX_AMOUNT = Decimal(MAX_MINOR)
+#: Scaling to minor units: exact, or ``Inexact`` for more significant digits than 28.
+_EXACT = Context(prec=28, traps=[Inexact])
+
 #: Text without NUL characters, which PostgreSQL cannot store (checked in pydantic's core).
 NO_NUL = r"^[^\x00]*$"
 Id = Annotated[str, Field(min_length=1, max_length=200, pattern=NO_NUL)]
 Text = Annotated[str, Field(max_length=200, pattern=NO_NUL)]
 #: A JSON number or numeric string, exact (a float by its shortest repr); no NaN or Infinity.
-Amount = Annotated[Decimal, Field(allow_inf_nan=False)]
+#: Bounded in pydantic's core, before any arithmetic: 1E+999999999 is a valid decimal.
+Amount = Annotated[Decimal, Field(allow_inf_nan=False, ge=-MAX_AMOUNT, le=MAX_AMOUNT)]
+#: A time with an offset, within the years every database and UTC conversion can hold.
+Timestamp = Annotated[
+    AwareDatetime,
+    Field(ge=datetime(1, 1, 2, tzinfo=UTC), le=datetime(9999, 12, 30, tzinfo=UTC)),
+]
 JsonObject = Annotated[dict[str, Any], AfterValidator(_json_object)]
 
 
@@ -165,7 +179,7 @@ class RefundIn(_Item):
     """Money returned on an order; keyed by ``external_id``, else by (time, amount)."""
 
     external_id: Id | None = None
-    refunded_at: AwareDatetime
+    refunded_at: Timestamp
     amount: Amount
 
     @field_validator("amount")
@@ -181,7 +195,7 @@ class OrderIn(_Item):
 
     external_id: Id
     customer_id: Id
-    ordered_at: AwareDatetime
+    ordered_at: Timestamp
     currency: Annotated[str, Field(min_length=3, max_length=3)]
     total: Amount
     status: Literal["completed", "pending", "cancelled", "refunded", "partially_refunded"] = (
@@ -200,16 +214,17 @@ class OrderIn(_Item):
                 f"not an ISO 4217 currency code such as EUR: {self.currency!r}",
                 "currency",
             )
-        object.__setattr__(self, "currency", currency)
+        if currency != self.currency:
+            object.__setattr__(self, "currency", currency)
         if self.total < 0:
             raise _error("total", "must not be negative; send refunds as refunds", "total")
         exponent = minor_unit_exponent(currency)
         _check_minor(self.total, exponent, currency, "total")
         for index, line in enumerate(self.lines or ()):
-            _check_minor(line.amount, exponent, currency, f"lines[{index}].amount")
+            _check_minor(line.amount, exponent, currency, "lines", index)
         if self.refunds:
             for index, refund in enumerate(self.refunds):
-                _check_minor(refund.amount, exponent, currency, f"refunds[{index}].amount")
+                _check_minor(refund.amount, exponent, currency, "refunds", index)
             refunded = sum((r.amount for r in self.refunds), Decimal(0))
             if refunded > self.total:
                 raise _error(
@@ -229,21 +244,24 @@ class OrderIn(_Item):
         return int(amount.scaleb(minor_unit_exponent(self.currency)))
 
 
-#: The largest amount accepted, in minor units: far above any order, far below the 64-bit limit.
-MAX_MINOR = 10**15
-
-
-def _check_minor(amount: Decimal, exponent: int, currency: str, where: str) -> None:
-    """A validation error naming ``where`` when ``currency`` has fewer decimals than
-    ``amount``, or when it is larger than retentio stores."""
-    scaled = amount.scaleb(exponent)
-    minor = int(scaled)  # toward zero; equal only when nothing was cut off
-    if minor != scaled:
+def _check_minor(
+    amount: Decimal, exponent: int, currency: str, field: str, index: int | None = None
+) -> None:
+    """A validation error naming the field (``lines[2].amount`` for ``field="lines"``,
+    ``index=2``) when ``amount`` has more decimals than ``currency`` or is larger than
+    retentio stores."""
+    try:
+        scaled = amount.scaleb(exponent, _EXACT)
+    except Inexact:  # more than 28 significant digits: more decimals than any currency has
+        scaled = None
+    if scaled is not None and int(scaled) == scaled and -MAX_MINOR <= scaled <= MAX_MINOR:
+        return
+    where = field if index is None else f"{field}[{index}].amount"
+    if scaled is None or int(scaled) != scaled:
         raise _error(
             "precision", f"{amount} has more decimals than {currency} allows ({exponent})", where
         )
-    if not -MAX_MINOR <= minor <= MAX_MINOR:
-        raise _error("amount", f"{amount} {currency} is more than retentio stores", where)
+    raise _error("amount", f"{amount} {currency} is more than retentio stores", where)
 
 
 class EventIn(_Item):
@@ -253,4 +271,4 @@ class EventIn(_Item):
     customer_id: Id
     name: Annotated[str, Field(min_length=1, max_length=200, pattern=NO_NUL)]
     properties: JsonObject = Field(default_factory=dict)
-    occurred_at: AwareDatetime
+    occurred_at: Timestamp

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from contextlib import AbstractContextManager
 from typing import Any
 
 from sqlalchemy import Connection, Table, select
@@ -37,6 +38,7 @@ def ingest_orders(
     atomic: bool = False,
     secret: bytes | None = None,
     actor: str,
+    lock: AbstractContextManager[Any] | None = None,
 ) -> BatchResult:
     """Validate ``items`` (decoded JSON) one by one and upsert the valid orders by external id.
 
@@ -47,6 +49,8 @@ def ingest_orders(
     any refused item refuses the batch (:class:`BatchRejected`, nothing written). ``secret``
     is accepted for symmetry with :func:`ingest_customers` (orders carry no addresses).
     Commits; one audit entry per batch.
+    ``lock`` (a server's SQLite writer lock), if given, is held while it writes, not while it
+    validates.
     """
     del secret
     valid, invalid = validate_items(OrderIn, items)
@@ -94,7 +98,7 @@ def ingest_orders(
         audit(connection, actor, "orders.upsert", result)
         return result
 
-    return with_retry(session, write)
+    return with_retry(session, write, lock)
 
 
 def _same(row: dict[str, Any], before: Any) -> bool:

@@ -18,7 +18,7 @@ import pandas as pd
 from numpy.typing import ArrayLike
 from scipy.special import digamma, gammaln
 
-from retentio.core.errors import DataError, EmptyDataError
+from retentio.core.errors import ConvergenceError, DataError, EmptyDataError
 from retentio.core.frames import require_columns
 from retentio.models.base import (
     WARM_START_ROWS,
@@ -165,7 +165,17 @@ class GammaGamma(Model):
                 "frequency has no customer with a repeat purchase (frequency > 0): "
                 "the Gamma-Gamma model needs repeat buyers"
             )
-        data = _SpendData.of(x[repeat], m[repeat], w[repeat])
+        x_r, m_r = x[repeat], m[repeat]
+        if self.penalizer == 0 and not (np.any(x_r != x_r[0]) or np.any(m_r != m_r[0])):
+            # Every repeat buyer alike (one customer, say): no spread between customers to fit,
+            # the likelihood grows without end along a ridge. Said here, not left to where the
+            # optimiser happens to stop, which differs between machines.
+            raise ConvergenceError(
+                "GammaGamma cannot be fitted: every repeat buyer has the same frequency and "
+                "mean spend, so nothing separates one customer's spend from another's. "
+                "Try a small penalizer (e.g. penalizer=0.001) or more data."
+            )
+        data = _SpendData.of(x_r, m_r, w[repeat])
         total_weight = float(data.weight.sum())
         # Start from the method of moments guess of a mean spend near the data's mean, refined
         # on a random part of the rows when there are many (fewer passes over all of them).

@@ -106,7 +106,12 @@ def _batch(
     def work(_key: str | None) -> Outcome:
         try:
             result = ingest(
-                session, items, atomic=atomic, secret=config.secret, actor=principal.actor
+                session,
+                items,
+                atomic=atomic,
+                secret=config.secret,
+                actor=principal.actor,
+                lock=request.app.state.write_lock,
             )
         except BatchRejected as rejected:
             errors = [error.to_dict() for error in rejected.errors]
@@ -117,7 +122,7 @@ def _batch(
             ) from None
         return Outcome(200, result.to_dict())
 
-    return run_idempotent(request, principal, body.sha256, work)
+    return run_idempotent(request, principal, body.sha256, work, locks_itself=True)
 
 
 @router.post(
@@ -180,11 +185,13 @@ def track(request: Request, session: DbSession, principal: Writer, body: Body) -
             # The event carries the key as its id, so a retry after a crash records it once.
             given = {**item, "external_id": _idempotent_id(principal.key.id, key)}
         try:
-            tracked = track_event(session, given, actor=principal.actor)
+            tracked = track_event(
+                session, given, actor=principal.actor, lock=request.app.state.write_lock
+            )
         except BatchRejected as rejected:
             errors = [error.to_dict() for error in rejected.errors]
             listed = "; ".join(f"{e['field']}: {e['message']}" for e in errors)
             raise Problem("validation-error", listed, errors=errors) from None
         return Outcome(201 if tracked.created else 200, {"created": tracked.created})
 
-    return run_idempotent(request, principal, body.sha256, work)
+    return run_idempotent(request, principal, body.sha256, work, locks_itself=True)
