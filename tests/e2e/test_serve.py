@@ -5,9 +5,11 @@ from __future__ import annotations
 import os
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
@@ -73,3 +75,72 @@ def test_serve_without_a_secret_key_says_how_to_make_one(tmp_path: Path) -> None
     )
     assert done.returncode == 1
     assert b"RETENTIO_SECRET_KEY is not set" in done.stderr
+
+
+def test_two_server_processes_share_one_sqlite_store(tmp_path: Path) -> None:
+    """With --workers 2 both processes write to one SQLite file: batches sent at once all land,
+    none twice, and the store stays consistent."""
+    env = _environment()
+    subprocess.run([str(CLI), "init"], cwd=tmp_path, env=env, check=True, capture_output=True)
+    key = subprocess.run(
+        [str(CLI), "apikey", "create", "--name", "t", "--scope", "write"],
+        cwd=tmp_path,
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
+    port = _free_port()
+    server = subprocess.Popen(
+        [str(CLI), "serve", "--port", str(port), "--workers", "2", "--log-level", "warning"],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    base = f"http://127.0.0.1:{port}/api/v1"
+    headers = {"Authorization": f"Bearer {key}"}
+    try:
+        deadline = time.monotonic() + 90  # two processes import the analytics stack at once
+        while True:
+            try:
+                httpx.get(f"{base}/health")
+                break
+            except httpx.TransportError:
+                if time.monotonic() > deadline or server.poll() is not None:
+                    pytest.fail(f"the server did not start: {server.stderr.read()!r}")  # type: ignore[union-attr]
+                time.sleep(0.2)
+
+        def send(batch: int) -> dict[str, int]:
+            items = [
+                {
+                    "external_id": f"o{batch}-{i}",
+                    "customer_id": f"c{i % 50}",  # every batch shares the customers
+                    "ordered_at": "2026-03-01T10:00:00Z",
+                    "currency": "DKK",
+                    "total": "10.00",
+                    "lines": [{"sku": "A", "amount": "10.00"}],
+                }
+                for i in range(500)
+            ]
+            fresh = httpx.Limits(max_keepalive_connections=0)  # spread over both processes
+            with httpx.Client(timeout=60, limits=fresh) as http:
+                answer = http.post(f"{base}/orders/batch", json={"items": items}, headers=headers)
+            assert answer.status_code == 200, answer.text
+            return answer.json()  # type: ignore[no-any-return]
+
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            results = list(pool.map(send, range(16)))
+    finally:
+        server.send_signal(signal.SIGINT)
+        _, err = server.communicate(timeout=60)
+    assert server.returncode == 0, err
+    assert sum(r["created"] for r in results) == 16 * 500
+    assert all(r["failed"] == 0 for r in results)
+    with sqlite3.connect(tmp_path / "retentio.db") as db:
+        counts = [db.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in TABLES]  # noqa: S608
+        assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    assert counts == [50, 16 * 500, 16 * 500]
+
+
+TABLES = ("customers", "orders", "order_lines")
