@@ -24,6 +24,7 @@ import argparse
 import dataclasses
 import hashlib
 import json
+import math
 import os
 import platform
 import shutil
@@ -262,6 +263,20 @@ def ensure_lifetimes(python: str | None) -> bool:
 # --------------------------------------------------------------------------------------------
 
 
+def cpu_reference() -> float:
+    """Seconds a fixed pure-Python loop takes (best of 3): the machine's speed, so that runs on
+    machines of one kind can be compared. Machines reported alike ("AMD EPYC", 2 cores) have
+    run the same code at speeds nearly 2x apart."""
+    best = math.inf
+    for _ in range(3):
+        started = time.perf_counter()
+        total = 0
+        for i in range(5_000_000):
+            total += i
+        best = min(best, time.perf_counter() - started)
+    return round(best, 3)
+
+
 def machine() -> dict[str, Any]:
     import duckdb
     import ibis
@@ -289,6 +304,7 @@ def machine() -> dict[str, Any]:
     return {
         "nproc": os.cpu_count(),
         "cpu": cpu,
+        "cpu_reference_s": cpu_reference(),
         "ram_gb": round(ram_gb, 1),
         "os": os_name,
         "python": platform.python_version(),

@@ -472,3 +472,42 @@ def test_concurrent_withdrawals_record_one_withdrawal(migrated_engine: Engine) -
     with Session(migrated_engine) as session:
         withdrawals = session.scalar(select(func.count()).where(ConsentEvent.granted.is_(False)))
         assert withdrawals == 1
+
+
+def test_a_confirmation_racing_a_withdrawal_never_regrants(migrated_engine: Engine) -> None:
+    with_texts(migrated_engine)
+    tokens = {}
+    with Session(migrated_engine) as session:
+        for n in range(15):
+            add_customer(session, f"race-{n}", email=f"race{n}@example.dk")
+            tokens[f"race-{n}"] = start_double_opt_in(
+                session,
+                customer=f"race-{n}",
+                text_version=DEFAULT_TEXT_VERSION,
+                language="da",
+                source="form",
+                recorded_by="api:abc",
+            ).token
+    for customer, token in tokens.items():
+        barrier = threading.Barrier(2)
+
+        def confirm(token: str = token) -> None:
+            with Session(migrated_engine) as own:
+                barrier.wait()
+                confirm_double_opt_in(own, token)
+
+        def withdraw(customer: str = customer) -> None:
+            with Session(migrated_engine) as own:
+                barrier.wait()
+                withdraw_consent(
+                    own, customer=customer, channel="email", purpose="marketing", recorded_by="t"
+                )
+
+        threads = [threading.Thread(target=confirm), threading.Thread(target=withdraw)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    with Session(migrated_engine) as session:
+        for customer in tokens:  # whichever came first, the withdrawal is the last word
+            assert not is_marketable(session, SECRET, customer, "email"), customer

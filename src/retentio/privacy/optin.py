@@ -18,7 +18,13 @@ from sqlalchemy.orm import Session
 
 from retentio.core.signing import TokenError
 from retentio.privacy._shared import begin_write, find_customer, iso, utc_now
-from retentio.privacy.consent import ConsentState, append_event, record_consent, state_of
+from retentio.privacy.consent import (
+    ConsentState,
+    append_event,
+    lock_customer,
+    record_consent,
+    state_of,
+)
 from retentio.privacy.texts import normalise_language
 from retentio.store.tables import Consent, ConsentConfirmation, ConsentEvent, Customer
 
@@ -163,8 +169,10 @@ def confirm_double_opt_in(
         raise _refusal(session, digest, at)
     row = session.get_one(ConsentConfirmation, claimed[0][0])
     customer = session.get_one(Customer, row.customer_id)
+    # Read the consent under the customer's lock: a withdrawal committed meanwhile stays.
+    lock_customer(session, customer)
     pending = session.get_one(ConsentEvent, row.consent_event_id)
-    current = session.get(Consent, (customer.id, row.channel, row.purpose))
+    current = session.get(Consent, (customer.id, row.channel, row.purpose), populate_existing=True)
     if current is not None and current.granted and current.confirmed_at is None:
         current = append_event(
             session,
