@@ -69,6 +69,13 @@ def test_export_to_stdout_json_and_zip(database: str, tmp_path: Path) -> None:
     as_json = tmp_path / "ulla.json"
     assert runner.invoke(app, ["privacy", "export", "c-42", "-o", str(as_json)]).exit_code == 0
     assert json.loads(as_json.read_text())["customer"]["first_name"] == "Ulla"
+    # personal data: readable by its owner only, and no temporary file left beside it
+    assert target.stat().st_mode & 0o777 == 0o600 and as_json.stat().st_mode & 0o777 == 0o600
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith("ulla")) == [
+        "ulla.json",
+        "ulla.zip",
+    ]
+    assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
     audit = runner.invoke(app, ["privacy", "audit", "--customer", "c-42"])
     assert audit.exit_code == 0, audit.output
     assert audit.stdout.count("person.export") == 3 and "cli:" in audit.stdout

@@ -344,3 +344,35 @@ def test_twenty_threads_upserting_one_customer_make_one_row(migrated_engine: Eng
     assert rows(migrated_engine, "SELECT count(*), count(DISTINCT id) FROM customers") == [(1, 1)]
     assert count(migrated_engine, "orders") == 20
     assert count(migrated_engine, "audit_log") == 40
+
+
+def test_concurrent_batches_of_the_same_events_count_each_created_once(
+    migrated_engine: Engine,
+) -> None:
+    events = [
+        {
+            "external_id": f"e{n}",
+            "customer_id": f"C{n % 5}",
+            "name": "viewed",
+            "occurred_at": "2026-03-01T10:00:00Z",
+        }
+        for n in range(200)
+    ]
+    with Session(migrated_engine) as session:  # known customers: nothing serialises the batches
+        ingest_customers(session, [{"external_id": f"C{n}"} for n in range(5)], actor="t")
+    start = threading.Barrier(6)
+    created: list[int] = []
+
+    def work() -> None:
+        start.wait()
+        with Session(migrated_engine) as session:
+            created.append(ingest_events(session, events, actor="t").created)
+
+    threads = [threading.Thread(target=work) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(created) == 6
+    assert sum(created) == 200  # however the batches interleaved
+    assert count(migrated_engine, "events") == 200

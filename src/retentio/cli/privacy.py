@@ -13,6 +13,7 @@ from rich.table import Table
 from retentio.bootstrap import Settings
 from retentio.cli.app import app, err, out
 from retentio.cli.db import DatabaseUrl, store_session
+from retentio.core.files import write_atomically
 from retentio.privacy import (
     CONSENT_CHANNELS,
     PURPOSES,
@@ -66,9 +67,10 @@ def export_command(
         out.print_json(json.dumps(document, ensure_ascii=False))
         return
     if output.suffix.lower() == ".zip":
-        output.write_bytes(export_zip(document))
+        data = export_zip(document)
     else:
-        output.write_text(json.dumps(document, ensure_ascii=False, indent=2), encoding="utf-8")
+        data = json.dumps(document, ensure_ascii=False, indent=2).encode()
+    write_atomically(output, data, private=True)  # personal data: its owner reads it only
     counts = ", ".join(f"{len(document[k])} {k}" for k in ("orders", "events", "consent_events"))
     err.print(f"Wrote the export of {customer} ({counts}) to {output}")
 

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import os
-import secrets
 from pathlib import Path
 
 import pandas as pd
+
+from retentio.core.files import write_atomically
 
 __all__ = ["neutralise", "write_csv"]
 
@@ -27,14 +27,5 @@ def write_csv(frame: pd.DataFrame, path: str | Path) -> Path:
     for column in safe.columns:
         if safe[column].dtype == object or pd.api.types.is_string_dtype(safe[column]):
             safe[column] = safe[column].map(neutralise)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    # Created like any new file (mode 0666 less the umask), unlike mkstemp's private 0600.
-    tmp = target.with_name(f".{target.name}.{secrets.token_hex(6)}.tmp")
-    try:
-        with tmp.open("x", encoding="utf-8", newline="") as handle:
-            safe.to_csv(handle, index=False)
-        os.replace(tmp, target)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    return target
+    text = safe.to_csv(index=False, lineterminator="\n")
+    return write_atomically(target, text.encode())

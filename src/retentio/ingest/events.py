@@ -98,7 +98,11 @@ def ingest_events(
             else:
                 result.updated += 1
             (unkeyed if item.external_id is None else keyed).append(row)
-        _upsert(connection, keyed)
+        inserted = _upsert(connection, keyed)
+        if inserted is not None:  # PostgreSQL: another batch may have inserted one first
+            new_keyed = sum(1 for row in keyed if row["external_id"] not in stored)
+            result.created -= new_keyed - inserted
+            result.updated += new_keyed - inserted
         bulk_insert(connection, EVENTS, unkeyed)
         result.errors = sorted(errors, key=lambda e: e.index)
         audit(connection, actor, "events.upsert", result)
@@ -122,11 +126,12 @@ def _same(row: dict[str, Any], before: Any) -> bool:
     return all(stored[c] == row[c] for c in _COLUMNS)
 
 
-def _upsert(connection: Connection, rows: list[dict[str, Any]]) -> None:
+def _upsert(connection: Connection, rows: list[dict[str, Any]]) -> int | None:
+    """Upsert ``rows`` by external id; on PostgreSQL, how many were inserted."""
     if not rows:
-        return
+        return None
     rows.sort(key=lambda row: row["external_id"])
-    bulk_insert(connection, EVENTS, rows, key=["external_id"], update=_COLUMNS)
+    return bulk_insert(connection, EVENTS, rows, key=["external_id"], update=_COLUMNS)
 
 
 def track_event(

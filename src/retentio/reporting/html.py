@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import functools
 import os
-import secrets
 from pathlib import Path
 
 import jinja2
@@ -12,6 +11,7 @@ import jinja2
 import retentio
 from retentio.analytics.periods import check_period
 from retentio.core.errors import ConfigurationError
+from retentio.core.files import write_atomically
 from retentio.reporting.format import format_date, period_noun
 from retentio.reporting.predictions import predictions_section
 from retentio.reporting.sections import (
@@ -110,16 +110,4 @@ def write_report(
     html = build_report(
         transactions, observation_end=observation_end, period=period, title=title, currency=currency
     )
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f".{target.name}.{secrets.token_hex(6)}.tmp")
-    try:
-        with tmp.open("x", encoding="utf-8", newline="\n") as out:
-            out.write(html)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(tmp, target)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    return target
+    return write_atomically(path, html.encode())
