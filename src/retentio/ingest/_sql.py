@@ -32,7 +32,6 @@ from retentio.store.tables import AuditEntry, Customer
 
 __all__ = [
     "audit",
-    "begin_write",
     "bulk_insert",
     "ensure_customers",
     "insert_for",
@@ -189,20 +188,6 @@ def _array_literal(values: list[Any]) -> str:
     if all(type(v) is int for v in values):
         return "{" + ",".join(map(str, values)) + "}"
     return "{" + ",".join(map(_element, values)) + "}"
-
-
-def begin_write(session: Session) -> Connection:
-    """The session's connection, in a write transaction from the first statement.
-
-    SQLite: ``BEGIN IMMEDIATE`` takes the write lock before the batch reads what exists, so
-    concurrent writers queue (busy_timeout) instead of failing when their snapshot goes stale.
-    """
-    connection = session.connection()
-    if connection.dialect.name == "sqlite":
-        raw = connection.connection.driver_connection
-        if raw is not None and not raw.in_transaction:
-            connection.exec_driver_sql("BEGIN IMMEDIATE")
-    return connection
 
 
 def one_of(connection: Connection, key: Column[Any], values: Iterable[Any]) -> Any:

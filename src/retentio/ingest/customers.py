@@ -12,7 +12,6 @@ from sqlalchemy.orm import Session
 from retentio.ingest._sql import (
     CUSTOMERS,
     audit,
-    begin_write,
     bulk_insert,
     rows_by,
     rows_in,
@@ -22,6 +21,7 @@ from retentio.ingest.models import CustomerIn
 from retentio.ingest.results import BatchRejected, BatchResult, ItemError, keep_last, validate_items
 from retentio.privacy import address_hmac
 from retentio.store.tables import Suppression
+from retentio.store.transactions import begin_write
 
 __all__ = ["ingest_customers"]
 

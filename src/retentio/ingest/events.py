@@ -13,7 +13,6 @@ from sqlalchemy.orm import Session
 from retentio.ingest._sql import (
     CUSTOMERS,
     audit,
-    begin_write,
     bulk_insert,
     ensure_customers,
     insert_for,
@@ -29,6 +28,7 @@ from retentio.ingest.results import (
     validate_items,
 )
 from retentio.store.tables import Event
+from retentio.store.transactions import begin_write
 
 __all__ = ["TrackedEvent", "ingest_events", "track_event"]
 

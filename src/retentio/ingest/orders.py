@@ -11,7 +11,6 @@ from sqlalchemy.orm import Session
 
 from retentio.ingest._sql import (
     audit,
-    begin_write,
     bulk_insert,
     ensure_customers,
     one_of,
@@ -22,6 +21,7 @@ from retentio.ingest._sql import (
 from retentio.ingest.models import OrderIn
 from retentio.ingest.results import BatchRejected, BatchResult, keep_last, validate_items
 from retentio.store.tables import Order, OrderLine, Refund
+from retentio.store.transactions import begin_write
 
 __all__ = ["ingest_orders"]
 

@@ -36,16 +36,3 @@ def find_customer(session: Session, customer: str, *, lock: bool = False) -> Cus
     if row is None:
         raise NotFoundError(f"no customer with id {customer!r}")
     return row
-
-
-def begin_write(session: Session) -> None:
-    """Take the write lock now on SQLite (``BEGIN IMMEDIATE``) so a read-then-write is atomic.
-
-    PostgreSQL needs nothing here: its callers lock rows with ``SELECT ... FOR UPDATE``.
-    """
-    connection = session.connection()
-    if connection.dialect.name != "sqlite":
-        return
-    driver = connection.connection.driver_connection
-    if driver is not None and not driver.in_transaction:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")

@@ -18,11 +18,12 @@ from sqlalchemy import exists, select
 from sqlalchemy.orm import Session
 
 from retentio.core.errors import DataError
-from retentio.privacy._shared import begin_write, find_customer, iso, utc_now
+from retentio.privacy._shared import find_customer, iso, utc_now
 from retentio.privacy.errors import ConsentError
 from retentio.privacy.suppression import is_suppressed
 from retentio.privacy.texts import CONSENT_CHANNELS, PURPOSES, find_text
 from retentio.store.tables import Consent, ConsentEvent, Customer, Order
+from retentio.store.transactions import begin_write
 
 __all__ = [
     "LAWFUL_BASES",

@@ -32,7 +32,7 @@ from sqlalchemy import CursorResult, Result, delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from retentio.core.errors import DataError
-from retentio.privacy._shared import begin_write, iso, utc_now
+from retentio.privacy._shared import iso, utc_now
 from retentio.privacy.addresses import address_hmac, normalise_email, normalise_phone
 from retentio.privacy.audit import record_access
 from retentio.privacy.consent import append_event
@@ -49,6 +49,7 @@ from retentio.store.tables import (
     OrderLine,
     Suppression,
 )
+from retentio.store.transactions import begin_write
 
 __all__ = ["ERASED_BODY", "ErasureReport", "erase_customer_row", "erase_person", "pseudonym"]
 

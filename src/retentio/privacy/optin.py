@@ -17,7 +17,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from retentio.core.signing import TokenError
-from retentio.privacy._shared import begin_write, find_customer, iso, utc_now
+from retentio.privacy._shared import find_customer, iso, utc_now
 from retentio.privacy.consent import (
     ConsentState,
     append_event,
@@ -27,6 +27,7 @@ from retentio.privacy.consent import (
 )
 from retentio.privacy.texts import normalise_language
 from retentio.store.tables import Consent, ConsentConfirmation, ConsentEvent, Customer
+from retentio.store.transactions import begin_write
 
 __all__ = [
     "CONFIRMATION_TTL",
