@@ -37,6 +37,7 @@ from retentio.privacy.addresses import address_hmac, normalise_email, normalise_
 from retentio.privacy.audit import record_access
 from retentio.privacy.consent import append_event
 from retentio.privacy.errors import NotFoundError
+from retentio.privacy.suppression import add_suppression
 from retentio.store.tables import (
     AuditEntry,
     Consent,
@@ -47,7 +48,6 @@ from retentio.store.tables import (
     IdempotencyKey,
     Order,
     OrderLine,
-    Suppression,
 )
 from retentio.store.transactions import begin_write
 
@@ -121,14 +121,7 @@ def _suppress(session: Session, secret: bytes, row: Customer) -> int:
             digest = address_hmac(secret, channel, address, row.country)
         except DataError:  # not an address anyone can send to: nothing to suppress
             continue
-        known = session.scalar(
-            select(Suppression.id).where(
-                Suppression.channel == channel, Suppression.address_hmac == digest
-            )
-        )
-        if known is None:
-            session.add(Suppression(channel=channel, address_hmac=digest, reason="erasure"))
-            added += 1
+        added += add_suppression(session, channel, digest, "erasure")
     return added
 
 

@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 from retentio.privacy.addresses import address_hmac
 from retentio.store.tables import Suppression
 
-__all__ = ["is_suppressed", "suppress"]
+__all__ = ["add_suppression", "is_suppressed", "suppress"]
 
 
 def suppress(
@@ -23,14 +23,22 @@ def suppress(
 ) -> bool:
     """Add ``address`` to the list (committed); False when it was already there."""
     digest = address_hmac(secret, channel, address, region)
-    if _find(session, channel, digest) is not None:
+    if not add_suppression(session, channel, digest, reason):
         return False
-    session.add(Suppression(channel=channel, address_hmac=digest, reason=reason))
     try:
         session.commit()
     except IntegrityError:  # added at the same moment by another request: the same outcome
         session.rollback()
         return False
+    return True
+
+
+def add_suppression(session: Session, channel: str, digest: str, reason: str) -> bool:
+    """Add the address with HMAC ``digest`` to the session (not committed); False when it is
+    on the list already."""
+    if _find(session, channel, digest) is not None:
+        return False
+    session.add(Suppression(channel=channel, address_hmac=digest, reason=reason))
     return True
 
 
