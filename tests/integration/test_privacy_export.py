@@ -160,6 +160,8 @@ def test_audit_entries_filter_and_page_with_a_cursor(migrated_engine: Engine) ->
         record_access(session, "api:a", "customers.list", None, {"count": 3}, now=T0)
         with pytest.raises(DataError, match="e-mail"):
             record_access(session, "api:a", "customer.read", mia.id, {"q": "mia@example.nl"})
+        with pytest.raises(DataError, match="e-mail"):  # inside lists and nested objects too
+            record_access(session, "api:a", "x", None, {"to": [{"a": ["mia@example.nl"]}]})
         session.commit()
         reads = audit_entries(session, customer="mia-1", action="customer.read")
         assert [r.details["n"] for r in reads] == [0, 1, 2, 3, 4]

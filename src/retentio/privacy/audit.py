@@ -46,12 +46,19 @@ class AuditRecord:
 
 def _check_no_pii(details: Mapping[str, Any]) -> None:
     for key, value in details.items():
-        if isinstance(value, Mapping):
-            _check_no_pii(value)
-        elif isinstance(value, str) and _EMAIL_LIKE.search(value):
-            raise DataError(f"audit details: {key!r} looks like an e-mail address; log ids only")
-        elif not isinstance(value, int | float | bool | str | list | type(None)):
-            raise DataError(f"audit details: {key!r} is not a JSON value")
+        _check_value(key, value)
+
+
+def _check_value(key: str, value: Any) -> None:
+    if isinstance(value, Mapping):
+        _check_no_pii(value)
+    elif isinstance(value, list | tuple):
+        for item in value:
+            _check_value(key, item)
+    elif isinstance(value, str) and _EMAIL_LIKE.search(value):
+        raise DataError(f"audit details: {key!r} looks like an e-mail address; log ids only")
+    elif not isinstance(value, int | float | bool | str | type(None)):
+        raise DataError(f"audit details: {key!r} is not a JSON value")
 
 
 def record_access(

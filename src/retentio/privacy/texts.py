@@ -15,8 +15,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from retentio.privacy._shared import iso, utc_now
+from retentio.privacy.audit import record_access
 from retentio.privacy.errors import ConsentError
-from retentio.store.tables import AuditEntry, ConsentText
+from retentio.store.tables import ConsentText
 
 __all__ = [
     "CONSENT_CHANNELS",
@@ -179,7 +180,7 @@ def publish_text(
     session.add(row)
     session.flush()
     details = {"version": version, "language": language, "channel": channel, "purpose": purpose}
-    session.add(AuditEntry(actor=actor, action="consent_text.publish", details=details))
+    record_access(session, actor, "consent_text.publish", None, details)
     session.commit()
     return _info(row)
 
