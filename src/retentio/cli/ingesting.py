@@ -80,14 +80,13 @@ def load_into_store(
         items, where = _records(path, kind, options)
     ingest, model = _SERVICES[kind]
     rejected: list[tuple[str, str, str]] = []
-    _, errors = validate_items(model, items)  # all of them first: a bad row writes nothing
+    valid, errors = validate_items(model, items)  # all of them first: a bad row writes nothing
     if errors:
         if not options.skip_invalid:
             raise DataError(_problems(errors, where, path, len(items)))
-        refused = {e.index for e in errors}
         rejected += [(where[e.index], e.field, e.message) for e in errors]
-        kept = [i for i in range(len(items)) if i not in refused]
-        items, where = [items[i] for i in kept], [where[i] for i in kept]
+    # The services take the validated items as they are (validating them once is enough).
+    items, where = [item for _, item in valid], [where[i] for i, _ in valid]
     secret = Settings().secret_key
     if kind == "customers" and secret is None:
         console.print("[yellow]RETENTIO_SECRET_KEY is not set: the suppression list is not checked")

@@ -112,7 +112,12 @@ def _list_adapter(model: type[M]) -> TypeAdapter[list[M]]:
 def validate_items(
     model: type[M], items: Sequence[Any]
 ) -> tuple[list[tuple[int, M]], list[ItemError]]:
-    """Validate each item on its own: the valid ones with their index, and every error."""
+    """Validate each item on its own: the valid ones with their index, and every error.
+
+    Items that are ``model`` instances already (validated by the caller) are taken as they are.
+    """
+    if all(type(item) is model for item in items):
+        return list(enumerate(items)), []
     if all(type(item) is dict for item in items):
         try:  # the common case, all valid: one call into pydantic's core for the whole batch
             return list(enumerate(_list_adapter(model).validate_python(items))), []
