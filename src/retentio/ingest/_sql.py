@@ -38,6 +38,7 @@ __all__ = [
     "one_of",
     "rows_by",
     "rows_in",
+    "same_row",
     "with_retry",
 ]
 
@@ -227,6 +228,12 @@ def ensure_customers(connection: Connection, external_ids: Iterable[str]) -> dic
         bulk_insert(connection, CUSTOMERS, rows, key=["external_id"])
         known |= rows_by(connection, c.external_id, missing, c.id, c.erased_at)
     return {key: (row[1], row[2]) for key, row in known.items()}
+
+
+def same_row(row: dict[str, Any], before: Any, columns: Sequence[str]) -> bool:
+    """Whether the stored row ``before`` already holds ``row``'s values of ``columns``."""
+    stored = before._mapping
+    return all(stored[c] == row[c] for c in columns)
 
 
 def audit(

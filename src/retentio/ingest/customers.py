@@ -15,6 +15,7 @@ from retentio.ingest._sql import (
     bulk_insert,
     rows_by,
     rows_in,
+    same_row,
     with_retry,
 )
 from retentio.ingest.models import CustomerIn
@@ -78,7 +79,7 @@ def ingest_customers(
             row = _merged(item, before)
             if before is None:
                 result.created += 1
-            elif all(row[name] == before._mapping[name] for name in _FIELDS):
+            elif same_row(row, before, _FIELDS):
                 result.unchanged += 1
                 continue
             else:

@@ -17,6 +17,7 @@ from retentio.ingest._sql import (
     ensure_customers,
     insert_for,
     rows_by,
+    same_row,
     with_retry,
 )
 from retentio.ingest.models import EventIn
@@ -92,7 +93,7 @@ def ingest_events(
             before = stored.get(item.external_id)
             if before is None:
                 result.created += 1
-            elif _same(row, before):
+            elif same_row(row, before, _COLUMNS):
                 result.unchanged += 1
                 continue
             else:
@@ -119,11 +120,6 @@ def _row(item: EventIn, customer_id: int) -> dict[str, Any]:
         "properties": item.properties,
         "occurred_at": item.occurred_at,
     }
-
-
-def _same(row: dict[str, Any], before: Any) -> bool:
-    stored = before._mapping
-    return all(stored[c] == row[c] for c in _COLUMNS)
 
 
 def _upsert(connection: Connection, rows: list[dict[str, Any]]) -> int | None:

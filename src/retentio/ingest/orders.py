@@ -16,6 +16,7 @@ from retentio.ingest._sql import (
     one_of,
     rows_by,
     rows_in,
+    same_row,
     with_retry,
 )
 from retentio.ingest.models import OrderIn
@@ -84,7 +85,9 @@ def ingest_orders(
             before = stored.get(item.external_id)
             if before is None:
                 result.created += 1
-            elif _same(row, before) and _same_children(item, before.id, old_lines, old_refunds):
+            elif same_row(row, before, _COLUMNS) and _same_children(
+                item, before.id, old_lines, old_refunds
+            ):
                 result.unchanged += 1
                 continue
             else:
@@ -99,11 +102,6 @@ def ingest_orders(
         return result
 
     return with_retry(session, write, lock)
-
-
-def _same(row: dict[str, Any], before: Any) -> bool:
-    stored = before._mapping
-    return all(stored[c] == row[c] for c in _COLUMNS)
 
 
 def _line_rows(item: OrderIn) -> list[tuple[Any, ...]]:
