@@ -5,12 +5,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any, TypeVar
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from retentio.store.arrow import EXCLUDED_STATUSES
 from retentio.store.tables import Customer, Order, OrderLine, Refund
+
+_Child = TypeVar("_Child", OrderLine, Refund)
 
 __all__ = [
     "OrderTotals",
@@ -84,29 +87,24 @@ def customer_orders(
 
 def order_lines(session: Session, order_ids: Sequence[int]) -> dict[int, list[OrderLine]]:
     """The lines of these orders, by order id, in line order."""
-    found: dict[int, list[OrderLine]] = {i: [] for i in order_ids}
-    if order_ids:
-        query = (
-            select(OrderLine)
-            .where(OrderLine.order_id.in_(order_ids))
-            .order_by(OrderLine.order_id, OrderLine.line_no)
-        )
-        for line in session.scalars(query):
-            found[line.order_id].append(line)
-    return found
+    return _by_order(session, OrderLine, order_ids, OrderLine.line_no)
 
 
 def order_refunds(session: Session, order_ids: Sequence[int]) -> dict[int, list[Refund]]:
     """The refunds of these orders, by order id, oldest first."""
-    found: dict[int, list[Refund]] = {i: [] for i in order_ids}
+    return _by_order(session, Refund, order_ids, Refund.refunded_at)
+
+
+def _by_order(
+    session: Session, table: type[_Child], order_ids: Sequence[int], order_by: Any
+) -> dict[int, list[_Child]]:
+    found: dict[int, list[_Child]] = {i: [] for i in order_ids}
     if order_ids:
         query = (
-            select(Refund)
-            .where(Refund.order_id.in_(order_ids))
-            .order_by(Refund.order_id, Refund.refunded_at)
+            select(table).where(table.order_id.in_(order_ids)).order_by(table.order_id, order_by)
         )
-        for refund in session.scalars(query):
-            found[refund.order_id].append(refund)
+        for row in session.scalars(query):
+            found[row.order_id].append(row)
     return found
 
 
