@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -73,16 +74,27 @@ def test_scopes_are_enforced(client: TestClient, api_keys: dict[str, str]) -> No
     assert client.get("/api/v1/customers", headers=bearer(api_keys["read"])).status_code == 200
 
 
-def test_a_revoked_key_is_refused_at_once(
-    client: TestClient, api_keys: dict[str, str], migrated_engine: Engine
+def test_a_revoked_key_is_refused_within_the_key_cache_time(
+    api_config: ApiConfig, api_keys: dict[str, str], migrated_engine: Engine
 ) -> None:
+    from dataclasses import replace
+
     from retentio.access import revoke_api_key
 
     token = api_keys["read"]
-    assert client.get("/api/v1/customers", headers=bearer(token)).status_code == 200
-    with Session(migrated_engine) as session:
-        revoke_api_key(session, token.split("_")[1], actor="test")
-    problem(client.get("/api/v1/customers", headers=bearer(token)), 401, "unauthorized")
+    config = replace(api_config, key_cache_seconds=0.5)
+    with TestClient(create_app(config)) as cached:
+        assert cached.get("/api/v1/customers", headers=bearer(token)).status_code == 200
+        with Session(migrated_engine) as session:
+            revoke_api_key(session, token.split("_")[1], actor="test")
+        # remembered as verified for up to half a second, then looked up again and refused
+        deadline = time.monotonic() + 5
+        while cached.get("/api/v1/customers", headers=bearer(token)).status_code == 200:
+            assert time.monotonic() < deadline, "the revoked key was still accepted after 5 s"
+            time.sleep(0.05)
+        problem(cached.get("/api/v1/customers", headers=bearer(token)), 401, "unauthorized")
+    with TestClient(create_app(replace(api_config, key_cache_seconds=0))) as uncached:
+        problem(uncached.get("/api/v1/customers", headers=bearer(token)), 401, "unauthorized")
 
 
 def test_rate_limit_answers_429_with_retry_after(

@@ -19,6 +19,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from retentio import __version__
 from retentio.api.config import ApiConfig
+from retentio.api.keycache import KeyCache
 from retentio.api.problems import ProblemBody, install_problem_handlers
 from retentio.api.ratelimit import RateLimiter
 from retentio.api.routes import analytics, consent, customers, health, ingest, pages, privacy
@@ -163,6 +164,7 @@ def create_app(config: ApiConfig) -> FastAPI:
     app.state.engine = engine
     app.state.sessions = sessionmaker(engine, class_=Session, expire_on_commit=False)
     app.state.limiter = RateLimiter(config.rate_per_second, config.rate_burst)
+    app.state.keys = KeyCache(config.key_cache_seconds)
     # SQLite has one writer at a time, and a blocked writer polls with growing sleeps (up to
     # 100 ms): writers of every server process queue on a lock instead. PostgreSQL locks rows.
     app.state.write_lock = writer_lock(engine)

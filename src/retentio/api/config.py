@@ -18,7 +18,9 @@ class ApiConfig:
     address on the public consent pages); ``max_body_bytes`` bounds every request body (a
     10,000-order batch with lines is about 4 MB); ``signer`` signs the customers' links
     (withdrawal), whose base is ``public_url`` (e.g. https://shop.example/retentio) when the
-    server sits behind a proxy, else the URL the request came in on.
+    server sits behind a proxy, else the URL the request came in on. A verified API key is
+    remembered for ``key_cache_seconds`` (a revocation takes effect within that time; 0: every
+    request looks its key up).
     """
 
     database_url: str
@@ -32,3 +34,4 @@ class ApiConfig:
     scores_ttl: timedelta = timedelta(minutes=10)
     signer: Signer | None = None
     public_url: str | None = None
+    key_cache_seconds: float = 1.0

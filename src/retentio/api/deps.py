@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from retentio.access import ApiKeyInfo, Scope, verify_api_key
 from retentio.api.body import JsonBody, read_json_body
 from retentio.api.config import ApiConfig
+from retentio.api.keycache import KeyCache
 from retentio.api.problems import Problem
 from retentio.api.ratelimit import RateLimiter
 
@@ -99,10 +100,16 @@ def require(scope: Scope) -> Callable[..., Principal]:
             raise Problem(
                 "unauthorized", "send an API key as Authorization: Bearer", headers=challenge
             )
-        key = verify_api_key(session, credentials.credentials)
+        keys: KeyCache = request.app.state.keys
+        key = keys.get(credentials.credentials)
         if key is None:
-            raise Problem("unauthorized", "the API key is unknown or revoked", headers=challenge)
-        session.commit()  # hand the connection back while the route does other work
+            key = verify_api_key(session, credentials.credentials)
+            if key is None:
+                raise Problem(
+                    "unauthorized", "the API key is unknown or revoked", headers=challenge
+                )
+            session.commit()  # hand the connection back while the route does other work
+            keys.put(credentials.credentials, key)
         _limit(request, f"key:{key.prefix}")
         if not key.scope.allows(scope):
             raise Problem(

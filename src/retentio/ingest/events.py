@@ -7,7 +7,7 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, Table, select
+from sqlalchemy import Connection, Table, literal, select
 from sqlalchemy.orm import Session
 
 from retentio.ingest._sql import (
@@ -112,6 +112,27 @@ def ingest_events(
     return with_retry(session, write, lock)
 
 
+def _insert_for_known_customer(connection: Connection, event: EventIn) -> int | None:
+    """Insert ``event`` for its customer if the customer is stored and not erased (one
+    statement: the customer's id is looked up inside it); the new event's id, or None when
+    nothing was inserted (an unknown or erased customer, or the event stored already)."""
+    c, e = CUSTOMERS.c, EVENTS.c
+    values = select(
+        literal(event.external_id, e.external_id.type),
+        c.id,
+        literal(event.name, e.name.type),
+        literal(event.properties, e.properties.type),
+        literal(event.occurred_at, e.occurred_at.type),
+    ).where(c.external_id == event.customer_id, c.erased_at.is_(None))
+    statement = insert_for(connection, EVENTS).from_select(
+        ["external_id", "customer_id", "name", "properties", "occurred_at"], values
+    )
+    if event.external_id is not None:
+        statement = statement.on_conflict_do_nothing(index_elements=[e.external_id])
+    new_id: int | None = connection.execute(statement.returning(e.id)).scalar()
+    return new_id
+
+
 def _row(item: EventIn, customer_id: int) -> dict[str, Any]:
     return {
         "external_id": item.external_id,
@@ -157,6 +178,9 @@ def track_event(
 
     def write() -> TrackedEvent:
         connection = begin_write(session)
+        new_id = _insert_for_known_customer(connection, event)
+        if new_id is not None:  # the common case, in one statement
+            return TrackedEvent(id=new_id, created=True)
         c = CUSTOMERS.c
         found = connection.execute(
             select(c.id, c.erased_at).where(c.external_id == event.customer_id)
