@@ -181,16 +181,12 @@ def track_event(
         new_id = _insert_for_known_customer(connection, event)
         if new_id is not None:  # the common case, in one statement
             return TrackedEvent(id=new_id, created=True)
-        c = CUSTOMERS.c
-        found = connection.execute(
-            select(c.id, c.erased_at).where(c.external_id == event.customer_id)
-        ).first()
-        if found is None:
-            customer_id = ensure_customers(connection, [event.customer_id])[event.customer_id][0]
-        elif found.erased_at is not None:
+        # A new customer (created bare), an erased one, or an event stored already.
+        customer_id, erased_at = ensure_customers(connection, [event.customer_id])[
+            event.customer_id
+        ]
+        if erased_at is not None:
             raise BatchRejected([ItemError(0, "customer_id", _ERASED)], 1)
-        else:
-            customer_id = found.id
         row = _row(event, customer_id)
         statement = insert_for(connection, EVENTS).values(row)
         if event.external_id is not None:
