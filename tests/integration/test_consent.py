@@ -281,18 +281,23 @@ def test_confirmation_tokens_are_single_use_expiring_and_stored_hashed(
         assert [c.ip_address for c in confirmations] == ["192.0.2.9"]
 
 
-def test_concurrent_confirmations_of_one_token_confirm_once(migrated_engine: Engine) -> None:
-    with_texts(migrated_engine)
-    with Session(migrated_engine) as session:
-        add_customer(session, "c-6", email="f@example.dk")
-        token = start_double_opt_in(
+def pending_opt_in(engine: Engine, customer: str, email: str) -> str:
+    """A new customer with a double opt-in started from a form: its confirmation token."""
+    with_texts(engine)
+    with Session(engine) as session:
+        add_customer(session, customer, email=email)
+        return start_double_opt_in(
             session,
-            customer="c-6",
+            customer=customer,
             text_version=DEFAULT_TEXT_VERSION,
             language="da",
             source="form",
             recorded_by="api:abc",
         ).token
+
+
+def test_concurrent_confirmations_of_one_token_confirm_once(migrated_engine: Engine) -> None:
+    token = pending_opt_in(migrated_engine, "c-6", "f@example.dk")
     outcomes: list[str] = []
     barrier = threading.Barrier(6)
 
@@ -481,17 +486,7 @@ def test_a_withdrawal_during_a_confirmation_stays_the_last_word(
     yet confirmed) and before it writes: it must wait, and win, not be overwritten."""
     from retentio.privacy import optin
 
-    with_texts(migrated_engine)
-    with Session(migrated_engine) as session:
-        add_customer(session, "race", email="race@example.dk")
-        token = start_double_opt_in(
-            session,
-            customer="race",
-            text_version=DEFAULT_TEXT_VERSION,
-            language="da",
-            source="form",
-            recorded_by="api:abc",
-        ).token
+    token = pending_opt_in(migrated_engine, "race", "race@example.dk")
 
     def withdraw() -> None:
         with Session(migrated_engine) as own:
