@@ -376,3 +376,19 @@ def test_concurrent_batches_of_the_same_events_count_each_created_once(
     assert len(created) == 6
     assert sum(created) == 200  # however the batches interleaved
     assert count(migrated_engine, "events") == 200
+
+
+def test_lines_find_their_order_inside_the_insert_or_fail_loudly(migrated_engine: Engine) -> None:
+    from retentio.ingest._sql import insert_under
+    from retentio.ingest.orders import LINES, ORDERS
+
+    line = {"line_no": 1, "sku": "A", "name": None, "quantity": 1, "amount_minor": 5}
+    key = ORDERS.c.external_id
+    with Session(migrated_engine) as session:
+        ingest_orders(session, [order("O1")], actor="t")
+        connection = session.connection()
+        insert_under(connection, LINES, [line | {"order_id": "O1"}], link="order_id", parent=key)
+        two = [line | {"line_no": 2, "order_id": "O1"}, line | {"order_id": "nope"}]
+        with pytest.raises(RuntimeError, match="1 of 2 rows had no orders row"):
+            insert_under(connection, LINES, two, link="order_id", parent=key)
+        session.rollback()

@@ -35,6 +35,7 @@ __all__ = [
     "bulk_insert",
     "ensure_customers",
     "insert_for",
+    "insert_under",
     "one_of",
     "rows_by",
     "rows_in",
@@ -111,19 +112,82 @@ def _sqlite_executemany(
     if sorted(order) != sorted(names):  # not a plain positional insert: let SQLAlchemy do it
         connection.execute(statement, list(rows))
         return
+    types = [table.c[name].type for name in order]
+    values = _converted(connection, types, order, rows)
+    connection.exec_driver_sql(str(compiled), values)
+
+
+def _converted(
+    connection: Connection,
+    types: Sequence[Any],
+    names: Sequence[str],
+    rows: Sequence[dict[str, Any]],
+) -> list[Any]:
+    """One tuple of parameters per row (the values of ``names``), each value converted by its
+    column type's bind processor, column by column (the columns without one as they are)."""
     dialect = connection.dialect
-    take = itemgetter(*order)
+    take = itemgetter(*names)
     values: list[Any] = (
-        [take(row) for row in rows] if len(order) > 1 else [(r[order[0]],) for r in rows]
+        [take(row) for row in rows] if len(names) > 1 else [(take(row),) for row in rows]
     )
-    convert = [table.c[n].type.dialect_impl(dialect).bind_processor(dialect) for n in order]
-    if any(convert):  # column by column: the columns without a converter are left as they are
+    convert = [kind.dialect_impl(dialect).bind_processor(dialect) for kind in types]
+    if any(convert):
         columns: list[Any] = list(zip(*values, strict=True))
         for number, process in enumerate(convert):
             if process is not None:
                 columns[number] = [None if v is None else process(v) for v in columns[number]]
         values = list(zip(*columns, strict=True))
-    connection.exec_driver_sql(str(compiled), values)
+    return values
+
+
+def insert_under(
+    connection: Connection,
+    table: Table,
+    rows: Sequence[dict[str, Any]],
+    *,
+    link: str,
+    parent: Column[Any],
+) -> None:
+    """INSERT ``rows`` into ``table``, whose ``link`` column refers to ``parent``'s table: each
+    row gives the parent by the value of its ``parent`` column (an order's external id, say),
+    and the parent's id is looked up inside the statement instead of fetched first.
+
+    Raises if a parent is missing (a programming error: the caller has just written them).
+    """
+    if not rows:
+        return
+    quote = connection.dialect.identifier_preparer.quote
+    names = [name for name in rows[0] if name != link]
+    into = f"INSERT INTO {quote(table.name)} ({', '.join(quote(n) for n in [*names, link])}) "
+    found = f"{quote(parent.table.name)} AS parent"
+    (primary,) = parent.table.primary_key.columns
+    parent_id = f"parent.{quote(primary.name)}"
+    if connection.dialect.name != "postgresql":
+        sql = (
+            f"{into}SELECT {', '.join('?' for _ in names)}, {parent_id} "  # noqa: S608 (names from the tables' metadata)
+            f"FROM {found} WHERE parent.{quote(parent.name)} = ?"
+        )
+        types = [*(table.c[n].type for n in names), parent.type]
+        values = _converted(connection, types, [*names, link], rows)
+        written = connection.exec_driver_sql(sql, values)
+    else:
+        dialect = connection.dialect
+        kinds = [table.c[n].type.compile(dialect=dialect) for n in names]
+        kinds.append(parent.type.compile(dialect=dialect))
+        columns = [*names, link]
+        arrays = tuple(_array_literal([row[name] for row in rows]) for name in columns)
+        sql = (
+            f"{into}SELECT {', '.join(f'batch.{quote(n)}' for n in names)}, {parent_id} "  # noqa: S608 (names from the tables' metadata)
+            f"FROM unnest({', '.join(f'%s::{kind}[]' for kind in kinds)}) "
+            f"AS batch({', '.join(quote(n) for n in columns)}) "
+            f"JOIN {found} ON parent.{quote(parent.name)} = batch.{quote(link)}"
+        )
+        written = connection.exec_driver_sql(sql, arrays)
+    if written.rowcount != len(rows):
+        raise RuntimeError(
+            f"{table.name}: {len(rows) - written.rowcount} of {len(rows)} rows had no "
+            f"{parent.table.name} row to belong to"
+        )
 
 
 def _where(where: str | None) -> Any:

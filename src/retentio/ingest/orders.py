@@ -13,6 +13,7 @@ from retentio.ingest._sql import (
     audit,
     bulk_insert,
     ensure_customers,
+    insert_under,
     one_of,
     rows_by,
     rows_in,
@@ -160,43 +161,43 @@ def _write(
     inserted = bulk_insert(
         connection, ORDERS, rows, key=["external_id"], update=_COLUMNS, touch="updated_at"
     )
-    new = [  # the ids of new orders, where their lines or refunds need them
-        row["external_id"]
-        for item, row in changed
-        if row["external_id"] not in stored and (item.lines is not None or item.refunds)
-    ]
-    ids = {key: row.id for key, row in stored.items()}
-    ids |= {k: r.id for k, r in rows_by(connection, ORDERS.c.external_id, new, ORDERS.c.id).items()}
-    _write_lines(connection, changed, ids, stored)
-    _write_refunds(connection, changed, ids)
+    _write_lines(connection, changed, stored)
+    if any(item.refunds for item, _ in changed):
+        new = [  # the ids of new orders with refunds: their refunds refer to them
+            row["external_id"]
+            for item, row in changed
+            if row["external_id"] not in stored and item.refunds
+        ]
+        ids = {key: row.id for key, row in stored.items()}
+        found = rows_by(connection, ORDERS.c.external_id, new, ORDERS.c.id)
+        _write_refunds(connection, changed, ids | {k: r.id for k, r in found.items()})
     return inserted
 
 
 def _write_lines(
-    connection: Connection,
-    changed: list[tuple[OrderIn, dict[str, Any]]],
-    ids: dict[str, int],
-    stored: dict[str, Any],
+    connection: Connection, changed: list[tuple[OrderIn, dict[str, Any]]], stored: dict[str, Any]
 ) -> None:
-    replaced = [(ids[item.external_id], item) for item, _ in changed if item.lines is not None]
+    """Replace the lines of the orders whose items carry lines; the new lines find their
+    order by its external id inside the INSERT (no look-up of the new orders' ids first)."""
+    replaced = [item for item, _ in changed if item.lines is not None]
     if not replaced:
         return
-    existing = [order_id for order_id, item in replaced if item.external_id in stored]
+    existing = [stored[i.external_id].id for i in replaced if i.external_id in stored]
     if existing:
         connection.execute(LINES.delete().where(one_of(connection, LINES.c.order_id, existing)))
     rows = [
         {
-            "order_id": order_id,
             "line_no": n,
             "sku": sku,
             "name": name,
             "quantity": quantity,
             "amount_minor": amount,
+            "order_id": item.external_id,
         }
-        for order_id, item in replaced
+        for item in replaced
         for n, sku, name, quantity, amount in _line_rows(item)
     ]
-    bulk_insert(connection, LINES, rows)
+    insert_under(connection, LINES, rows, link="order_id", parent=ORDERS.c.external_id)
 
 
 def _write_refunds(
