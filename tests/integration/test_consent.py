@@ -10,6 +10,7 @@ import pytest
 from privacy_helpers import ACTOR, SECRET, T0, add_customer, add_order, with_texts
 from sqlalchemy import Engine, func, select, text
 from sqlalchemy.orm import Session
+from threads import run_in_threads
 
 from retentio.core.signing import Signer, TokenError
 from retentio.privacy import (
@@ -310,11 +311,7 @@ def test_concurrent_confirmations_of_one_token_confirm_once(migrated_engine: Eng
             except TokenError as exc:
                 outcomes.append(exc.reason)
 
-    threads = [threading.Thread(target=confirm) for _ in range(6)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    run_in_threads(confirm, 6)
     assert sorted(outcomes) == ["confirmed"] + ["used"] * 5
     with Session(migrated_engine) as session:
         confirmations = session.scalar(
@@ -434,11 +431,7 @@ def test_concurrent_grants_and_withdrawals_keep_the_state_equal_to_the_ledger(
             except BaseException as exc:  # noqa: BLE001 - collected for the assertion
                 errors.append(exc)
 
-    threads = [threading.Thread(target=change, args=(n,)) for n in range(8)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    run_in_threads(change, 8, numbered=True)
     assert errors == []
     with Session(migrated_engine) as session:
         assert stored_state(session, customer_id) == ledger_state(session, customer_id)
@@ -468,11 +461,7 @@ def test_concurrent_withdrawals_record_one_withdrawal(migrated_engine: Engine) -
             except BaseException as exc:  # noqa: BLE001 - collected for the assertion
                 errors.append(exc)
 
-    threads = [threading.Thread(target=withdraw, args=(n,)) for n in range(6)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    run_in_threads(withdraw, 6, numbered=True)
     assert errors == []
     with Session(migrated_engine) as session:
         withdrawals = session.scalar(select(func.count()).where(ConsentEvent.granted.is_(False)))

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, select, text, update
 from sqlalchemy.orm import Session
+from threads import run_in_threads
 
 from retentio.ingest import (
     BatchRejected,
@@ -335,11 +336,7 @@ def test_twenty_threads_upserting_one_customer_make_one_row(migrated_engine: Eng
         except BaseException as exc:  # pragma: no cover - reported below
             failures.append(exc)
 
-    threads = [threading.Thread(target=work, args=(n,)) for n in range(20)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    run_in_threads(work, 20, numbered=True)
     assert failures == []
     assert rows(migrated_engine, "SELECT count(*), count(DISTINCT id) FROM customers") == [(1, 1)]
     assert count(migrated_engine, "orders") == 20
@@ -368,11 +365,7 @@ def test_concurrent_batches_of_the_same_events_count_each_created_once(
         with Session(migrated_engine) as session:
             created.append(ingest_events(session, events, actor="t").created)
 
-    threads = [threading.Thread(target=work) for _ in range(6)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    run_in_threads(work, 6)
     assert len(created) == 6
     assert sum(created) == 200  # however the batches interleaved
     assert count(migrated_engine, "events") == 200
