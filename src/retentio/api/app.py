@@ -147,8 +147,7 @@ def create_app(config: ApiConfig) -> FastAPI:
         yield
         if checkpoints is not None:
             checkpoints.stop()
-        if sqlite:
-            app.state.write_lock.close()
+        app.state.write_lock.close()
         engine.dispose()
 
     app = FastAPI(

@@ -15,7 +15,6 @@ import os
 import threading
 from pathlib import Path
 from types import TracebackType
-from typing import Any
 
 from sqlalchemy import Engine
 
@@ -69,11 +68,19 @@ class WriterLock:
             self._fd = None
 
 
-def writer_lock(engine: Engine) -> Any:
+class _NoLock(contextlib.nullcontext[None]):
+    """PostgreSQL's writer lock: none (it locks rows itself)."""
+
+    def close(self) -> None:
+        """Nothing to close."""
+
+
+def writer_lock(engine: Engine) -> WriterLock | _NoLock:
     """The lock writers to ``engine``'s database hold: a :class:`WriterLock` on SQLite (on its
-    file's lock file; a thread lock alone for an in-memory database), else a no-op."""
+    file's lock file; a thread lock alone for an in-memory database), else a no-op. Either is
+    closed with ``close()`` when the server stops."""
     if engine.dialect.name != "sqlite":
-        return contextlib.nullcontext()
+        return _NoLock()
     database = engine.url.database
     if not database or database == ":memory:" or database.startswith("file:"):
         return WriterLock(None)
