@@ -85,10 +85,7 @@ def ingest_customers(
             else:
                 result.updated += 1
             changed.append(row)
-        inserted = _upsert(connection, changed)
-        if inserted is not None:  # PostgreSQL: another batch may have inserted one first
-            result.updated += result.created - inserted
-            result.created = inserted
+        result.settle(result.created, _upsert(connection, changed))
         result.errors = sorted(errors, key=_order)
         audit(connection, actor, "customers.upsert", result)
         return result

@@ -99,11 +99,8 @@ def ingest_events(
             else:
                 result.updated += 1
             (unkeyed if item.external_id is None else keyed).append(row)
-        inserted = _upsert(connection, keyed)
-        if inserted is not None:  # PostgreSQL: another batch may have inserted one first
-            new_keyed = sum(1 for row in keyed if row["external_id"] not in stored)
-            result.created -= new_keyed - inserted
-            result.updated += new_keyed - inserted
+        new_keyed = sum(1 for row in keyed if row["external_id"] not in stored)
+        result.settle(new_keyed, _upsert(connection, keyed))
         bulk_insert(connection, EVENTS, unkeyed)
         result.errors = sorted(errors, key=lambda e: e.index)
         audit(connection, actor, "events.upsert", result)

@@ -94,10 +94,7 @@ def ingest_orders(
             else:
                 result.updated += 1
             changed.append((item, row))
-        inserted = _write(connection, changed, stored)
-        if inserted is not None:  # PostgreSQL: another batch may have inserted one first
-            result.updated += result.created - inserted
-            result.created = inserted
+        result.settle(result.created, _write(connection, changed, stored))
         result.errors = sorted(invalid, key=lambda e: e.index)
         audit(connection, actor, "orders.upsert", result)
         return result

@@ -40,6 +40,14 @@ class BatchResult:
     failed: int = 0
     errors: list[ItemError] = field(default_factory=list)
 
+    def settle(self, counted_new: int, inserted: int | None) -> None:
+        """Of ``counted_new`` items counted as created, the database inserted ``inserted``
+        (None: not known, nothing to settle); another writer inserted the rest first, so this
+        batch updated them. PostgreSQL: two batches may both have read a key as new."""
+        if inserted is not None:
+            self.created -= counted_new - inserted
+            self.updated += counted_new - inserted
+
     def to_dict(self) -> dict[str, Any]:
         """The JSON the API answers: received, created, updated, failed and errors.
 
