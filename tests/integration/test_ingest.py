@@ -372,16 +372,17 @@ def test_concurrent_batches_of_the_same_events_count_each_created_once(
 
 
 def test_lines_find_their_order_inside_the_insert_or_fail_loudly(migrated_engine: Engine) -> None:
-    from retentio.ingest._sql import insert_under
+    from retentio.ingest._bulk import insert_under
     from retentio.ingest.orders import LINES, ORDERS
 
-    line = {"line_no": 1, "sku": "A", "name": None, "quantity": 1, "amount_minor": 5}
+    columns = ("line_no", "sku", "name", "quantity", "amount_minor")
     key = ORDERS.c.external_id
     with Session(migrated_engine) as session:
         ingest_orders(session, [order("O1")], actor="t")
         connection = session.connection()
-        insert_under(connection, LINES, [line | {"order_id": "O1"}], link="order_id", parent=key)
-        two = [line | {"line_no": 2, "order_id": "O1"}, line | {"order_id": "nope"}]
+        one = [(1, "A", None, 1, 5, "O1")]
+        insert_under(connection, LINES, columns, one, link="order_id", parent=key)
+        two = [(2, "A", None, 1, 5, "O1"), (1, "A", None, 1, 5, "nope")]
         with pytest.raises(RuntimeError, match="1 of 2 rows had no orders row"):
-            insert_under(connection, LINES, two, link="order_id", parent=key)
+            insert_under(connection, LINES, columns, two, link="order_id", parent=key)
         session.rollback()

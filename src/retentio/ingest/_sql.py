@@ -1,42 +1,36 @@
-"""Bulk statements shared by the ingest services: SQLite and PostgreSQL upserts and lookups."""
+"""Look-ups, bare customers, the audit entry and the retry shared by the ingest services."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterable, Sequence
 from contextlib import AbstractContextManager, nullcontext
-from datetime import UTC, datetime
-from operator import itemgetter
 from typing import Any, TypeVar
 
-import orjson
 from sqlalchemy import (
     JSON,
     Column,
     Connection,
     String,
     Table,
-    any_,
     bindparam,
-    column,
     func,
+    literal,
     select,
-    text,
 )
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
+from retentio.ingest._bulk import bulk_insert, json_list, one_of
 from retentio.ingest.results import BatchResult
 from retentio.store.tables import AuditEntry, Customer
 
 __all__ = [
+    "CUSTOMERS",
     "audit",
-    "bulk_insert",
     "ensure_customers",
     "insert_for",
-    "insert_under",
-    "one_of",
     "rows_by",
     "rows_in",
     "same_row",
@@ -56,216 +50,6 @@ def insert_for(connection: Connection, table: Table) -> Any:
     return sqlite.insert(table)
 
 
-def bulk_insert(
-    connection: Connection,
-    table: Table,
-    rows: Sequence[dict[str, Any]],
-    *,
-    key: Sequence[str] = (),
-    update: Sequence[str] = (),
-    where: str | None = None,
-    touch: str | None = None,
-) -> int | None:
-    """INSERT ``rows``; on a conflict on ``key`` (the unique index, partial with ``where``) set
-    the ``update`` columns (and ``touch`` to now) or, without them, skip the row.
-
-    Returns, on PostgreSQL, how many rows were inserted rather than updated (None on SQLite,
-    where ``BEGIN IMMEDIATE`` makes what the batch read beforehand exact): two concurrent
-    batches may both have read a key as new, and only one of them inserts it.
-
-    PostgreSQL gets one statement over ``unnest`` of one array per column (one round trip for
-    the batch); SQLite an ``executemany`` of the dialect's INSERT, which is as fast in-process.
-    """
-    if not rows:
-        return None if connection.dialect.name != "postgresql" else 0
-    if connection.dialect.name != "postgresql":
-        statement = sqlite.insert(table)
-        if key and update:
-            changes: dict[str, Any] = {c: statement.excluded[c] for c in update}
-            if touch:
-                changes[touch] = func.now()
-            statement = statement.on_conflict_do_update(
-                index_elements=list(key), index_where=_where(where), set_=changes
-            )
-        elif key:
-            statement = statement.on_conflict_do_nothing(
-                index_elements=list(key), index_where=_where(where)
-            )
-        _sqlite_executemany(connection, table, statement, rows)
-        return None
-    sql, arrays = _unnest_insert(connection, table, rows, key, update, where, touch)
-    if key and update:
-        inserted = connection.exec_driver_sql(sql + " RETURNING (xmax = 0)", arrays).scalars()
-        return sum(1 for new in inserted if new)
-    return connection.exec_driver_sql(sql, arrays).rowcount
-
-
-def _sqlite_executemany(
-    connection: Connection, table: Table, statement: Any, rows: Sequence[dict[str, Any]]
-) -> None:
-    """``statement`` for every row through the driver's ``executemany``, values converted by
-    each column type's own bind processor: SQLAlchemy's per-row parameter handling cost as much
-    as SQLite's inserts at 10,000 rows."""
-    names = list(rows[0])
-    compiled = statement.compile(dialect=connection.dialect, column_keys=names)
-    order = list(getattr(compiled, "positiontup", None) or ())
-    if sorted(order) != sorted(names):  # not a plain positional insert: let SQLAlchemy do it
-        connection.execute(statement, list(rows))
-        return
-    types = [table.c[name].type for name in order]
-    values = _converted(connection, types, order, rows)
-    connection.exec_driver_sql(str(compiled), values)
-
-
-def _converted(
-    connection: Connection,
-    types: Sequence[Any],
-    names: Sequence[str],
-    rows: Sequence[dict[str, Any]],
-) -> list[Any]:
-    """One tuple of parameters per row (the values of ``names``), each value converted by its
-    column type's bind processor, column by column (the columns without one as they are)."""
-    dialect = connection.dialect
-    take = itemgetter(*names)
-    values: list[Any] = (
-        [take(row) for row in rows] if len(names) > 1 else [(take(row),) for row in rows]
-    )
-    convert = [kind.dialect_impl(dialect).bind_processor(dialect) for kind in types]
-    if any(convert):
-        columns: list[Any] = list(zip(*values, strict=True))
-        for number, process in enumerate(convert):
-            if process is not None:
-                columns[number] = [None if v is None else process(v) for v in columns[number]]
-        values = list(zip(*columns, strict=True))
-    return values
-
-
-def insert_under(
-    connection: Connection,
-    table: Table,
-    rows: Sequence[dict[str, Any]],
-    *,
-    link: str,
-    parent: Column[Any],
-) -> None:
-    """INSERT ``rows`` into ``table``, whose ``link`` column refers to ``parent``'s table: each
-    row gives the parent by the value of its ``parent`` column (an order's external id, say),
-    and the parent's id is looked up inside the statement instead of fetched first.
-
-    Raises if a parent is missing (a programming error: the caller has just written them).
-    """
-    if not rows:
-        return
-    quote = connection.dialect.identifier_preparer.quote
-    names = [name for name in rows[0] if name != link]
-    into = f"INSERT INTO {quote(table.name)} ({', '.join(quote(n) for n in [*names, link])}) "
-    found = f"{quote(parent.table.name)} AS parent"
-    (primary,) = parent.table.primary_key.columns
-    parent_id = f"parent.{quote(primary.name)}"
-    if connection.dialect.name != "postgresql":
-        sql = (
-            f"{into}SELECT {', '.join('?' for _ in names)}, {parent_id} "  # noqa: S608 (names from the tables' metadata)
-            f"FROM {found} WHERE parent.{quote(parent.name)} = ?"
-        )
-        types = [*(table.c[n].type for n in names), parent.type]
-        values = _converted(connection, types, [*names, link], rows)
-        written = connection.exec_driver_sql(sql, values)
-    else:
-        dialect = connection.dialect
-        kinds = [table.c[n].type.compile(dialect=dialect) for n in names]
-        kinds.append(parent.type.compile(dialect=dialect))
-        columns = [*names, link]
-        arrays = tuple(_array_literal([row[name] for row in rows]) for name in columns)
-        sql = (
-            f"{into}SELECT {', '.join(f'batch.{quote(n)}' for n in names)}, {parent_id} "  # noqa: S608 (names from the tables' metadata)
-            f"FROM unnest({', '.join(f'%s::{kind}[]' for kind in kinds)}) "
-            f"AS batch({', '.join(quote(n) for n in columns)}) "
-            f"JOIN {found} ON parent.{quote(parent.name)} = batch.{quote(link)}"
-        )
-        written = connection.exec_driver_sql(sql, arrays)
-    if written.rowcount != len(rows):
-        raise RuntimeError(
-            f"{table.name}: {len(rows) - written.rowcount} of {len(rows)} rows had no "
-            f"{parent.table.name} row to belong to"
-        )
-
-
-def _where(where: str | None) -> Any:
-    return None if where is None else text(where)
-
-
-def _unnest_insert(
-    connection: Connection,
-    table: Table,
-    rows: Sequence[dict[str, Any]],
-    key: Sequence[str],
-    update: Sequence[str],
-    where: str | None,
-    touch: str | None,
-) -> tuple[str, tuple[str, ...]]:
-    dialect = connection.dialect
-    quote = dialect.identifier_preparer.quote
-    names = list(rows[0])
-    arrays: list[str] = []
-    placeholders, selected = [], []
-    for name in names:
-        column = table.c[name]
-        values = [row[name] for row in rows]
-        if isinstance(column.type, JSON):  # sent as text, cast back: no json[] adaptation
-            values = [None if v is None else json.dumps(v) for v in values]
-            placeholders.append("%s::text[]")
-            selected.append(f"{quote(name)}::json")
-        else:
-            placeholders.append(f"%s::{column.type.compile(dialect=dialect)}[]")
-            selected.append(quote(name))
-        arrays.append(_array_literal(values))
-    columns = ", ".join(quote(name) for name in names)
-    sql = (
-        f"INSERT INTO {quote(table.name)} ({columns}) SELECT {', '.join(selected)} "  # noqa: S608 (names from the table's metadata)
-        f"FROM unnest({', '.join(placeholders)}) AS batch({columns})"
-    )
-    if key:
-        sql += f" ON CONFLICT ({', '.join(quote(k) for k in key)})"
-        sql += f" WHERE {where}" if where else ""
-        changes = [f"{quote(c)} = EXCLUDED.{quote(c)}" for c in update]
-        changes += [f"{quote(touch)} = now()"] if touch and update else []
-        sql += f" DO UPDATE SET {', '.join(changes)}" if update else " DO NOTHING"
-    return sql, tuple(arrays)
-
-
-def _element(value: Any) -> str:
-    if value is None:
-        return "NULL"
-    if isinstance(value, bool):
-        return "t" if value else "f"
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, datetime):  # in UTC: PostgreSQL takes offsets up to 15:59 only
-        text = (value if value.tzinfo is None else value.astimezone(UTC)).isoformat()
-    else:
-        text = str(value)
-    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
-
-
-def _array_literal(values: list[Any]) -> str:
-    """``values`` as one PostgreSQL array literal: psycopg sends a string as is, where it would
-    adapt a list of 10,000 values element by element in Python."""
-    if all(type(v) is int for v in values):
-        return "{" + ",".join(map(str, values)) + "}"
-    return "{" + ",".join(map(_element, values)) + "}"
-
-
-def one_of(connection: Connection, key: Column[Any], values: Iterable[Any]) -> Any:
-    """``key IN (values)`` with the values as one parameter, however many: a PostgreSQL array;
-    on SQLite a JSON array read by ``json_each`` (a list of 10,000 bound values cost more to
-    compile than the query took to run). ``values``: strings or integers."""
-    wanted = sorted(set(values))
-    if connection.dialect.name == "postgresql":
-        return key == any_(bindparam("one_of", wanted, type_=postgresql.ARRAY(key.type)))
-    listed = bindparam("one_of", orjson.dumps(wanted).decode(), type_=String)
-    return key.in_(select(column("value")).select_from(func.json_each(listed)))
-
-
 def rows_by(
     connection: Connection, key: Column[Any], values: Iterable[Any], *columns: Any
 ) -> dict[Any, Any]:
@@ -283,21 +67,47 @@ def rows_in(connection: Connection, query: Any, key: Any, values: Iterable[Any])
 
 def ensure_customers(connection: Connection, external_ids: Iterable[str]) -> dict[str, Any]:
     """``{external_id: (id, erased_at)}``, creating a bare customer for each id not yet known."""
-    c = CUSTOMERS.c
     wanted = set(external_ids)
-    known = rows_by(connection, c.external_id, wanted, c.id, c.erased_at)
-    missing = sorted(wanted - known.keys())
-    if missing:
-        rows = [{"external_id": e, "attributes": {}} for e in missing]
-        bulk_insert(connection, CUSTOMERS, rows, key=["external_id"])
-        known |= rows_by(connection, c.external_id, missing, c.id, c.erased_at)
-    return {key: (row[1], row[2]) for key, row in known.items()}
+    known = _customers(connection, wanted)
+    missing = wanted - known.keys()
+    if not missing:
+        return known
+    if connection.dialect.name == "postgresql":  # one statement, which answers the new ids
+        with connection.execute(_insert_bare(sorted(missing))) as new:
+            created = {row[0]: (row[1], None) for row in new}
+        known |= created
+        missing -= created.keys()  # a concurrent batch created these first
+    else:
+        # executemany, then a look-up: after an INSERT ... SELECT from json_each (with or
+        # without RETURNING) the transaction's later inserts ran 1.5-2x slower (SQLite 3.40).
+        rows = [(key, {}) for key in sorted(missing)]
+        bulk_insert(connection, CUSTOMERS, ("external_id", "attributes"), rows, key=["external_id"])
+    return known | _customers(connection, missing) if missing else known
 
 
-def same_row(row: dict[str, Any], before: Any, columns: Sequence[str]) -> bool:
-    """Whether the stored row ``before`` already holds ``row``'s values of ``columns``."""
+def _customers(connection: Connection, external_ids: set[str]) -> dict[str, Any]:
+    c = CUSTOMERS.c
+    query = select(c.external_id, c.id, c.erased_at)
+    found = rows_in(connection, query, c.external_id, external_ids)
+    return {row[0]: (row[1], row[2]) for row in found}
+
+
+def _insert_bare(external_ids: list[str]) -> Any:
+    """PostgreSQL: INSERT a customer with only its external id for each of ``external_ids``
+    not stored, returning the external ids and ids of those inserted."""
+    c = CUSTOMERS.c
+    listed = bindparam("external_ids", json_list(external_ids), type_=String)
+    keys = func.jsonb_array_elements_text(listed.cast(JSONB)).table_valued("value")
+    values = select(keys.c.value, literal({}, JSON))
+    statement = postgresql.insert(CUSTOMERS).from_select(["external_id", "attributes"], values)
+    statement = statement.on_conflict_do_nothing(index_elements=[c.external_id])
+    return statement.returning(c.external_id, c.id)
+
+
+def same_row(values: Sequence[Any], before: Any, columns: Sequence[str]) -> bool:
+    """Whether the stored row ``before`` already holds ``values``, those of ``columns``."""
     stored = before._mapping
-    return all(stored[c] == row[c] for c in columns)
+    return all(stored[name] == value for name, value in zip(columns, values, strict=True))
 
 
 def audit(

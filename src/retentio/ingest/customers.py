@@ -9,15 +9,8 @@ from typing import Any
 from sqlalchemy import Connection, Table, select
 from sqlalchemy.orm import Session
 
-from retentio.ingest._sql import (
-    CUSTOMERS,
-    audit,
-    bulk_insert,
-    rows_by,
-    rows_in,
-    same_row,
-    with_retry,
-)
+from retentio.ingest._bulk import bulk_insert
+from retentio.ingest._sql import CUSTOMERS, audit, rows_by, rows_in, same_row, with_retry
 from retentio.ingest.models import CustomerIn
 from retentio.ingest.results import BatchRejected, BatchResult, ItemError, keep_last, validate_items
 from retentio.privacy import address_hmac
@@ -79,7 +72,7 @@ def ingest_customers(
             row = _merged(item, before)
             if before is None:
                 result.created += 1
-            elif same_row(row, before, _FIELDS):
+            elif same_row([row[name] for name in _FIELDS], before, _FIELDS):
                 result.unchanged += 1
                 continue
             else:
@@ -149,6 +142,13 @@ def _upsert(connection: Connection, rows: list[dict[str, Any]]) -> int | None:
     if not rows:
         return None
     rows.sort(key=lambda row: row["external_id"])  # one lock order for concurrent batches
+    columns = ("external_id", *_FIELDS)
     return bulk_insert(
-        connection, CUSTOMERS, rows, key=["external_id"], update=_FIELDS, touch="updated_at"
+        connection,
+        CUSTOMERS,
+        columns,
+        [tuple(row[name] for name in columns) for row in rows],
+        key=["external_id"],
+        update=_FIELDS,
+        touch="updated_at",
     )

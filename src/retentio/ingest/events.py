@@ -10,10 +10,10 @@ from typing import Any
 from sqlalchemy import Connection, Table, literal, select
 from sqlalchemy.orm import Session
 
+from retentio.ingest._bulk import bulk_insert
 from retentio.ingest._sql import (
     CUSTOMERS,
     audit,
-    bulk_insert,
     ensure_customers,
     insert_for,
     rows_by,
@@ -34,7 +34,9 @@ from retentio.store.transactions import begin_write
 __all__ = ["TrackedEvent", "ingest_events", "track_event"]
 
 EVENTS: Table = Event.__table__  # type: ignore[assignment]
-_COLUMNS = ("customer_id", "name", "properties", "occurred_at")
+#: The columns of a written event, in the order of its row; all but the first are compared.
+_COLUMNS = ("external_id", "customer_id", "name", "properties", "occurred_at")
+_COMPARED = _COLUMNS[1:]
 _ERASED = "this customer was erased: no events are recorded for them"
 
 
@@ -82,10 +84,10 @@ def ingest_events(
         refused = {e.index for e in errors}
         e = EVENTS.c
         keys = [i.external_id for _, i in valid if i.external_id is not None]
-        stored = rows_by(connection, e.external_id, keys, *(e[c] for c in _COLUMNS))
+        stored = rows_by(connection, e.external_id, keys, *(e[c] for c in _COMPARED))
         result = BatchResult(received=len(items), failed=len(refused))
-        keyed: list[dict[str, Any]] = []
-        unkeyed: list[dict[str, Any]] = []
+        keyed: list[tuple[Any, ...]] = []
+        unkeyed: list[tuple[Any, ...]] = []
         for index, item in valid:
             if index in refused:
                 continue
@@ -93,15 +95,15 @@ def ingest_events(
             before = stored.get(item.external_id)
             if before is None:
                 result.created += 1
-            elif same_row(row, before, _COLUMNS):
+            elif same_row(row[1:], before, _COMPARED):
                 result.unchanged += 1
                 continue
             else:
                 result.updated += 1
             (unkeyed if item.external_id is None else keyed).append(row)
-        new_keyed = sum(1 for row in keyed if row["external_id"] not in stored)
+        new_keyed = sum(1 for row in keyed if row[0] not in stored)
         result.settle(new_keyed, _upsert(connection, keyed))
-        bulk_insert(connection, EVENTS, unkeyed)
+        bulk_insert(connection, EVENTS, _COLUMNS, unkeyed)
         result.errors = sorted(errors, key=lambda e: e.index)
         audit(connection, actor, "events.upsert", result)
         return result
@@ -130,22 +132,17 @@ def _insert_for_known_customer(connection: Connection, event: EventIn) -> int | 
     return new_id
 
 
-def _row(item: EventIn, customer_id: int) -> dict[str, Any]:
-    return {
-        "external_id": item.external_id,
-        "customer_id": customer_id,
-        "name": item.name,
-        "properties": item.properties,
-        "occurred_at": item.occurred_at,
-    }
+def _row(item: EventIn, customer_id: int) -> tuple[Any, ...]:
+    """The event's values of ``_COLUMNS``."""
+    return (item.external_id, customer_id, item.name, item.properties, item.occurred_at)
 
 
-def _upsert(connection: Connection, rows: list[dict[str, Any]]) -> int | None:
+def _upsert(connection: Connection, rows: list[tuple[Any, ...]]) -> int | None:
     """Upsert ``rows`` by external id; on PostgreSQL, how many were inserted."""
     if not rows:
         return None
-    rows.sort(key=lambda row: row["external_id"])
-    return bulk_insert(connection, EVENTS, rows, key=["external_id"], update=_COLUMNS)
+    rows.sort(key=lambda row: row[0])
+    return bulk_insert(connection, EVENTS, _COLUMNS, rows, key=["external_id"], update=_COMPARED)
 
 
 def track_event(
@@ -184,7 +181,7 @@ def track_event(
         ]
         if erased_at is not None:
             raise BatchRejected([ItemError(0, "customer_id", _ERASED)], 1)
-        row = _row(event, customer_id)
+        row = dict(zip(_COLUMNS, _row(event, customer_id), strict=True))
         statement = insert_for(connection, EVENTS).values(row)
         if event.external_id is not None:
             statement = statement.on_conflict_do_nothing(index_elements=[EVENTS.c.external_id])

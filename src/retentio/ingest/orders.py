@@ -9,17 +9,8 @@ from typing import Any
 from sqlalchemy import Connection, Table, select
 from sqlalchemy.orm import Session
 
-from retentio.ingest._sql import (
-    audit,
-    bulk_insert,
-    ensure_customers,
-    insert_under,
-    one_of,
-    rows_by,
-    rows_in,
-    same_row,
-    with_retry,
-)
+from retentio.ingest._bulk import bulk_insert, insert_under, one_of
+from retentio.ingest._sql import audit, ensure_customers, rows_by, rows_in, same_row, with_retry
 from retentio.ingest.models import OrderIn
 from retentio.ingest.results import BatchRejected, BatchResult, keep_last, validate_items
 from retentio.store.tables import Order, OrderLine, Refund
@@ -27,10 +18,16 @@ from retentio.store.transactions import begin_write
 
 __all__ = ["ingest_orders"]
 
+_Row = tuple[Any, ...]
+
 ORDERS: Table = Order.__table__  # type: ignore[assignment]
 LINES: Table = OrderLine.__table__  # type: ignore[assignment]
 REFUNDS: Table = Refund.__table__  # type: ignore[assignment]
-_COLUMNS = ("customer_id", "ordered_at", "currency", "total_minor", "status")
+#: The columns of a written order, in the order of its row; all but the first are compared.
+_COLUMNS = ("external_id", "customer_id", "ordered_at", "currency", "total_minor", "status")
+_COMPARED = _COLUMNS[1:]
+_LINE_COLUMNS = ("line_no", "sku", "name", "quantity", "amount_minor")
+_REFUND_COLUMNS = ("order_id", "external_id", "refunded_at", "amount_minor")
 
 
 def ingest_orders(
@@ -69,24 +66,24 @@ def ingest_orders(
             o.external_id,
             [i.external_id for _, i in valid],
             o.id,
-            *(o[c] for c in _COLUMNS),
+            *(o[c] for c in _COMPARED),
         )
         old_lines, old_refunds = _children(connection, valid, stored)
         result = BatchResult(received=len(items), failed=len({e.index for e in invalid}))
-        changed: list[tuple[OrderIn, dict[str, Any]]] = []
+        changed: list[tuple[OrderIn, _Row]] = []
         for _, item in valid:
-            row = {
-                "external_id": item.external_id,
-                "customer_id": customers[item.customer_id][0],
-                "ordered_at": item.ordered_at,
-                "currency": item.currency,
-                "total_minor": item.total_minor(),
-                "status": item.status,
-            }
+            row = (
+                item.external_id,
+                customers[item.customer_id][0],
+                item.ordered_at,
+                item.currency,
+                item.total_minor(),
+                item.status,
+            )
             before = stored.get(item.external_id)
             if before is None:
                 result.created += 1
-            elif same_row(row, before, _COLUMNS) and _same_children(
+            elif same_row(row[1:], before, _COMPARED) and _same_children(
                 item, before.id, old_lines, old_refunds
             ):
                 result.unchanged += 1
@@ -149,21 +146,27 @@ def _same_children(
 
 
 def _write(
-    connection: Connection, changed: list[tuple[OrderIn, dict[str, Any]]], stored: dict[str, Any]
+    connection: Connection, changed: list[tuple[OrderIn, _Row]], stored: dict[str, Any]
 ) -> int | None:
     if not changed:
         return None
-    changed.sort(key=lambda pair: pair[1]["external_id"])  # one lock order for every batch
+    changed.sort(key=lambda pair: pair[0].external_id)  # one lock order for every batch
     rows = [row for _, row in changed]
     inserted = bulk_insert(
-        connection, ORDERS, rows, key=["external_id"], update=_COLUMNS, touch="updated_at"
+        connection,
+        ORDERS,
+        _COLUMNS,
+        rows,
+        key=["external_id"],
+        update=_COMPARED,
+        touch="updated_at",
     )
     _write_lines(connection, changed, stored)
     if any(item.refunds for item, _ in changed):
         new = [  # the ids of new orders with refunds: their refunds refer to them
-            row["external_id"]
-            for item, row in changed
-            if row["external_id"] not in stored and item.refunds
+            item.external_id
+            for item, _ in changed
+            if item.external_id not in stored and item.refunds
         ]
         ids = {key: row.id for key, row in stored.items()}
         found = rows_by(connection, ORDERS.c.external_id, new, ORDERS.c.id)
@@ -172,7 +175,7 @@ def _write(
 
 
 def _write_lines(
-    connection: Connection, changed: list[tuple[OrderIn, dict[str, Any]]], stored: dict[str, Any]
+    connection: Connection, changed: list[tuple[OrderIn, _Row]], stored: dict[str, Any]
 ) -> None:
     """Replace the lines of the orders whose items carry lines; the new lines find their
     order by its external id inside the INSERT (no look-up of the new orders' ids first)."""
@@ -182,38 +185,25 @@ def _write_lines(
     existing = [stored[i.external_id].id for i in replaced if i.external_id in stored]
     if existing:
         connection.execute(LINES.delete().where(one_of(connection, LINES.c.order_id, existing)))
-    rows = [
-        {
-            "line_no": n,
-            "sku": sku,
-            "name": name,
-            "quantity": quantity,
-            "amount_minor": amount,
-            "order_id": item.external_id,
-        }
-        for item in replaced
-        for n, sku, name, quantity, amount in _line_rows(item)
-    ]
-    insert_under(connection, LINES, rows, link="order_id", parent=ORDERS.c.external_id)
+    rows = [(*line, item.external_id) for item in replaced for line in _line_rows(item)]
+    insert_under(
+        connection, LINES, _LINE_COLUMNS, rows, link="order_id", parent=ORDERS.c.external_id
+    )
 
 
 def _write_refunds(
-    connection: Connection, changed: list[tuple[OrderIn, dict[str, Any]]], ids: dict[str, int]
+    connection: Connection, changed: list[tuple[OrderIn, _Row]], ids: dict[str, int]
 ) -> None:
-    keyed: list[dict[str, Any]] = []
-    unkeyed: list[dict[str, Any]] = []
+    keyed: list[_Row] = []
+    unkeyed: list[_Row] = []
     for item, _ in changed:
         for external_id, refunded_at, amount in _refund_keys(item):
-            row = {
-                "order_id": ids[item.external_id],
-                "external_id": external_id,
-                "refunded_at": refunded_at,
-                "amount_minor": amount,
-            }
+            row = (ids[item.external_id], external_id, refunded_at, amount)
             (keyed if external_id is not None else unkeyed).append(row)
     bulk_insert(
         connection,
         REFUNDS,
+        _REFUND_COLUMNS,
         keyed,
         key=["external_id"],
         update=["order_id", "refunded_at", "amount_minor"],
@@ -221,6 +211,7 @@ def _write_refunds(
     bulk_insert(
         connection,
         REFUNDS,
+        _REFUND_COLUMNS,
         unkeyed,
         key=["order_id", "refunded_at", "amount_minor"],
         where="external_id IS NULL",  # the partial unique index uq_refunds_without_id

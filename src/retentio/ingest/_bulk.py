@@ -1,0 +1,226 @@
+"""Bulk statements of the ingest services: many rows in few statements, on SQLite and PostgreSQL.
+
+Rows are tuples in the order of the columns named with them, holding the values of the column
+types (datetimes, ints, strings, dicts for JSON columns); every value goes through its column
+type's bind conversion, as SQLAlchemy would convert it. SQLite gets the driver's
+``executemany`` of one prepared statement (in-process, as fast as SQLite can insert);
+PostgreSQL one statement whose rows arrive as a single JSON array (serialised by orjson in C,
+unpacked by ``jsonb_array_elements`` on the server), one round trip per batch.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
+
+import orjson
+from sqlalchemy import (
+    JSON,
+    Column,
+    ColumnElement,
+    Connection,
+    String,
+    Table,
+    bindparam,
+    cast,
+    column,
+    func,
+    select,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+
+__all__ = ["bulk_insert", "insert_under", "json_list", "one_of"]
+
+Row = Sequence[Any]
+
+
+def _postgres(connection: Connection) -> bool:
+    return connection.dialect.name == "postgresql"
+
+
+def json_list(values: Iterable[Any]) -> str:
+    """``values`` (strings or integers) as one JSON array: the parameter of a bulk statement."""
+    return orjson.dumps(list(values)).decode()
+
+
+def one_of(connection: Connection, key: Column[Any], values: Iterable[Any]) -> Any:
+    """``key IN (values)`` with the values as one JSON parameter, however many (10,000 bound
+    values cost more to compile than the query took to run): read by ``json_each`` on SQLite,
+    ``jsonb_array_elements_text`` on PostgreSQL. ``values``: strings or integers."""
+    listed = bindparam("one_of", json_list(sorted(set(values))), type_=String)
+    if _postgres(connection):
+        elements = func.jsonb_array_elements_text(cast(listed, JSONB)).table_valued("value")
+        value: ColumnElement[Any] = elements.c.value
+        if not isinstance(key.type, String):
+            value = cast(value, key.type)
+        return key.in_(select(value))
+    return key.in_(select(column("value")).select_from(func.json_each(listed)))
+
+
+def bulk_insert(
+    connection: Connection,
+    table: Table,
+    columns: Sequence[str],
+    rows: Sequence[Row],
+    *,
+    key: Sequence[str] = (),
+    update: Sequence[str] = (),
+    where: str | None = None,
+    touch: str | None = None,
+) -> int | None:
+    """INSERT ``rows`` (tuples of the ``columns``' values); on a conflict on ``key`` (the unique
+    index, partial with ``where``) set the ``update`` columns (and ``touch`` to now) or,
+    without them, skip the row.
+
+    Returns, on PostgreSQL, how many rows were inserted rather than updated (None on SQLite,
+    where ``BEGIN IMMEDIATE`` makes what the batch read beforehand exact): two concurrent
+    batches may both have read a key as new, and only one of them inserts it.
+    """
+    postgres = _postgres(connection)
+    if not rows:
+        return 0 if postgres else None
+    quote = connection.dialect.identifier_preparer.quote
+    into = f"INSERT INTO {quote(table.name)} ({', '.join(quote(c) for c in columns)}) "
+    conflict = _on_conflict(connection, key, update, where, touch)
+    if not postgres:
+        values = f"VALUES ({', '.join('?' for _ in columns)})"
+        connection.exec_driver_sql(
+            into + values + conflict, _bound(connection, table, columns, rows)
+        )
+        return None
+    source, payload = _json_source(connection, table, columns, rows)
+    sql = into + source + conflict
+    if key and update:
+        inserted = connection.exec_driver_sql(sql + " RETURNING (xmax = 0)", payload).scalars()
+        return sum(1 for new in inserted if new)
+    return connection.exec_driver_sql(sql, payload).rowcount
+
+
+def insert_under(
+    connection: Connection,
+    table: Table,
+    columns: Sequence[str],
+    rows: Sequence[Row],
+    *,
+    link: str,
+    parent: Column[Any],
+) -> None:
+    """INSERT ``rows`` into ``table``, whose ``link`` column refers to ``parent``'s table. Each
+    row holds the ``columns``' values followed by its parent's ``parent`` value (an order's
+    external id, say): the parent's id is looked up inside the statement, not fetched first.
+
+    Raises if a parent is missing (a programming error: the caller has just written them).
+    """
+    if not rows:
+        return
+    quote = connection.dialect.identifier_preparer.quote
+    names = ", ".join(quote(c) for c in [*columns, link])
+    into = f"INSERT INTO {quote(table.name)} ({names}) "
+    found = f"{quote(parent.table.name)} AS parent"
+    (primary,) = parent.table.primary_key.columns
+    parent_id = f"parent.{quote(primary.name)}"
+    kinds = [*(table.c[name] for name in columns), parent]
+    if not _postgres(connection):
+        sql = (
+            f"{into}SELECT {', '.join('?' for _ in columns)}, {parent_id} "  # noqa: S608 (names from the tables' metadata)
+            f"FROM {found} WHERE parent.{quote(parent.name)} = ?"
+        )
+        written = connection.exec_driver_sql(sql, _bound_columns(connection, kinds, rows))
+    else:
+        payload = _json_payload(connection, kinds, rows)
+        selected = [_element(connection, table.c[name], n) for n, name in enumerate(columns)]
+        sql = (
+            f"{into}SELECT {', '.join(selected)}, {parent_id} "  # noqa: S608 (names from the tables' metadata)
+            f"FROM jsonb_array_elements(CAST(%s AS JSONB)) AS batch(item) JOIN {found} "
+            f"ON parent.{quote(parent.name)} = {_element(connection, parent, len(columns))}"
+        )
+        written = connection.exec_driver_sql(sql, payload)
+    if written.rowcount != len(rows):
+        raise RuntimeError(
+            f"{table.name}: {len(rows) - written.rowcount} of {len(rows)} rows had no "
+            f"{parent.table.name} row to belong to"
+        )
+
+
+def _on_conflict(
+    connection: Connection,
+    key: Sequence[str],
+    update: Sequence[str],
+    where: str | None,
+    touch: str | None,
+) -> str:
+    if not key:
+        return ""
+    quote = connection.dialect.identifier_preparer.quote
+    sql = f" ON CONFLICT ({', '.join(quote(k) for k in key)})"
+    sql += f" WHERE {where}" if where else ""
+    if not update:
+        return sql + " DO NOTHING"
+    changes = [f"{quote(c)} = excluded.{quote(c)}" for c in update]
+    if touch:
+        changes.append(f"{quote(touch)} = CURRENT_TIMESTAMP")
+    return sql + f" DO UPDATE SET {', '.join(changes)}"
+
+
+def _converters(
+    connection: Connection, kinds: Sequence[Column[Any]]
+) -> list[Callable[[Any], Any] | None]:
+    """Each column's bind conversion (None where values go as they are). PostgreSQL's JSON
+    columns travel as their JSON text (the dialect's own conversion wraps values for psycopg)."""
+    dialect = connection.dialect
+    postgres = _postgres(connection)
+    converters: list[Callable[[Any], Any] | None] = []
+    for kind in kinds:
+        if postgres and isinstance(kind.type, JSON):
+            converters.append(json.dumps)
+        else:
+            converters.append(kind.type.dialect_impl(dialect).bind_processor(dialect))
+    return converters
+
+
+def _bound_columns(
+    connection: Connection, kinds: Sequence[Column[Any]], rows: Sequence[Row]
+) -> Sequence[Row]:
+    """``rows`` with every value converted by its column's bind conversion, column by column
+    (the rows as they are when no column needs one)."""
+    converters = _converters(connection, kinds)
+    if not any(converters):
+        return rows
+    values: list[Any] = list(zip(*rows, strict=True))
+    for number, convert in enumerate(converters):
+        if convert is not None:
+            values[number] = [None if v is None else convert(v) for v in values[number]]
+    return list(zip(*values, strict=True))
+
+
+def _bound(
+    connection: Connection, table: Table, columns: Sequence[str], rows: Sequence[Row]
+) -> Sequence[Row]:
+    return _bound_columns(connection, [table.c[name] for name in columns], rows)
+
+
+def _json_payload(
+    connection: Connection, kinds: Sequence[Column[Any]], rows: Sequence[Row]
+) -> tuple[str]:
+    """The converted rows as one JSON array of arrays (naive times are UTC, as stored)."""
+    bound = _bound_columns(connection, kinds, rows)
+    return (orjson.dumps(bound, option=orjson.OPT_NAIVE_UTC).decode(),)
+
+
+def _element(connection: Connection, kind: Column[Any], number: int) -> str:
+    """The SQL reading value ``number`` of a JSON row ``item`` as ``kind``'s type. Strings are
+    read as text and checked by the column itself (a cast to VARCHAR(n) would cut them)."""
+    value = f"item->>{number}"
+    if isinstance(kind.type, String):
+        return value
+    return f"CAST({value} AS {kind.type.compile(dialect=connection.dialect)})"
+
+
+def _json_source(
+    connection: Connection, table: Table, columns: Sequence[str], rows: Sequence[Row]
+) -> tuple[str, tuple[str]]:
+    kinds = [table.c[name] for name in columns]
+    selected = ", ".join(_element(connection, kinds[n], n) for n in range(len(columns)))
+    source = f"SELECT {selected} FROM jsonb_array_elements(CAST(%s AS JSONB)) AS batch(item)"  # noqa: S608 (names from the table's metadata)
+    return source, _json_payload(connection, kinds, rows)
