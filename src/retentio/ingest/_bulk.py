@@ -29,8 +29,9 @@ from sqlalchemy import (
     select,
 )
 from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.engine import Dialect
 
-__all__ = ["bulk_insert", "insert_under", "json_list", "one_of"]
+__all__ = ["bind_rows", "bulk_insert", "insert_under", "json_list", "one_of"]
 
 Row = Sequence[Any]
 
@@ -68,10 +69,11 @@ def bulk_insert(
     update: Sequence[str] = (),
     where: str | None = None,
     touch: str | None = None,
+    bound: bool = False,
 ) -> int | None:
-    """INSERT ``rows`` (tuples of the ``columns``' values); on a conflict on ``key`` (the unique
-    index, partial with ``where``) set the ``update`` columns (and ``touch`` to now) or,
-    without them, skip the row.
+    """INSERT ``rows`` (tuples of the ``columns``' values; ``bound``: converted already by
+    :func:`bind_rows`); on a conflict on ``key`` (the unique index, partial with ``where``)
+    set the ``update`` columns (and ``touch`` to now) or, without them, skip the row.
 
     Returns, on PostgreSQL, how many rows were inserted rather than updated (None on SQLite,
     where ``BEGIN IMMEDIATE`` makes what the batch read beforehand exact): two concurrent
@@ -83,14 +85,17 @@ def bulk_insert(
     quote = connection.dialect.identifier_preparer.quote
     into = f"INSERT INTO {quote(table.name)} ({', '.join(quote(c) for c in columns)}) "
     conflict = _on_conflict(connection, key, update, where, touch)
+    if not bound:
+        rows = bind_rows(connection.dialect, table, columns, rows)
     if not postgres:
         values = f"VALUES ({', '.join('?' for _ in columns)})"
-        connection.exec_driver_sql(
-            into + values + conflict, _bound(connection, table, columns, rows)
-        )
+        connection.exec_driver_sql(into + values + conflict, rows)
         return None
-    source, payload = _json_source(connection, table, columns, rows)
+    kinds = [table.c[name] for name in columns]
+    selected = ", ".join(_element(connection, kinds[n], n) for n in range(len(columns)))
+    source = f"SELECT {selected} FROM jsonb_array_elements(CAST(%s AS JSONB)) AS batch(item)"  # noqa: S608 (names from the table's metadata)
     sql = into + source + conflict
+    payload = _payload(rows)
     if key and update:
         inserted = connection.exec_driver_sql(sql + " RETURNING (xmax = 0)", payload).scalars()
         return sum(1 for new in inserted if new)
@@ -120,15 +125,15 @@ def insert_under(
     found = f"{quote(parent.table.name)} AS parent"
     (primary,) = parent.table.primary_key.columns
     parent_id = f"parent.{quote(primary.name)}"
-    kinds = [*(table.c[name] for name in columns), parent]
+    rows = _bound(connection.dialect, [*(table.c[name] for name in columns), parent], rows)
     if not _postgres(connection):
         sql = (
             f"{into}SELECT {', '.join('?' for _ in columns)}, {parent_id} "  # noqa: S608 (names from the tables' metadata)
             f"FROM {found} WHERE parent.{quote(parent.name)} = ?"
         )
-        written = connection.exec_driver_sql(sql, _bound_columns(connection, kinds, rows))
+        written = connection.exec_driver_sql(sql, rows)
     else:
-        payload = _json_payload(connection, kinds, rows)
+        payload = _payload(rows)
         selected = [_element(connection, table.c[name], n) for n, name in enumerate(columns)]
         sql = (
             f"{into}SELECT {', '.join(selected)}, {parent_id} "  # noqa: S608 (names from the tables' metadata)
@@ -163,28 +168,26 @@ def _on_conflict(
     return sql + f" DO UPDATE SET {', '.join(changes)}"
 
 
-def _converters(
-    connection: Connection, kinds: Sequence[Column[Any]]
-) -> list[Callable[[Any], Any] | None]:
-    """Each column's bind conversion (None where values go as they are). PostgreSQL's JSON
-    columns travel as their JSON text (the dialect's own conversion wraps values for psycopg)."""
-    dialect = connection.dialect
-    postgres = _postgres(connection)
-    converters: list[Callable[[Any], Any] | None] = []
-    for kind in kinds:
-        if postgres and isinstance(kind.type, JSON):
-            converters.append(json.dumps)
-        else:
-            converters.append(kind.type.dialect_impl(dialect).bind_processor(dialect))
-    return converters
-
-
-def _bound_columns(
-    connection: Connection, kinds: Sequence[Column[Any]], rows: Sequence[Row]
+def bind_rows(
+    dialect: Dialect, table: Table, columns: Sequence[str], rows: Sequence[Row]
 ) -> Sequence[Row]:
-    """``rows`` with every value converted by its column's bind conversion, column by column
-    (the rows as they are when no column needs one)."""
-    converters = _converters(connection, kinds)
+    """``rows`` (of the ``columns``' values) with each value converted by its column type's
+    bind conversion, as :func:`bulk_insert` sends them: callers convert a batch before they
+    take a write lock, and pass ``bound=True``."""
+    return _bound(dialect, [table.c[name] for name in columns], rows)
+
+
+def _bound(dialect: Dialect, kinds: Sequence[Column[Any]], rows: Sequence[Row]) -> Sequence[Row]:
+    """``rows`` converted column by column (as they are when no column needs converting).
+    PostgreSQL's JSON columns travel as their JSON text (the dialect's own conversion wraps
+    values for psycopg); the rows are then serialised as one JSON array, naive times as UTC."""
+    postgres = dialect.name == "postgresql"
+    converters: list[Callable[[Any], Any] | None] = [
+        json.dumps
+        if postgres and isinstance(kind.type, JSON)
+        else kind.type.dialect_impl(dialect).bind_processor(dialect)
+        for kind in kinds
+    ]
     if not any(converters):
         return rows
     values: list[Any] = list(zip(*rows, strict=True))
@@ -194,18 +197,10 @@ def _bound_columns(
     return list(zip(*values, strict=True))
 
 
-def _bound(
-    connection: Connection, table: Table, columns: Sequence[str], rows: Sequence[Row]
-) -> Sequence[Row]:
-    return _bound_columns(connection, [table.c[name] for name in columns], rows)
-
-
-def _json_payload(
-    connection: Connection, kinds: Sequence[Column[Any]], rows: Sequence[Row]
-) -> tuple[str]:
-    """The converted rows as one JSON array of arrays (naive times are UTC, as stored)."""
-    bound = _bound_columns(connection, kinds, rows)
-    return (orjson.dumps(bound, option=orjson.OPT_NAIVE_UTC).decode(),)
+def _payload(rows: Sequence[Row]) -> tuple[str]:
+    """Converted rows as the one parameter of a PostgreSQL statement: a JSON array of arrays
+    (naive times are UTC, as stored)."""
+    return (orjson.dumps(rows, option=orjson.OPT_NAIVE_UTC).decode(),)
 
 
 def _element(connection: Connection, kind: Column[Any], number: int) -> str:
@@ -215,12 +210,3 @@ def _element(connection: Connection, kind: Column[Any], number: int) -> str:
     if isinstance(kind.type, String):
         return value
     return f"CAST({value} AS {kind.type.compile(dialect=connection.dialect)})"
-
-
-def _json_source(
-    connection: Connection, table: Table, columns: Sequence[str], rows: Sequence[Row]
-) -> tuple[str, tuple[str]]:
-    kinds = [table.c[name] for name in columns]
-    selected = ", ".join(_element(connection, kinds[n], n) for n in range(len(columns)))
-    source = f"SELECT {selected} FROM jsonb_array_elements(CAST(%s AS JSONB)) AS batch(item)"  # noqa: S608 (names from the table's metadata)
-    return source, _json_payload(connection, kinds, rows)

@@ -80,7 +80,7 @@ def ensure_customers(connection: Connection, external_ids: Iterable[str]) -> dic
     else:
         # executemany, then a look-up: after an INSERT ... SELECT from json_each (with or
         # without RETURNING) the transaction's later inserts ran 1.5-2x slower (SQLite 3.40).
-        rows = [(key, {}) for key in sorted(missing)]
+        rows: list[tuple[str, dict[str, Any]]] = [(key, {}) for key in sorted(missing)]
         bulk_insert(connection, CUSTOMERS, ("external_id", "attributes"), rows, key=["external_id"])
     return known | _customers(connection, missing) if missing else known
 

@@ -7,9 +7,10 @@ from contextlib import AbstractContextManager
 from typing import Any
 
 from sqlalchemy import Connection, Table, select
+from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import Session
 
-from retentio.ingest._bulk import bulk_insert, insert_under, one_of
+from retentio.ingest._bulk import bind_rows, bulk_insert, insert_under, one_of
 from retentio.ingest._sql import audit, ensure_customers, rows_by, rows_in, same_row, with_retry
 from retentio.ingest.models import OrderIn
 from retentio.ingest.results import BatchRejected, BatchResult, keep_last, validate_items
@@ -56,42 +57,35 @@ def ingest_orders(
     valid = keep_last(valid, "external_id", invalid)
     if atomic and invalid:
         raise BatchRejected(sorted(invalid, key=lambda e: e.index), len(items))
+    batch = _Batch([item for _, item in valid], session.get_bind().dialect)  # outside the lock
 
     def write() -> BatchResult:
         connection = begin_write(session)
-        customers = ensure_customers(connection, {item.customer_id for _, item in valid})
+        customers = ensure_customers(connection, {item.customer_id for item in batch.items})
         o = ORDERS.c
         stored = rows_by(
             connection,
             o.external_id,
-            [i.external_id for _, i in valid],
+            [i.external_id for i in batch.items],
             o.id,
             *(o[c] for c in _COMPARED),
         )
-        old_lines, old_refunds = _children(connection, valid, stored)
+        old_lines, old_refunds = _children(connection, batch.items, stored)
         result = BatchResult(received=len(items), failed=len({e.index for e in invalid}))
-        changed: list[tuple[OrderIn, _Row]] = []
-        for _, item in valid:
-            row = (
-                item.external_id,
-                customers[item.customer_id][0],
-                item.ordered_at,
-                item.currency,
-                item.total_minor(),
-                item.status,
-            )
+        changed: list[int] = []  # positions in the batch
+        for n, item in enumerate(batch.items):
             before = stored.get(item.external_id)
             if before is None:
                 result.created += 1
-            elif same_row(row[1:], before, _COMPARED) and _same_children(
-                item, before.id, old_lines, old_refunds
-            ):
+            elif same_row(
+                batch.compared(n, customers[item.customer_id][0]), before, _COMPARED
+            ) and _same_children(item, batch.lines[n], before.id, old_lines, old_refunds):
                 result.unchanged += 1
                 continue
             else:
                 result.updated += 1
-            changed.append((item, row))
-        result.settle(result.created, _write(connection, changed, stored))
+            changed.append(n)
+        result.settle(result.created, _write(connection, batch, changed, customers, stored))
         result.errors = sorted(invalid, key=lambda e: e.index)
         audit(connection, actor, "orders.upsert", result)
         return result
@@ -99,7 +93,37 @@ def ingest_orders(
     return with_retry(session, write, lock)
 
 
-def _line_rows(item: OrderIn) -> list[tuple[Any, ...]]:
+class _Batch:
+    """The valid orders' rows, prepared before the write lock is taken: the order rows with
+    their values converted for the database (the customer's id is filled in under the lock),
+    and the lines of the orders that carry lines."""
+
+    def __init__(self, items: list[OrderIn], dialect: Dialect) -> None:
+        self.items = items
+        self.totals = [item.total_minor() for item in items]
+        self.rows = bind_rows(
+            dialect,
+            ORDERS,
+            _COLUMNS,
+            [
+                (i.external_id, None, i.ordered_at, i.currency, total, i.status)
+                for i, total in zip(items, self.totals, strict=True)
+            ],
+        )
+        self.lines = [None if item.lines is None else _line_rows(item) for item in items]
+
+    def compared(self, n: int, customer_id: int) -> _Row:
+        """Order ``n``'s values of ``_COMPARED``, as the database hands them back."""
+        item = self.items[n]
+        return customer_id, item.ordered_at, item.currency, self.totals[n], item.status
+
+    def row(self, n: int, customer_id: int) -> _Row:
+        """Order ``n``'s converted row of ``_COLUMNS``."""
+        external_id, _, ordered_at, currency, total, status = self.rows[n]
+        return external_id, customer_id, ordered_at, currency, total, status
+
+
+def _line_rows(item: OrderIn) -> list[_Row]:
     minor = item.minor
     return [
         (n, line.sku, line.name, line.quantity, minor(line.amount))
@@ -112,10 +136,10 @@ def _refund_keys(item: OrderIn) -> list[tuple[Any, ...]]:
 
 
 def _children(
-    connection: Connection, valid: list[tuple[int, OrderIn]], stored: dict[str, Any]
+    connection: Connection, items: list[OrderIn], stored: dict[str, Any]
 ) -> tuple[dict[int, list[tuple[Any, ...]]], dict[int, set[tuple[Any, ...]]]]:
     """The stored lines and refunds of the stored orders whose items carry lines / refunds."""
-    known = [(stored[i.external_id].id, i) for _, i in valid if i.external_id in stored]
+    known = [(stored[i.external_id].id, i) for i in items if i.external_id in stored]
     with_lines = [order_id for order_id, i in known if i.lines is not None]
     with_refunds = [order_id for order_id, i in known if i.refunds]
     lines: dict[int, list[tuple[Any, ...]]] = {}
@@ -135,23 +159,32 @@ def _children(
 
 def _same_children(
     item: OrderIn,
+    given: list[_Row] | None,
     order_id: int,
-    lines: dict[int, list[tuple[Any, ...]]],
-    refunds: dict[int, set[tuple[Any, ...]]],
+    lines: dict[int, list[_Row]],
+    refunds: dict[int, set[_Row]],
 ) -> bool:
-    if item.lines is not None and lines.get(order_id, []) != _line_rows(item):
+    """Whether the stored order ``order_id`` has the lines ``given`` (None: left out, kept)
+    and every refund of ``item`` already."""
+    if given is not None and lines.get(order_id, []) != given:
         return False
     have = refunds.get(order_id, set())
     return all(key in have for key in _refund_keys(item))
 
 
 def _write(
-    connection: Connection, changed: list[tuple[OrderIn, _Row]], stored: dict[str, Any]
+    connection: Connection,
+    batch: _Batch,
+    changed: list[int],
+    customers: dict[str, Any],
+    stored: dict[str, Any],
 ) -> int | None:
+    """Upsert the ``changed`` orders of ``batch``, then their lines and refunds."""
     if not changed:
         return None
-    changed.sort(key=lambda pair: pair[0].external_id)  # one lock order for every batch
-    rows = [row for _, row in changed]
+    items = batch.items
+    changed.sort(key=lambda n: items[n].external_id)  # one lock order for every batch
+    rows = [batch.row(n, customers[items[n].customer_id][0]) for n in changed]
     inserted = bulk_insert(
         connection,
         ORDERS,
@@ -160,43 +193,42 @@ def _write(
         key=["external_id"],
         update=_COMPARED,
         touch="updated_at",
+        bound=True,
     )
-    _write_lines(connection, changed, stored)
-    if any(item.refunds for item, _ in changed):
-        new = [  # the ids of new orders with refunds: their refunds refer to them
-            item.external_id
-            for item, _ in changed
-            if item.external_id not in stored and item.refunds
-        ]
+    _write_lines(connection, batch, changed, stored)
+    with_refunds = [items[n] for n in changed if items[n].refunds]
+    if with_refunds:
+        new = [i.external_id for i in with_refunds if i.external_id not in stored]
         ids = {key: row.id for key, row in stored.items()}
         found = rows_by(connection, ORDERS.c.external_id, new, ORDERS.c.id)
-        _write_refunds(connection, changed, ids | {k: r.id for k, r in found.items()})
+        _write_refunds(connection, with_refunds, ids | {k: r.id for k, r in found.items()})
     return inserted
 
 
 def _write_lines(
-    connection: Connection, changed: list[tuple[OrderIn, _Row]], stored: dict[str, Any]
+    connection: Connection, batch: _Batch, changed: list[int], stored: dict[str, Any]
 ) -> None:
     """Replace the lines of the orders whose items carry lines; the new lines find their
     order by its external id inside the INSERT (no look-up of the new orders' ids first)."""
-    replaced = [item for item, _ in changed if item.lines is not None]
+    replaced = [n for n in changed if batch.lines[n] is not None]
     if not replaced:
         return
-    existing = [stored[i.external_id].id for i in replaced if i.external_id in stored]
+    keys = [batch.items[n].external_id for n in replaced]
+    existing = [stored[key].id for key in keys if key in stored]
     if existing:
         connection.execute(LINES.delete().where(one_of(connection, LINES.c.order_id, existing)))
-    rows = [(*line, item.external_id) for item in replaced for line in _line_rows(item)]
+    rows = [
+        (*line, key) for n, key in zip(replaced, keys, strict=True) for line in batch.lines[n] or ()
+    ]
     insert_under(
         connection, LINES, _LINE_COLUMNS, rows, link="order_id", parent=ORDERS.c.external_id
     )
 
 
-def _write_refunds(
-    connection: Connection, changed: list[tuple[OrderIn, _Row]], ids: dict[str, int]
-) -> None:
+def _write_refunds(connection: Connection, items: list[OrderIn], ids: dict[str, int]) -> None:
     keyed: list[_Row] = []
     unkeyed: list[_Row] = []
-    for item, _ in changed:
+    for item in items:
         for external_id, refunded_at, amount in _refund_keys(item):
             row = (ids[item.external_id], external_id, refunded_at, amount)
             (keyed if external_id is not None else unkeyed).append(row)
