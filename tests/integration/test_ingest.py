@@ -371,6 +371,32 @@ def test_concurrent_batches_of_the_same_events_count_each_created_once(
     assert count(migrated_engine, "events") == 200
 
 
+def test_concurrent_batches_of_the_same_new_orders_write_each_once(
+    migrated_engine: Engine,
+) -> None:
+    # New orders go in by a plain INSERT; on PostgreSQL the batches that lose the race fail
+    # on the unique key, run again and find the orders stored, with the same lines.
+    line = [{"sku": "A", "amount": "12.50"}]
+    orders = [order(f"O{n:03}", f"C{n % 5}", lines=line) for n in range(200)]
+    with Session(migrated_engine) as session:  # known customers: nothing serialises the batches
+        ingest_customers(session, [{"external_id": f"C{n}"} for n in range(5)], actor="t")
+    start = threading.Barrier(6)
+    results: list[tuple[int, int]] = []
+
+    def work() -> None:
+        start.wait()
+        with Session(migrated_engine) as session:
+            done = ingest_orders(session, orders, actor="t")
+            results.append((done.created, done.updated))
+
+    run_in_threads(work, 6)
+    assert sorted(results) == [(0, 0)] * 5 + [(200, 0)]
+    assert count(migrated_engine, "orders") == 200
+    assert rows(migrated_engine, "SELECT count(*), count(DISTINCT order_id) FROM order_lines") == [
+        (200, 200)
+    ]
+
+
 def test_lines_find_their_order_inside_the_insert_or_fail_loudly(migrated_engine: Engine) -> None:
     from retentio.ingest._bulk import insert_under
     from retentio.ingest.orders import LINES, ORDERS

@@ -85,7 +85,7 @@ def ingest_orders(
             else:
                 result.updated += 1
             changed.append(n)
-        result.settle(result.created, _write(connection, batch, changed, customers, stored))
+        _write(connection, batch, changed, customers, stored)
         result.errors = sorted(invalid, key=lambda e: e.index)
         audit(connection, actor, "orders.upsert", result)
         return result
@@ -178,18 +178,33 @@ def _write(
     changed: list[int],
     customers: dict[str, Any],
     stored: dict[str, Any],
-) -> int | None:
-    """Upsert the ``changed`` orders of ``batch``, then their lines and refunds."""
-    if not changed:
-        return None
+) -> None:
+    """Write the ``changed`` orders of ``batch``, then their lines and refunds.
+
+    New orders go in by a plain INSERT, which is cheaper than an upsert: the look-up inside
+    this write transaction found them missing (exact on SQLite under ``BEGIN IMMEDIATE``); on
+    PostgreSQL a concurrent batch that inserted one of them first makes the INSERT fail with a
+    unique violation, and :func:`with_retry` runs the batch again, which then reads it as
+    stored. Stored orders are upserted (orders are never deleted).
+    """
     items = batch.items
     changed.sort(key=lambda n: items[n].external_id)  # one lock order for every batch
-    rows = [batch.row(n, customers[items[n].customer_id][0]) for n in changed]
-    inserted = bulk_insert(
+
+    def rows(positions: list[int]) -> list[_Row]:
+        return [batch.row(n, customers[items[n].customer_id][0]) for n in positions]
+
+    bulk_insert(
         connection,
         ORDERS,
         _COLUMNS,
-        rows,
+        rows([n for n in changed if items[n].external_id not in stored]),
+        bound=True,
+    )
+    bulk_insert(
+        connection,
+        ORDERS,
+        _COLUMNS,
+        rows([n for n in changed if items[n].external_id in stored]),
         key=["external_id"],
         update=_COMPARED,
         touch="updated_at",
@@ -202,7 +217,6 @@ def _write(
         ids = {key: row.id for key, row in stored.items()}
         found = rows_by(connection, ORDERS.c.external_id, new, ORDERS.c.id)
         _write_refunds(connection, with_refunds, ids | {k: r.id for k, r in found.items()})
-    return inserted
 
 
 def _write_lines(

@@ -10,6 +10,7 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from retentio.core.errors import DataError
+from retentio.ingest.models import CURRENCY, NO_NUL
 
 __all__ = ["BatchRejected", "BatchResult", "ItemError", "validate_items"]
 
@@ -98,7 +99,11 @@ _MESSAGES = {
     "decimal_parsing": 'not an amount: give a JSON number or a string like "12.50"',
     "decimal_type": 'not an amount: give a JSON number or a string like "12.50"',
     "finite_number": "not a finite amount",
-    "string_pattern_mismatch": "must not contain NUL (\\u0000) characters",
+}
+#: Messages for the patterns of :mod:`retentio.ingest.models`, by pattern.
+_PATTERNS = {
+    NO_NUL: "must not contain NUL (\\u0000) characters",
+    CURRENCY: "not an ISO 4217 currency code such as EUR",
 }
 
 
@@ -107,7 +112,10 @@ def _errors(index: int, exc: ValidationError) -> list[ItemError]:
     for error in exc.errors(include_url=False, include_input=False):
         context = error.get("ctx") or {}
         where = context.get("field") or _path(tuple(error["loc"]))
-        message = _MESSAGES.get(error["type"], error["msg"])
+        if error["type"] == "string_pattern_mismatch":
+            message = _PATTERNS.get(str(context.get("pattern")), error["msg"])
+        else:
+            message = _MESSAGES.get(error["type"], error["msg"])
         found.append(ItemError(index, str(where), message.removeprefix("Value error, ")))
     return found
 
