@@ -371,6 +371,15 @@ def test_concurrent_batches_of_the_same_events_count_each_created_once(
     assert count(migrated_engine, "events") == 200
 
 
+def test_an_empty_batch_writes_nothing_but_its_audit_entry(migrated_engine: Engine) -> None:
+    with Session(migrated_engine) as session:
+        for ingest in (ingest_customers, ingest_orders, ingest_events):
+            done = ingest(session, [], actor="t")
+            assert (done.received, done.created, done.updated, done.failed) == (0, 0, 0, 0)
+    assert count(migrated_engine, "customers") == 0
+    assert count(migrated_engine, "audit_log") == 3
+
+
 def test_concurrent_batches_of_the_same_new_orders_write_each_once(
     migrated_engine: Engine,
 ) -> None:

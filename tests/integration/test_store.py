@@ -60,6 +60,40 @@ def test_downgrade_to_base_and_back(engine: Engine) -> None:
     assert TABLES <= set(inspect(engine).get_table_names())
 
 
+def test_order_lines_keep_their_data_through_the_new_key_and_back(engine: Engine) -> None:
+    upgrade(engine, "0003")  # lines with a surrogate id
+    with engine.begin() as connection:
+        connection.execute(
+            text("INSERT INTO customers (external_id, attributes) VALUES ('c', '{}')")
+        )
+        connection.execute(
+            text(
+                "INSERT INTO orders (external_id, customer_id, ordered_at, currency, total_minor,"
+                " status) VALUES ('o', 1, '2026-03-01 10:00:00', 'DKK', 300, 'completed')"
+            )
+        )
+        connection.execute(
+            text(
+                "INSERT INTO order_lines (order_id, line_no, sku, name, quantity, amount_minor)"
+                " VALUES (1, 1, 'A', 'Æble', 1, 100), (1, 2, 'B', NULL, 2, 200)"
+            )
+        )
+    lines = "SELECT order_id, line_no, sku, name, quantity, amount_minor FROM order_lines"
+    expected = [(1, 1, "A", "Æble", 1, 100), (1, 2, "B", None, 2, 200)]
+    upgrade(engine)
+    assert inspect(engine).get_pk_constraint("order_lines")["constrained_columns"] == [
+        "order_id",
+        "line_no",
+    ]
+    with engine.begin() as connection:
+        assert [tuple(r) for r in connection.execute(text(lines + " ORDER BY line_no"))] == expected
+        with pytest.raises(IntegrityError):  # the key holds
+            connection.execute(text("INSERT INTO order_lines VALUES (1, 2, 'C', NULL, 1, 5)"))
+    downgrade(engine, "0003")
+    with engine.connect() as connection:
+        assert [tuple(r) for r in connection.execute(text(lines + " ORDER BY id"))] == expected
+
+
 def test_external_ids_are_unique_and_foreign_keys_hold(engine: Engine) -> None:
     upgrade(engine)
     with Session(engine) as session:

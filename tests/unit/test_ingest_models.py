@@ -104,6 +104,8 @@ def test_an_order_total_becomes_exact_minor_units() -> None:
             "give a time zone offset, e.g. 2026-03-01T10:00:00+01:00",
         ),
         ({"ordered_at": "0001-01-01T00:00:00+01:00"}, "ordered_at", "greater than or equal"),
+        ({"ordered_at": "0169-04-14T00:00:00Z"}, "ordered_at", "greater than or equal to 1900"),
+        ({"ordered_at": "2262-01-01T00:00:00Z"}, "ordered_at", "less than or equal to 2199"),
         ({"lines": [{"amount": "1", "quantity": 0}]}, "lines[0].quantity", "greater than"),
         ({"lines": [{"amount": "1.001"}]}, "lines[0].amount", "more decimals"),
         (

@@ -188,7 +188,7 @@ def _bound(dialect: Dialect, kinds: Sequence[Column[Any]], rows: Sequence[Row]) 
         else kind.type.dialect_impl(dialect).bind_processor(dialect)
         for kind in kinds
     ]
-    if not any(converters):
+    if not rows or not any(converters):
         return rows
     values: list[Any] = list(zip(*rows, strict=True))
     for number, convert in enumerate(converters):

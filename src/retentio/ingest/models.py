@@ -85,11 +85,13 @@ Text = Annotated[str, Field(max_length=200, pattern=NO_NUL)]
 #: A JSON number or numeric string, exact (a float by its shortest repr); no NaN or Infinity.
 #: Bounded in pydantic's core, before any arithmetic: 1E+999999999 is a valid decimal.
 Amount = Annotated[Decimal, Field(allow_inf_nan=False, ge=-MAX_AMOUNT, le=MAX_AMOUNT)]
-#: A time with an offset, within the years every database and UTC conversion can hold.
-Timestamp = Annotated[
-    AwareDatetime,
-    Field(ge=datetime(1, 1, 2, tzinfo=UTC), le=datetime(9999, 12, 30, tzinfo=UTC)),
-]
+#: The times retentio accepts: from 1900 to before 2200, within what both databases and the
+#: analytics (pandas' nanosecond timestamps end in 2262) hold; an order of the year 169 is a
+#: typing error, and it made every KPI read fail.
+EARLIEST = datetime(1900, 1, 1, tzinfo=UTC)
+LATEST = datetime(2199, 12, 31, 23, 59, 59, tzinfo=UTC)
+#: A time with an offset, from EARLIEST to LATEST.
+Timestamp = Annotated[AwareDatetime, Field(ge=EARLIEST, le=LATEST)]
 JsonObject = Annotated[dict[str, Any], AfterValidator(_json_object)]
 
 

@@ -176,14 +176,15 @@ class Refund(Base):
 
 
 class OrderLine(Base):
-    """One line of an order."""
+    """One line of an order, keyed by the order and the line's number in it (from 1)."""
 
     __tablename__ = "order_lines"
-    __table_args__ = (UniqueConstraint("order_id", "line_no"),)
+    __table_args__ = {"sqlite_with_rowid": False}  # stored in key order; no rowid to keep
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"))
-    line_no: Mapped[int] = mapped_column(Integer)
+    order_id: Mapped[int] = mapped_column(
+        ForeignKey("orders.id", ondelete="CASCADE"), primary_key=True, autoincrement=False
+    )
+    line_no: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     sku: Mapped[str | None] = mapped_column(String(200))
     name: Mapped[str | None] = mapped_column(String(500))
     quantity: Mapped[int] = mapped_column(Integer, default=1)
