@@ -11,6 +11,8 @@ Create Date: 2026-12-02 18:00:00.000000
 
 from __future__ import annotations
 
+from typing import Any
+
 import sqlalchemy as sa
 from alembic import op
 
@@ -56,7 +58,7 @@ def downgrade() -> None:
     _copy("order_lines", "order_lines_old")  # SQLite numbers the lines (INTEGER PRIMARY KEY)
 
 
-def _columns() -> list[sa.SchemaItem]:
+def _columns() -> list[Any]:
     """The columns the two shapes share, and the foreign key to orders."""
     return [
         sa.Column("order_id", sa.Integer(), nullable=False),
