@@ -60,6 +60,7 @@ REPO = Path(__file__).resolve().parent.parent
 RETENTIO = str(REPO / ".venv" / "bin" / "retentio")
 TARGET_ORDERS_PER_SECOND = 20_000
 TARGET_P99_MS = 20.0
+KEEP_ALIVE_S = 4.0  # under uvicorn's keep-alive timeout (5 s)
 
 
 def free_port() -> int:
@@ -235,18 +236,36 @@ def track(store: Store, rps: float, seconds: float, warmup: float) -> dict[str, 
     ]
     sent_headers = {**headers, "Content-Type": "application/json"}
 
+    failures: dict[str, int] = {}
+
     def client() -> http.client.HTTPConnection:
         # The standard library's client: a fraction of httpx's CPU, which matters when the
         # load generator shares the machine's two cores with the server and the database.
-        if not hasattr(local, "http"):
+        # A connection idle for longer than the server keeps one open (uvicorn: 5 s) is
+        # replaced before use, as pooling clients do: sent on, the request would meet a
+        # closed socket (this happened to threads of the pool that sat idle).
+        now = time.monotonic()
+        if not hasattr(local, "http") or now - local.used > KEEP_ALIVE_S:
+            if hasattr(local, "http"):
+                local.http.close()
             local.http = http.client.HTTPConnection(host, int(port), timeout=30)
+        local.used = now
         return local.http  # type: ignore[no-any-return]
 
     def send(i: int, due: float) -> None:
         connection = client()
-        connection.request("POST", "/api/v1/events", body=bodies[i % 1000], headers=sent_headers)
-        answer = connection.getresponse()
-        answer.read()
+        try:
+            connection.request(
+                "POST", "/api/v1/events", body=bodies[i % 1000], headers=sent_headers
+            )
+            answer = connection.getresponse()
+            answer.read()
+        except (OSError, http.client.HTTPException) as exc:
+            failures[type(exc).__name__] = failures.get(type(exc).__name__, 0) + 1
+            connection.close()
+            del local.http
+            return
+        local.used = time.monotonic()
         latencies[i] = time.perf_counter() - due
         statuses[i] = answer.status
 
@@ -270,11 +289,14 @@ def track(store: Store, rps: float, seconds: float, warmup: float) -> dict[str, 
     log(f"  p99 per second: {per_second}")
     p50, p95, p99 = (float(np.percentile(done, q)) for q in (50, 95, 99))
     ok = int(np.isin(statuses[skipped:], (200, 201)).sum())
+    codes, counts = np.unique(statuses[skipped:], return_counts=True)
     return {
         "requests": total - skipped,
         "warmup_requests": skipped,
         "rps": rps,
         "ok": ok,
+        "statuses": {str(code): int(n) for code, n in zip(codes, counts, strict=True)},
+        "failures": failures,
         "p50_ms": round(p50, 2),
         "p95_ms": round(p95, 2),
         "p99_ms": round(p99, 2),
