@@ -406,6 +406,39 @@ def test_concurrent_batches_of_the_same_new_orders_write_each_once(
     ]
 
 
+def _ingest_at_once(engine: Engine, batches: list[list[dict[str, Any]]]) -> list[int]:
+    """Ingest ``batches`` of orders from one thread each, started together: the created counts
+    of the batches that succeeded."""
+    start = threading.Barrier(len(batches))
+    created: list[int] = []
+
+    def work(k: int) -> None:
+        start.wait()
+        with Session(engine) as session:
+            created.append(ingest_orders(session, batches[k], actor="t").created)
+
+    run_in_threads(work, len(batches), numbered=True)
+    return created
+
+
+def test_concurrent_batches_of_overlapping_new_orders_all_succeed(
+    migrated_engine: Engine,
+) -> None:
+    # Batch k holds orders 10k..10k+29: each overlaps its neighbours, so a batch that lost a
+    # race can lose another on its next attempt (a batch that wins commits each time).
+    with Session(migrated_engine) as session:
+        ingest_customers(session, [{"external_id": f"C{n}"} for n in range(5)], actor="t")
+    for round_ in range(3):
+        batches = [
+            [order(f"R{round_}-{n:03}", f"C{n % 5}") for n in range(10 * k, 10 * k + 30)]
+            for k in range(8)
+        ]
+        created = _ingest_at_once(migrated_engine, batches)
+        assert len(created) == len(batches)  # no batch failed
+        assert sum(created) == 100  # orders R-000 .. R-099, each created once
+    assert count(migrated_engine, "orders") == 300
+
+
 def test_lines_find_their_order_inside_the_insert_or_fail_loudly(migrated_engine: Engine) -> None:
     from retentio.ingest._bulk import insert_under
     from retentio.ingest.orders import LINES, ORDERS

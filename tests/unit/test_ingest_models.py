@@ -96,7 +96,7 @@ def test_an_order_total_becomes_exact_minor_units() -> None:
         ({"total": "20000000000000.00"}, "total", "more than retentio stores"),
         ({"total": "1." + "0" * 40 + "1"}, "total", "more decimals than EUR"),  # not rounded
         ({"lines": [{"amount": "-1E-999999"}]}, "lines[0].amount", "more decimals"),
-        ({"currency": "E1R"}, "currency", "ISO 4217"),
+        ({"currency": "E1R"}, "currency", "not an ISO 4217 currency code such as EUR: 'E1R'"),
         ({"status": "shipped"}, "status", "completed"),
         (
             {"ordered_at": "2026-03-01T10:00:00"},
@@ -105,7 +105,7 @@ def test_an_order_total_becomes_exact_minor_units() -> None:
         ),
         ({"ordered_at": "0001-01-01T00:00:00+01:00"}, "ordered_at", "greater than or equal"),
         ({"ordered_at": "0169-04-14T00:00:00Z"}, "ordered_at", "greater than or equal to 1900"),
-        ({"ordered_at": "2262-01-01T00:00:00Z"}, "ordered_at", "less than or equal to 2199"),
+        ({"ordered_at": "2200-01-01T00:00:00Z"}, "ordered_at", "less than 2200"),
         ({"lines": [{"amount": "1", "quantity": 0}]}, "lines[0].quantity", "greater than"),
         ({"lines": [{"amount": "1.001"}]}, "lines[0].amount", "more decimals"),
         (

@@ -24,14 +24,13 @@ from sqlalchemy import (
     Table,
     bindparam,
     cast,
-    column,
     func,
     select,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect
 
-__all__ = ["bind_rows", "bulk_insert", "insert_under", "json_list", "one_of"]
+__all__ = ["bind_rows", "bulk_insert", "insert_under", "json_elements", "json_list", "one_of"]
 
 Row = Sequence[Any]
 
@@ -49,14 +48,20 @@ def one_of(connection: Connection, key: Column[Any], values: Iterable[Any]) -> A
     """``key IN (values)`` with the values as one JSON parameter, however many (10,000 bound
     values cost more to compile than the query took to run): read by ``json_each`` on SQLite,
     ``jsonb_array_elements_text`` on PostgreSQL. ``values``: strings or integers."""
-    listed = bindparam("one_of", json_list(sorted(set(values))), type_=String)
+    elements = json_elements(connection, "one_of", sorted(set(values)))
+    value: ColumnElement[Any] = elements.c.value
+    if _postgres(connection) and not isinstance(key.type, String):
+        value = cast(value, key.type)  # PostgreSQL hands the elements out as text
+    return key.in_(select(value))
+
+
+def json_elements(connection: Connection, name: str, values: Iterable[Any]) -> Any:
+    """A table of one column ``value``: ``values`` (strings or integers) sent as one JSON
+    parameter ``name`` and read by ``json_each`` (SQLite) or ``jsonb_array_elements_text``."""
+    listed = bindparam(name, json_list(values), type_=String)
     if _postgres(connection):
-        elements = func.jsonb_array_elements_text(cast(listed, JSONB)).table_valued("value")
-        value: ColumnElement[Any] = elements.c.value
-        if not isinstance(key.type, String):
-            value = cast(value, key.type)
-        return key.in_(select(value))
-    return key.in_(select(column("value")).select_from(func.json_each(listed)))
+        return func.jsonb_array_elements_text(cast(listed, JSONB)).table_valued("value")
+    return func.json_each(listed).table_valued("value")
 
 
 def bulk_insert(

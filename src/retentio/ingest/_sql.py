@@ -10,19 +10,15 @@ from sqlalchemy import (
     JSON,
     Column,
     Connection,
-    String,
     Table,
-    bindparam,
-    func,
     literal,
     select,
 )
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
-from retentio.ingest._bulk import bulk_insert, json_list, one_of
+from retentio.ingest._bulk import bulk_insert, json_elements, one_of
 from retentio.ingest.results import BatchResult
 from retentio.store.tables import AuditEntry, Customer
 
@@ -39,6 +35,7 @@ __all__ = [
 
 T = TypeVar("T")
 _RETRYABLE_STATES = {"40001", "40P01"}  # PostgreSQL serialization failure, deadlock
+_ATTEMPTS = 10
 CUSTOMERS: Table = Customer.__table__  # type: ignore[assignment]
 AUDIT: Table = AuditEntry.__table__  # type: ignore[assignment]
 
@@ -73,7 +70,7 @@ def ensure_customers(connection: Connection, external_ids: Iterable[str]) -> dic
     if not missing:
         return known
     if connection.dialect.name == "postgresql":  # one statement, which answers the new ids
-        with connection.execute(_insert_bare(sorted(missing))) as new:
+        with connection.execute(_insert_bare(connection, sorted(missing))) as new:
             created = {row[0]: (row[1], None) for row in new}
         known |= created
         missing -= created.keys()  # a concurrent batch created these first
@@ -92,12 +89,11 @@ def _customers(connection: Connection, external_ids: set[str]) -> dict[str, Any]
     return {row[0]: (row[1], row[2]) for row in found}
 
 
-def _insert_bare(external_ids: list[str]) -> Any:
+def _insert_bare(connection: Connection, external_ids: list[str]) -> Any:
     """PostgreSQL: INSERT a customer with only its external id for each of ``external_ids``
     not stored, returning the external ids and ids of those inserted."""
     c = CUSTOMERS.c
-    listed = bindparam("external_ids", json_list(external_ids), type_=String)
-    keys = func.jsonb_array_elements_text(listed.cast(JSONB)).table_valued("value")
+    keys = json_elements(connection, "external_ids", external_ids)
     values = select(keys.c.value, literal({}, JSON))
     statement = postgresql.insert(CUSTOMERS).from_select(["external_id", "attributes"], values)
     statement = statement.on_conflict_do_nothing(index_elements=[c.external_id])
@@ -131,10 +127,13 @@ def with_retry(
     session: Session, write: Callable[[], T], lock: AbstractContextManager[Any] | None = None
 ) -> T:
     """Run ``write`` and commit, holding ``lock`` (a server's SQLite writer lock) if given;
-    once more after a lost race (a unique key another writer took first, a PostgreSQL deadlock
-    or serialization failure). Rolled back on any failure."""
+    again after a lost race (a unique key another writer took first, a PostgreSQL deadlock or
+    serialization failure), up to ``_ATTEMPTS`` times in all. Rolled back on any failure.
+
+    A batch loses a race only to a writer that committed, so each attempt finds more of its
+    keys stored; overlapping batches can make one lose more than once (tested with eight)."""
     with lock if lock is not None else nullcontext():
-        for attempt in (1, 2):
+        for attempt in range(1, _ATTEMPTS + 1):
             try:
                 outcome = write()
                 session.commit()
@@ -143,7 +142,7 @@ def with_retry(
                 session.rollback()
                 state = getattr(exc.orig, "sqlstate", None)
                 retry = isinstance(exc, IntegrityError) or state in _RETRYABLE_STATES
-                if attempt == 2 or not retry:
+                if attempt == _ATTEMPTS or not retry:
                     raise
             except BaseException:
                 session.rollback()

@@ -185,7 +185,8 @@ def _write(
     this write transaction found them missing (exact on SQLite under ``BEGIN IMMEDIATE``); on
     PostgreSQL a concurrent batch that inserted one of them first makes the INSERT fail with a
     unique violation, and :func:`with_retry` runs the batch again, which then reads it as
-    stored. Stored orders are upserted (orders are never deleted).
+    stored (again, if overlapping batches make it lose another race). Stored orders are
+    upserted (orders are never deleted).
     """
     items = batch.items
     changed.sort(key=lambda n: items[n].external_id)  # one lock order for every batch

@@ -109,11 +109,13 @@ _PATTERNS = {
 
 def _errors(index: int, exc: ValidationError) -> list[ItemError]:
     found = []
-    for error in exc.errors(include_url=False, include_input=False):
+    for error in exc.errors(include_url=False):
         context = error.get("ctx") or {}
         where = context.get("field") or _path(tuple(error["loc"]))
         if error["type"] == "string_pattern_mismatch":
             message = _PATTERNS.get(str(context.get("pattern")), error["msg"])
+            if context.get("pattern") == CURRENCY:  # a code, never personal data: echoed
+                message += f": {error['input']!r}"
         else:
             message = _MESSAGES.get(error["type"], error["msg"])
         found.append(ItemError(index, str(where), message.removeprefix("Value error, ")))

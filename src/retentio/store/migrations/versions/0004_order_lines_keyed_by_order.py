@@ -30,6 +30,9 @@ def upgrade() -> None:
         op.create_primary_key("pk_order_lines", "order_lines", ["order_id", "line_no"])
         return
     # SQLite changes a key by rebuilding the table (Alembic's batch mode left the new key out).
+    # Python's sqlite3 runs CREATE TABLE outside the transaction: a failed earlier try may have
+    # left the new table behind, empty.
+    op.execute("DROP TABLE IF EXISTS order_lines_new")
     op.create_table(
         "order_lines_new",
         *_columns(),
@@ -48,6 +51,7 @@ def downgrade() -> None:
             "uq_order_lines_order_id_line_no", "order_lines", ["order_id", "line_no"]
         )
         return
+    op.execute("DROP TABLE IF EXISTS order_lines_old")  # as in upgrade
     op.create_table(
         "order_lines_old",
         sa.Column("id", sa.Integer(), nullable=False),
