@@ -10,6 +10,7 @@ from sqlalchemy import Connection, Table, select
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import Session
 
+from retentio.core.money import minor_unit_exponent
 from retentio.ingest._bulk import bind_rows, bulk_insert, insert_under, one_of
 from retentio.ingest._sql import audit, ensure_customers, rows_by, rows_in, same_row, with_retry
 from retentio.ingest.models import OrderIn
@@ -100,17 +101,25 @@ class _Batch:
 
     def __init__(self, items: list[OrderIn], dialect: Dialect) -> None:
         self.items = items
-        self.totals = [item.total_minor() for item in items]
-        self.rows = bind_rows(
-            dialect,
-            ORDERS,
-            _COLUMNS,
-            [
-                (i.external_id, None, i.ordered_at, i.currency, total, i.status)
-                for i, total in zip(items, self.totals, strict=True)
-            ],
-        )
-        self.lines = [None if item.lines is None else _line_rows(item) for item in items]
+        self.totals: list[int] = []
+        self.lines: list[list[_Row] | None] = []
+        rows = []
+        for item in items:  # one pass: the amounts in minor units, exact (the model checked)
+            scale = minor_unit_exponent(item.currency)
+            total = int(item.total.scaleb(scale))
+            self.totals.append(total)
+            rows.append(
+                (item.external_id, None, item.ordered_at, item.currency, total, item.status)
+            )
+            self.lines.append(
+                None
+                if item.lines is None
+                else [
+                    (n, line.sku, line.name, line.quantity, int(line.amount.scaleb(scale)))
+                    for n, line in enumerate(item.lines, start=1)
+                ]
+            )
+        self.rows = bind_rows(dialect, ORDERS, _COLUMNS, rows)
 
     def compared(self, n: int, customer_id: int) -> _Row:
         """Order ``n``'s values of ``_COMPARED``, as the database hands them back."""
@@ -121,14 +130,6 @@ class _Batch:
         """Order ``n``'s converted row of ``_COLUMNS``."""
         external_id, _, ordered_at, currency, total, status = self.rows[n]
         return external_id, customer_id, ordered_at, currency, total, status
-
-
-def _line_rows(item: OrderIn) -> list[_Row]:
-    minor = item.minor
-    return [
-        (n, line.sku, line.name, line.quantity, minor(line.amount))
-        for n, line in enumerate(item.lines or (), start=1)
-    ]
 
 
 def _refund_keys(item: OrderIn) -> list[tuple[Any, ...]]:
