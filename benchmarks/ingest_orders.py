@@ -25,6 +25,7 @@ import orjson
 from api import order_batches
 from sqlalchemy.orm import Session
 
+from retentio.api.app import GC_YOUNG_THRESHOLD
 from retentio.ingest import ingest_orders
 from retentio.store.engine import make_engine, upgrade
 
@@ -37,7 +38,7 @@ def main() -> None:
     upgrade(engine)
     gc.collect()
     gc.freeze()  # as the API server does (retentio.api.app)
-    gc.set_threshold(50_000, 20, 100)
+    gc.set_threshold(GC_YOUNG_THRESHOLD, 20, 100)
     profile = cProfile.Profile() if os.environ.get("PROFILE") else None
     started = time.perf_counter()
     for body in bodies:
