@@ -439,6 +439,24 @@ def test_concurrent_batches_of_overlapping_new_orders_all_succeed(
     assert count(migrated_engine, "orders") == 300
 
 
+def test_new_customers_of_an_order_batch_are_committed_apart_on_postgresql(
+    migrated_engine: Engine,
+) -> None:
+    # So that concurrent batches naming the same new customer do not wait for each other.
+    from retentio.ingest._sql import ensure_customers_apart
+    from retentio.store.transactions import begin_write
+
+    with Session(migrated_engine) as session:
+        connection = begin_write(session)
+        found = ensure_customers_apart(session, connection, ["N1", "N2"])
+        assert sorted(found) == ["N1", "N2"] and all(e is None for _, e in found.values())
+        seen_elsewhere = count(migrated_engine, "customers")  # another connection
+        session.rollback()
+    postgres = migrated_engine.dialect.name == "postgresql"
+    assert seen_elsewhere == (2 if postgres else 0)  # SQLite: inside the batch's transaction
+    assert count(migrated_engine, "customers") == (2 if postgres else 0)
+
+
 def test_lines_find_their_order_inside_the_insert_or_fail_loudly(migrated_engine: Engine) -> None:
     from retentio.ingest._bulk import insert_under
     from retentio.ingest.orders import LINES, ORDERS

@@ -12,7 +12,14 @@ from sqlalchemy.orm import Session
 
 from retentio.core.money import minor_unit_exponent
 from retentio.ingest._bulk import bind_rows, bulk_insert, insert_under, one_of
-from retentio.ingest._sql import audit, ensure_customers, rows_by, rows_in, same_row, with_retry
+from retentio.ingest._sql import (
+    audit,
+    ensure_customers_apart,
+    rows_by,
+    rows_in,
+    same_row,
+    with_retry,
+)
 from retentio.ingest.models import OrderIn
 from retentio.ingest.results import BatchRejected, BatchResult, keep_last, validate_items
 from retentio.store.tables import Order, OrderLine, Refund
@@ -62,7 +69,8 @@ def ingest_orders(
 
     def write() -> BatchResult:
         connection = begin_write(session)
-        customers = ensure_customers(connection, {item.customer_id for item in batch.items})
+        wanted = {item.customer_id for item in batch.items}
+        customers = ensure_customers_apart(session, connection, wanted)
         o = ORDERS.c
         stored = rows_by(
             connection,
