@@ -60,6 +60,7 @@ REPO = Path(__file__).resolve().parent.parent
 RETENTIO = str(REPO / ".venv" / "bin" / "retentio")
 TARGET_ORDERS_PER_SECOND = 20_000
 TARGET_P99_MS = 20.0
+SETTLE_S = 5.0  # quiet seconds between the bulk load written out and the tracking
 KEEP_ALIVE_S = 4.0  # under uvicorn's keep-alive timeout (5 s)
 
 
@@ -155,10 +156,14 @@ class Store:
         if self.pg_name is None:
             with sqlite3.connect(self.workdir / "bench.db") as connection:
                 connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            os.sync()
+            time.sleep(SETTLE_S)
             return
         with psycopg.connect(self.url, autocommit=True) as connection:
             connection.execute("VACUUM ANALYZE")
             connection.execute("CHECKPOINT")
+        os.sync()  # what the kernel still holds of the load goes to the disk now, not later
+        time.sleep(SETTLE_S)
 
     def stop(self) -> None:
         if self.server is not None:
