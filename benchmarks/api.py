@@ -18,7 +18,8 @@ of the tracking), and the server started as users start it: ``retentio serve`` i
   bodies are serialised before the clock starts, so the figure is the server's: orders / wall
   time from the first request to the last answer.
 - **tracking**: ``POST /api/v1/events`` at a fixed ``--rps`` (200 a second) for ``--seconds``
-  (30), after a checkpoint that writes the bulk load out and ``--warmup`` (5) uncounted
+  (30), after a checkpoint that writes the bulk load out (then ``os.sync()`` and
+  ``SETTLE_S`` quiet seconds) and ``--warmup`` (5) uncounted
   seconds at that rate (the server's thread pool and database connections, and the client's
   64 connections, start then), open loop:
   each request is sent at its scheduled time from a pool of threads, and its latency counts
