@@ -96,10 +96,7 @@ def bulk_insert(
         values = f"VALUES ({', '.join('?' for _ in columns)})"
         connection.exec_driver_sql(into + values + conflict, rows)
         return None
-    kinds = [table.c[name] for name in columns]
-    selected = ", ".join(_element(connection, kinds[n], n) for n in range(len(columns)))
-    source = f"SELECT {selected} FROM jsonb_array_elements(CAST(%s AS JSONB)) AS batch(item)"  # noqa: S608 (names from the table's metadata)
-    sql = into + source + conflict
+    sql = into + _json_rows(connection, [table.c[name] for name in columns]) + conflict
     payload = _payload(rows)
     if key and update:
         inserted = connection.exec_driver_sql(sql + " RETURNING (xmax = 0)", payload).scalars()
@@ -138,14 +135,12 @@ def insert_under(
         )
         written = connection.exec_driver_sql(sql, rows)
     else:
-        payload = _payload(rows)
-        selected = [_element(connection, table.c[name], n) for n, name in enumerate(columns)]
+        source = _json_rows(connection, [table.c[name] for name in columns], parent_id)
         sql = (
-            f"{into}SELECT {', '.join(selected)}, {parent_id} "  # noqa: S608 (names from the tables' metadata)
-            f"FROM jsonb_array_elements(CAST(%s AS JSONB)) AS batch(item) JOIN {found} "
+            f"{into}{source} JOIN {found} "
             f"ON parent.{quote(parent.name)} = {_element(connection, parent, len(columns))}"
         )
-        written = connection.exec_driver_sql(sql, payload)
+        written = connection.exec_driver_sql(sql, _payload(rows))
     if written.rowcount != len(rows):
         raise RuntimeError(
             f"{table.name}: {len(rows) - written.rowcount} of {len(rows)} rows had no "
@@ -206,6 +201,13 @@ def _payload(rows: Sequence[Row]) -> tuple[str]:
     """Converted rows as the one parameter of a PostgreSQL statement: a JSON array of arrays
     (naive times are UTC, as stored)."""
     return (orjson.dumps(rows, option=orjson.OPT_NAIVE_UTC).decode(),)
+
+
+def _json_rows(connection: Connection, kinds: Sequence[Column[Any]], *more: str) -> str:
+    """PostgreSQL: the SELECT of the rows of :func:`_payload`'s parameter, value ``n`` of each
+    read as ``kinds[n]``'s type, then the ``more`` expressions."""
+    selected = ", ".join([*(_element(connection, kind, n) for n, kind in enumerate(kinds)), *more])
+    return f"SELECT {selected} FROM jsonb_array_elements(CAST(%s AS JSONB)) AS batch(item)"  # noqa: S608 (names from the tables' metadata)
 
 
 def _element(connection: Connection, kind: Column[Any], number: int) -> str:

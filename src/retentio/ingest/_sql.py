@@ -72,7 +72,9 @@ def ensure_customers(connection: Connection, external_ids: Iterable[str]) -> dic
     if not missing:
         return known
     if connection.dialect.name == "postgresql":  # one statement, which answers the new ids
-        with connection.execute(_insert_bare(connection, sorted(missing))) as new:
+        c = CUSTOMERS.c
+        inserted = _insert_bare(connection, sorted(missing)).returning(c.external_id, c.id)
+        with connection.execute(inserted) as new:
             created = {row[0]: (row[1], None) for row in new}
         known |= created
         missing -= created.keys()  # a concurrent batch created these first
@@ -91,7 +93,7 @@ def ensure_customers_apart(
     orders): on PostgreSQL the new bare customers are created in a transaction of their own,
     committed at once, and read back in ``connection``'s. Created inside the batch's
     transaction, they made every concurrent batch that named one of them wait for this whole
-    batch to commit (a third of the database's busy time at a million orders, measured). A
+    batch to commit (at 500,000 orders, 397 of 1,341 samples of busy backends waited so). A
     batch that fails afterwards leaves them behind, as an order would have made them; SQLite
     has one writer at a time, so there they are part of the batch."""
     engine = session.get_bind()
@@ -101,9 +103,9 @@ def ensure_customers_apart(
     known = _customers(connection, wanted)
     missing = wanted - known.keys()
     if missing:
-        with engine.begin() as apart:
-            ensure_customers(apart, missing)
-        known |= _customers(connection, missing)
+        with engine.begin() as apart:  # those a concurrent batch created first are skipped
+            apart.execute(_insert_bare(apart, sorted(missing)))
+        known |= _customers(connection, missing)  # one read-back of all of them
     return known
 
 
@@ -116,13 +118,11 @@ def _customers(connection: Connection, external_ids: set[str]) -> dict[str, Any]
 
 def _insert_bare(connection: Connection, external_ids: list[str]) -> Any:
     """PostgreSQL: INSERT a customer with only its external id for each of ``external_ids``
-    not stored, returning the external ids and ids of those inserted."""
-    c = CUSTOMERS.c
+    not stored (one statement)."""
     keys = json_elements(connection, "external_ids", external_ids)
     values = select(keys.c.value, literal({}, JSON))
     statement = postgresql.insert(CUSTOMERS).from_select(["external_id", "attributes"], values)
-    statement = statement.on_conflict_do_nothing(index_elements=[c.external_id])
-    return statement.returning(c.external_id, c.id)
+    return statement.on_conflict_do_nothing(index_elements=[CUSTOMERS.c.external_id])
 
 
 def same_row(values: Sequence[Any], before: Any, columns: Sequence[str]) -> bool:
