@@ -20,6 +20,8 @@ from retentio.store.transactions import begin_write
 __all__ = ["ingest_customers"]
 
 _FIELDS = ("email", "phone", "first_name", "locale", "time_zone", "country", "attributes")
+#: The columns of a written customer, in the order of its row.
+_COLUMNS = ("external_id", *_FIELDS)
 SUPPRESSIONS: Table = Suppression.__table__  # type: ignore[assignment]
 _SUPPRESSED = "this address is suppressed (erased or unsubscribed) and cannot be imported"
 
@@ -64,7 +66,7 @@ def ingest_customers(
         if atomic and errors:  # with_retry rolls back: nothing is written
             raise BatchRejected(sorted(errors, key=_order), len(items))
         result = BatchResult(received=len(items), failed=len({e.index for e in errors}))
-        changed = []
+        changed: list[tuple[Any, ...]] = []
         for index, item in valid:
             if index in refused:
                 continue
@@ -72,7 +74,7 @@ def ingest_customers(
             row = _merged(item, before)
             if before is None:
                 result.created += 1
-            elif same_row([row[name] for name in _FIELDS], before, _FIELDS):
+            elif same_row(row[1:], before, _FIELDS):
                 result.unchanged += 1
                 continue
             else:
@@ -90,16 +92,17 @@ def _order(error: ItemError) -> tuple[int, str]:
     return error.index, error.field
 
 
-def _merged(item: CustomerIn, before: Any) -> dict[str, Any]:
-    """The row to store: the stored values, overwritten by the fields the item gives."""
+def _merged(item: CustomerIn, before: Any) -> tuple[Any, ...]:
+    """The row to store (the values of ``_COLUMNS``): the stored values, overwritten by the
+    fields the item gives."""
     given = item.model_fields_set
-    row: dict[str, Any] = {"external_id": item.external_id}
-    for name in _FIELDS:
-        if name in given or before is None:
-            row[name] = getattr(item, name)
-        else:
-            row[name] = before._mapping[name]
-    return row
+    return (
+        item.external_id,
+        *(
+            getattr(item, name) if name in given or before is None else before._mapping[name]
+            for name in _FIELDS
+        ),
+    )
 
 
 def _refusals(
@@ -138,16 +141,15 @@ def _refusals(
     return refused
 
 
-def _upsert(connection: Connection, rows: list[dict[str, Any]]) -> int | None:
+def _upsert(connection: Connection, rows: list[tuple[Any, ...]]) -> int | None:
     if not rows:
         return None
-    rows.sort(key=lambda row: row["external_id"])  # one lock order for concurrent batches
-    columns = ("external_id", *_FIELDS)
+    rows.sort(key=lambda row: row[0])  # one lock order for concurrent batches
     return bulk_insert(
         connection,
         CUSTOMERS,
-        columns,
-        [tuple(row[name] for name in columns) for row in rows],
+        _COLUMNS,
+        rows,
         key=["external_id"],
         update=_FIELDS,
         touch="updated_at",
