@@ -77,6 +77,10 @@ def test_an_order_total_becomes_exact_minor_units() -> None:
     assert OrderIn.model_validate(order(total="1.234", currency="KWD")).total_minor() == 1234
     exact_zeros = "1." + "0" * 40  # more digits than decimal's 28, but exactly 1
     assert OrderIn.model_validate(order(total=exact_zeros)).total_minor() == 100
+    lines = [{"amount": "1.235"}, {"amount": 2}]
+    kwd = OrderIn.model_validate(order(total="3.235", currency="kwd", lines=lines))
+    assert kwd.minor_amounts() == (3235, [1235, 2000])
+    assert OrderIn.model_validate(order(total=1500, currency="JPY")).minor_amounts() == (1500, [])
     parsed = OrderIn.model_validate(order())
     assert parsed.ordered_at == datetime(2026, 3, 1, 9, tzinfo=UTC)
     assert parsed.total == Decimal("12.50")

@@ -247,6 +247,13 @@ class OrderIn(_Item):
         """The total in minor units of the currency."""
         return self.minor(self.total)
 
+    def minor_amounts(self) -> tuple[int, list[int]]:
+        """The total and each line's amount in minor units, the currency looked up once (what
+        a batch of 10,000 orders needs: a call per amount counted)."""
+        exponent = minor_unit_exponent(self.currency)
+        lines = [int(line.amount.scaleb(exponent)) for line in self.lines or ()]
+        return int(self.total.scaleb(exponent)), lines
+
     def minor(self, amount: Decimal) -> int:
         """``amount`` (this order's total, or one of its lines' or refunds') in minor units of
         the order's currency: exact, the order's validation having checked its decimals."""

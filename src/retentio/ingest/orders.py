@@ -10,7 +10,6 @@ from sqlalchemy import Connection, Table, select
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import Session
 
-from retentio.core.money import minor_unit_exponent
 from retentio.ingest._bulk import bind_rows, bulk_insert, insert_under, one_of
 from retentio.ingest._sql import (
     audit,
@@ -112,9 +111,8 @@ class _Batch:
         self.totals: list[int] = []
         self.lines: list[list[_Row] | None] = []
         rows = []
-        for item in items:  # one pass: the amounts in minor units, exact (the model checked)
-            scale = minor_unit_exponent(item.currency)
-            total = int(item.total.scaleb(scale))
+        for item in items:
+            total, amounts = item.minor_amounts()
             self.totals.append(total)
             rows.append(
                 (item.external_id, None, item.ordered_at, item.currency, total, item.status)
@@ -123,8 +121,8 @@ class _Batch:
                 None
                 if item.lines is None
                 else [
-                    (n, line.sku, line.name, line.quantity, int(line.amount.scaleb(scale)))
-                    for n, line in enumerate(item.lines, start=1)
+                    (n, line.sku, line.name, line.quantity, amount)
+                    for n, (line, amount) in enumerate(zip(item.lines, amounts, strict=True), 1)
                 ]
             )
         self.rows = bind_rows(dialect, ORDERS, _COLUMNS, rows)

@@ -113,8 +113,9 @@ def _errors(index: int, exc: ValidationError) -> list[ItemError]:
         context = error.get("ctx") or {}
         where = context.get("field") or _path(tuple(error["loc"]))
         if error["type"] == "string_pattern_mismatch":
-            message = _PATTERNS.get(str(context.get("pattern")), error["msg"])
-            if context.get("pattern") == CURRENCY:  # a code, never personal data: echoed
+            pattern = str(context.get("pattern"))
+            message = _PATTERNS.get(pattern, error["msg"])
+            if pattern == CURRENCY:  # a code, never personal data: echoed
                 message += f": {error['input']!r}"
         else:
             message = _MESSAGES.get(error["type"], error["msg"])
