@@ -144,8 +144,9 @@ def create_app(config: ApiConfig) -> FastAPI:
         gc.freeze()
         # A batch allocates a few hundred thousand short-lived objects: the young generation
         # is collected every 50,000 allocations rather than every 700. (Every 200,000 saved
-        # batches the 2.7 µs of an order's 44 spent collecting, but each collection then took
-        # long enough to show in tracked events' latency: maxima of 95-100 ms against 9.)
+        # batches 2.7 µs of an order's 44, measured in-process; it was tried and set back
+        # after tracked events saw maxima of 95-100 ms, but a later run at 50,000 saw 103 ms
+        # too: what it does to latency is not known.)
         gc.set_threshold(GC_YOUNG_THRESHOLD, 20, 100)
         checkpoints = _Checkpointer(engine) if sqlite else None
         yield
