@@ -380,6 +380,22 @@ def test_an_empty_batch_writes_nothing_but_its_audit_entry(migrated_engine: Engi
     assert count(migrated_engine, "audit_log") == 3
 
 
+def _ingest_at_once(engine: Engine, batches: list[list[dict[str, Any]]]) -> list[tuple[int, int]]:
+    """Ingest ``batches`` of orders from one thread each, started together: (created, updated)
+    of each batch that succeeded."""
+    start = threading.Barrier(len(batches))
+    results: list[tuple[int, int]] = []
+
+    def work(k: int) -> None:
+        start.wait()
+        with Session(engine) as session:
+            done = ingest_orders(session, batches[k], actor="t")
+            results.append((done.created, done.updated))
+
+    run_in_threads(work, len(batches), numbered=True)
+    return results
+
+
 def test_concurrent_batches_of_the_same_new_orders_write_each_once(
     migrated_engine: Engine,
 ) -> None:
@@ -389,36 +405,12 @@ def test_concurrent_batches_of_the_same_new_orders_write_each_once(
     orders = [order(f"O{n:03}", f"C{n % 5}", lines=line) for n in range(200)]
     with Session(migrated_engine) as session:  # known customers: nothing serialises the batches
         ingest_customers(session, [{"external_id": f"C{n}"} for n in range(5)], actor="t")
-    start = threading.Barrier(6)
-    results: list[tuple[int, int]] = []
-
-    def work() -> None:
-        start.wait()
-        with Session(migrated_engine) as session:
-            done = ingest_orders(session, orders, actor="t")
-            results.append((done.created, done.updated))
-
-    run_in_threads(work, 6)
+    results = _ingest_at_once(migrated_engine, [orders] * 6)
     assert sorted(results) == [(0, 0)] * 5 + [(200, 0)]
     assert count(migrated_engine, "orders") == 200
     assert rows(migrated_engine, "SELECT count(*), count(DISTINCT order_id) FROM order_lines") == [
         (200, 200)
     ]
-
-
-def _ingest_at_once(engine: Engine, batches: list[list[dict[str, Any]]]) -> list[int]:
-    """Ingest ``batches`` of orders from one thread each, started together: the created counts
-    of the batches that succeeded."""
-    start = threading.Barrier(len(batches))
-    created: list[int] = []
-
-    def work(k: int) -> None:
-        start.wait()
-        with Session(engine) as session:
-            created.append(ingest_orders(session, batches[k], actor="t").created)
-
-    run_in_threads(work, len(batches), numbered=True)
-    return created
 
 
 def test_concurrent_batches_of_overlapping_new_orders_all_succeed(
@@ -433,9 +425,9 @@ def test_concurrent_batches_of_overlapping_new_orders_all_succeed(
             [order(f"R{round_}-{n:03}", f"C{n % 5}") for n in range(10 * k, 10 * k + 30)]
             for k in range(8)
         ]
-        created = _ingest_at_once(migrated_engine, batches)
-        assert len(created) == len(batches)  # no batch failed
-        assert sum(created) == 100  # orders R-000 .. R-099, each created once
+        results = _ingest_at_once(migrated_engine, batches)
+        assert len(results) == len(batches)  # no batch failed
+        assert sum(created for created, _ in results) == 100  # R-000 .. R-099, each once
     assert count(migrated_engine, "orders") == 300
 
 
