@@ -1,4 +1,4 @@
-"""Per-customer scores for the profile route: RFM segment, P(alive), expected purchases, CLV.
+"""The profile route's scores, computed over the whole store and kept for ``scores_ttl``.
 
 RFM scores are quintiles over all customers and the BTYD models are fitted on all of them, so a
 profile's scores come from one computation over the whole store (read in bulk through Arrow),
@@ -10,64 +10,13 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
-from typing import Any
+from datetime import UTC, datetime, timedelta
 
-import pandas as pd
 import pyarrow as pa
 
-from retentio.analytics import rfm, summarize
-from retentio.api.jsonable import plain
-from retentio.clv import fit_clv, predict_customers
-from retentio.core.errors import RetentioError
+from retentio.clv import Scores, compute_scores
 
-__all__ = ["ScoreCache", "Scores", "compute_scores"]
-
-_RFM = ("recency_days", "frequency", "monetary", "rfm_score", "segment")
-_PREDICTED = ("p_alive", "churn_risk", "risk_band", "expected_purchases", "clv")
-
-
-@dataclass(frozen=True)
-class Scores:
-    """Scores by the shop's customer id, as of ``observation_end``."""
-
-    computed_at: datetime
-    observation_end: date
-    horizon: str
-    by_customer: dict[str, dict[str, Any]] = field(default_factory=dict)
-    note: str | None = None
-
-
-def _records(frame: pd.DataFrame, columns: tuple[str, ...]) -> dict[str, dict[str, Any]]:
-    table = frame.reset_index() if "customer_id" not in frame.columns else frame
-    present = [c for c in columns if c in table.columns]
-    return {
-        str(row["customer_id"]): {c: plain(row[c]) for c in present}
-        for row in table[["customer_id", *present]].astype(object).to_dict("records")
-    }
-
-
-def compute_scores(transactions: pa.Table, *, today: date, horizon: str = "12M") -> Scores:
-    """Every customer's RFM values and, when the models can be fitted, their predictions."""
-    now = datetime.now(UTC)
-    if transactions.num_rows == 0:
-        return Scores(now, today, horizon, note="no orders yet")
-    try:
-        scores = _records(rfm(transactions, observation_end=today), _RFM)
-    except RetentioError as exc:  # e.g. every order dated in the future
-        return Scores(now, today, horizon, note=f"no scores: {exc}")
-    note = None
-    try:
-        summary = summarize(transactions, observation_end=today)
-        fit = fit_clv(summary, observation_end=today)
-        predicted = predict_customers(summary, fit, horizon=horizon, next_purchase=False)
-        predicted["risk_band"] = predicted["risk_band"].astype(str)
-        for customer, values in _records(predicted, _PREDICTED).items():
-            scores.setdefault(customer, {}).update(values)
-    except RetentioError as exc:  # too few (repeat) buyers to fit the models yet
-        note = f"no predictions: {exc}"
-    return Scores(now, today, horizon, scores, note)
+__all__ = ["ScoreCache"]
 
 
 class ScoreCache:

@@ -3,12 +3,16 @@
 from retentio.clv.fitting import ClvFit, fit_clv, fit_document
 from retentio.clv.holdout import HoldoutCheck, check_holdout, cumulative_transactions
 from retentio.clv.predict import PREDICTION_COLUMNS, predict_customers
+from retentio.clv.scores import SCORE_COLUMNS, Scores, compute_scores
 
 __all__ = [
     "PREDICTION_COLUMNS",
+    "SCORE_COLUMNS",
     "ClvFit",
     "HoldoutCheck",
+    "Scores",
     "check_holdout",
+    "compute_scores",
     "cumulative_transactions",
     "fit_clv",
     "fit_document",

@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from retentio.core.vocabulary import CONSENT_CHANNELS, PURPOSES
 from retentio.privacy._shared import iso, utc_now
 from retentio.privacy.audit import record_access
 from retentio.privacy.errors import ConsentError
@@ -34,10 +35,6 @@ __all__ = [
     "publish_text",
 ]
 
-#: Channels a consent can be given for.
-CONSENT_CHANNELS = ("email", "in_app", "push", "sms")
-#: What the messages are for.
-PURPOSES = ("marketing", "surveys", "transactional")
 #: Purposes whose texts must mention withdrawal (transactional messages need no consent).
 _NEEDS_WITHDRAWAL = ("marketing", "surveys")
 

@@ -40,11 +40,14 @@ __all__ = [
     "ConsentEvent",
     "ConsentText",
     "Customer",
+    "CustomerScore",
     "Event",
     "IdempotencyKey",
     "Order",
     "OrderLine",
     "Refund",
+    "Segment",
+    "SegmentMembership",
     "Suppression",
     "UtcDateTime",
 ]
@@ -335,3 +338,66 @@ class AuditEntry(Base):
     action: Mapped[str] = mapped_column(String(40))
     customer_id: Mapped[int | None] = mapped_column(Integer)
     details: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+class CustomerScore(Base):
+    """A customer's RFM values and predictions, as of ``computed_at`` (``retentio scores
+    refresh``): what segments test, set-based, without refitting the models per query."""
+
+    __tablename__ = "customer_scores"
+
+    customer_id: Mapped[int] = mapped_column(
+        ForeignKey("customers.id", ondelete="CASCADE"), primary_key=True, autoincrement=False
+    )
+    recency_days: Mapped[float | None]
+    frequency: Mapped[float | None]
+    monetary: Mapped[float | None]
+    rfm_score: Mapped[str | None] = mapped_column(String(3))
+    rfm_segment: Mapped[str | None] = mapped_column(String(40))
+    p_alive: Mapped[float | None]
+    churn_risk: Mapped[float | None]
+    risk_band: Mapped[str | None] = mapped_column(String(20))
+    expected_purchases: Mapped[float | None]
+    clv: Mapped[float | None]
+    computed_at: Mapped[datetime]
+
+
+class Segment(Base):
+    """A named segment: its definition as given (YAML/JSON decoded) and its last refresh."""
+
+    __tablename__ = "segments"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    description: Mapped[str] = mapped_column(Text, default="")
+    definition: Mapped[dict[str, Any]]
+    created_at: Mapped[datetime] = mapped_column(server_default=func.now())
+    updated_at: Mapped[datetime] = mapped_column(server_default=func.now())
+    refreshed_at: Mapped[datetime | None]
+    members: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
+
+
+class SegmentMembership(Base):
+    """One stay of a customer in a segment: entered, and exited (NULL while a member). At most
+    one open stay per segment x customer; a customer who leaves and comes back gets a new row,
+    so "entered segment" can trigger a journey each time."""
+
+    __tablename__ = "segment_memberships"
+    __table_args__ = (
+        Index(
+            "uq_segment_memberships_open",
+            "segment_id",
+            "customer_id",
+            unique=True,
+            sqlite_where=text("exited_at IS NULL"),
+            postgresql_where=text("exited_at IS NULL"),
+        ),
+        Index("ix_segment_memberships_customer", "customer_id"),
+        Index("ix_segment_memberships_entered", "segment_id", "entered_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    segment_id: Mapped[int] = mapped_column(ForeignKey("segments.id", ondelete="CASCADE"))
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"))
+    entered_at: Mapped[datetime]
+    exited_at: Mapped[datetime | None]

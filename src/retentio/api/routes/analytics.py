@@ -18,9 +18,9 @@ from retentio.analytics import (
     trend_direction,
 )
 from retentio.api.deps import Reader
-from retentio.api.jsonable import plain
 from retentio.api.problems import Problem, problem_responses
 from retentio.api.schemas import KpisOut
+from retentio.core.frames import plain
 
 __all__ = ["router"]
 

@@ -1,0 +1,90 @@
+"""The fields a segment condition can test, and the operators each kind of field takes.
+
+A field is read from the customer row (``customer``), the customer's ``attributes`` JSON
+(``attributes.<key>``), their orders (``orders``: aggregated over the orders that are not
+cancelled or pending, as the analytics count them) or their stored scores (``scores``: the
+last ``retentio scores refresh``). Pure data: the SQL for each lives in ``segments.sql``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from retentio.analytics import SEGMENTS as RFM_SEGMENTS
+from retentio.models.risk import RISK_BANDS
+
+__all__ = ["ATTRIBUTE_PREFIX", "FIELDS", "KIND_OPERATORS", "Field", "Kind", "Source"]
+
+Kind = Literal["text", "number", "integer", "money", "days", "time", "presence", "any"]
+Source = Literal["customer", "attributes", "orders", "scores"]
+
+#: ``attributes.<key>`` tests a key of the customer's attributes JSON.
+ATTRIBUTE_PREFIX = "attributes."
+
+_ORDERED = ("eq", "ne", "lt", "lte", "gt", "gte", "between", "in", "not_in", "exists")
+#: The operators of each kind of field.
+KIND_OPERATORS: dict[Kind, tuple[str, ...]] = {
+    "text": ("eq", "ne", "in", "not_in", "exists"),
+    "number": _ORDERED,
+    "integer": _ORDERED,
+    "money": ("eq", "ne", "lt", "lte", "gt", "gte", "between", "exists"),
+    "days": ("eq", "ne", "lt", "lte", "gt", "gte", "between", "exists"),
+    "time": ("before", "after", "exists"),
+    "presence": ("exists",),
+    "any": (*_ORDERED, "before", "after"),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Field:
+    """One testable field: where it comes from, what kind of value it holds, what it means."""
+
+    name: str
+    source: Source
+    kind: Kind
+    help: str
+    #: The only values a text field can hold (a typo in a definition is an error), if closed.
+    choices: tuple[str, ...] = ()
+
+
+def _fields(*fields: Field) -> dict[str, Field]:
+    return {field.name: field for field in fields}
+
+
+FIELDS: dict[str, Field] = _fields(
+    Field("external_id", "customer", "text", "the shop's customer id"),
+    Field("email", "customer", "presence", "an e-mail address is stored"),
+    Field("phone", "customer", "presence", "a phone number is stored"),
+    Field("first_name", "customer", "presence", "a first name is stored"),
+    Field("locale", "customer", "text", "the customer's locale, e.g. da-DK"),
+    Field("time_zone", "customer", "text", "the customer's IANA time zone"),
+    Field("country", "customer", "text", "ISO 3166 country code, e.g. DK"),
+    Field("created_at", "customer", "time", "when the customer was first stored"),
+    Field("order_count", "orders", "integer", "orders placed (not cancelled or pending)"),
+    Field("total_spend", "orders", "money", "order totals less refunds, in `currency`"),
+    Field("average_order_value", "orders", "money", "total_spend / orders in `currency`"),
+    Field("first_order_at", "orders", "time", "when the first order was placed"),
+    Field("last_order_at", "orders", "time", "when the latest order was placed"),
+    Field("days_since_first_order", "orders", "days", "whole days since the first order"),
+    Field("days_since_last_order", "orders", "days", "whole days since the latest order"),
+    Field(
+        "average_days_between_orders",
+        "orders",
+        "number",
+        "(latest - first order) / (orders - 1), in days; unset below two orders",
+    ),
+    Field("rfm_segment", "scores", "text", "RFM segment, e.g. At risk", RFM_SEGMENTS),
+    Field("rfm_score", "scores", "text", "R, F and M quintiles, e.g. 545"),
+    Field("p_alive", "scores", "number", "probability the customer is still active (0-1)"),
+    Field("churn_risk", "scores", "number", "1 - p_alive"),
+    Field(
+        "risk_band",
+        "scores",
+        "text",
+        "churn-risk band: low, medium, high, critical",
+        tuple(name for name, _ in RISK_BANDS),
+    ),
+    Field("expected_purchases", "scores", "number", "expected purchases in the horizon"),
+    Field("clv", "scores", "number", "predicted value in the horizon, in major units"),
+)

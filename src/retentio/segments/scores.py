@@ -1,0 +1,86 @@
+"""Stored customer scores: RFM and the BTYD predictions, computed over the whole store and
+written to ``customer_scores`` for segments to test (``retentio scores refresh``).
+
+The scores are replaced in one transaction: a segment evaluated meanwhile sees the old set or
+the new one, never half of each. Erased customers get no scores.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Table, delete, insert, select
+from sqlalchemy.orm import Session
+
+from retentio.clv import compute_scores
+from retentio.core.clock import Clock, SystemClock
+from retentio.store.arrow import read_transactions
+from retentio.store.tables import Customer, CustomerScore
+from retentio.store.transactions import begin_write
+
+__all__ = ["ScoresRefresh", "refresh_scores"]
+
+SCORES: Table = CustomerScore.__table__  # type: ignore[assignment]
+CUSTOMERS: Table = Customer.__table__  # type: ignore[assignment]
+_CHUNK = 20_000
+#: Keys of ``compute_scores``' records -> columns of ``customer_scores``.
+_COLUMNS = {
+    "recency_days": "recency_days",
+    "frequency": "frequency",
+    "monetary": "monetary",
+    "rfm_score": "rfm_score",
+    "segment": "rfm_segment",
+    "p_alive": "p_alive",
+    "churn_risk": "churn_risk",
+    "risk_band": "risk_band",
+    "expected_purchases": "expected_purchases",
+    "clv": "clv",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class ScoresRefresh:
+    """How many customers got scores, when, and why predictions are missing (``note``)."""
+
+    customers: int
+    computed_at: datetime
+    horizon: str
+    note: str | None
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready."""
+        return {
+            "customers": self.customers,
+            "computed_at": self.computed_at.isoformat(),
+            "horizon": self.horizon,
+            "note": self.note,
+        }
+
+
+def refresh_scores(
+    session: Session, *, horizon: str = "12M", clock: Clock | None = None
+) -> ScoresRefresh:
+    """Compute every customer's scores (observation end: today, UTC) and store them; commits."""
+    now = (clock or SystemClock()).now()
+    engine = session.get_bind()
+    scores = compute_scores(read_transactions(engine), today=now.date(), horizon=horizon)  # type: ignore[arg-type]
+    c = CUSTOMERS.c
+    ids: dict[str, int] = dict(
+        session.execute(select(c.external_id, c.id).where(c.erased_at.is_(None))).all()
+    )
+    rows = []
+    for external_id, values in scores.by_customer.items():
+        customer_id = ids.get(external_id)
+        if customer_id is None:  # erased (or gone) since the read
+            continue
+        row: dict[str, Any] = {column: None for column in _COLUMNS.values()}
+        row.update({_COLUMNS[k]: v for k, v in values.items() if k in _COLUMNS})
+        rows.append({**row, "customer_id": customer_id, "computed_at": now})
+    begin_write(session)
+    session.execute(delete(SCORES))
+    for start in range(0, len(rows), _CHUNK):
+        session.execute(insert(SCORES), rows[start : start + _CHUNK])
+    session.commit()
+    return ScoresRefresh(len(rows), now, horizon, scores.note)

@@ -1,0 +1,317 @@
+"""A segment definition compiled to one SQL query: the ids of the customers in it, set-based.
+
+The query reads ``customers`` and joins only what the definition needs: one aggregate of
+orders per customer (and of refunds, for spend), the stored ``customer_scores``, and ``IN``
+sub-queries for events and consent. Every condition is two-valued (``COALESCE(..., false)``),
+so ``not`` is the complement of its condition even where a value is missing. Erased customers
+are never members. The same query runs on SQLite and PostgreSQL.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import (
+    ColumnElement,
+    Double,
+    FromClause,
+    Select,
+    Table,
+    and_,
+    case,
+    cast,
+    false,
+    func,
+    literal,
+    not_,
+    or_,
+    select,
+)
+
+from retentio.segments.definition import (
+    AllOf,
+    AnyOf,
+    Compare,
+    Condition,
+    ConsentCondition,
+    EventCondition,
+    Not,
+    SegmentDefinition,
+    SegmentError,
+)
+from retentio.segments.fields import ATTRIBUTE_PREFIX, FIELDS
+from retentio.store.arrow import EXCLUDED_STATUSES
+from retentio.store.tables import (
+    Consent,
+    Customer,
+    CustomerScore,
+    Event,
+    Order,
+    Refund,
+    Timestamp,
+)
+
+__all__ = ["member_ids", "member_query"]
+
+CUSTOMERS: Table = Customer.__table__  # type: ignore[assignment]
+ORDERS: Table = Order.__table__  # type: ignore[assignment]
+REFUNDS: Table = Refund.__table__  # type: ignore[assignment]
+SCORES: Table = CustomerScore.__table__  # type: ignore[assignment]
+EVENTS: Table = Event.__table__  # type: ignore[assignment]
+CONSENTS: Table = Consent.__table__  # type: ignore[assignment]
+_DAY = timedelta(days=1)
+_SINCE = {"days_since_first_order": "first_order_at", "days_since_last_order": "last_order_at"}
+
+
+def member_ids(definition: SegmentDefinition, *, now: datetime, dialect: str) -> Select[Any]:
+    """``SELECT customers.id`` of the members of ``definition`` at ``now`` (aware UTC)."""
+    return member_query(definition, now=now, dialect=dialect, columns=None)
+
+
+def member_query(
+    definition: SegmentDefinition,
+    *,
+    now: datetime,
+    dialect: str,
+    columns: tuple[str, ...] | None,
+) -> Select[Any]:
+    """The members' ``customers.id`` (labelled ``customer_id``) and, unless ``columns`` is
+    None, their ``external_id`` and each field of ``columns`` labelled with its name."""
+    compiler = _Compiler(definition, now, dialect, set(columns or ()))
+    where = compiler.condition(definition.where)
+    selected: list[ColumnElement[Any]] = [CUSTOMERS.c.id.label("customer_id")]
+    if columns is not None:
+        selected.append(CUSTOMERS.c.external_id.label("external_id"))
+        selected += [compiler.value(name).label(name) for name in columns]
+    return (
+        select(*selected)
+        .select_from(compiler.joined())
+        .where(CUSTOMERS.c.erased_at.is_(None), where)
+    )
+
+
+class _Compiler:
+    def __init__(
+        self, definition: SegmentDefinition, now: datetime, dialect: str, shown: set[str]
+    ) -> None:
+        self.definition = definition
+        self.now = now
+        self.dialect = dialect
+        needed = {*definition.sources(), *(_source(name) for name in shown)}
+        self.orders = _order_totals(definition.currency) if "orders" in needed else None
+        self.refunds = _refund_totals(definition.currency) if self._spend(shown) else None
+        self.scores = "scores" in needed
+
+    def _spend(self, shown: set[str]) -> bool:
+        names = self.definition.fields() | shown
+        return bool(names & {"total_spend", "average_order_value"})
+
+    def joined(self) -> FromClause:
+        joined: FromClause = CUSTOMERS
+        c = CUSTOMERS.c
+        if self.orders is not None:
+            joined = joined.outerjoin(self.orders, self.orders.c.customer_id == c.id)
+        if self.refunds is not None:
+            joined = joined.outerjoin(self.refunds, self.refunds.c.customer_id == c.id)
+        if self.scores:
+            joined = joined.outerjoin(SCORES, SCORES.c.customer_id == c.id)
+        return joined
+
+    # -- conditions ------------------------------------------------------------------------
+
+    def condition(self, condition: Condition) -> ColumnElement[bool]:
+        if isinstance(condition, AllOf):
+            return and_(*(self.condition(part) for part in condition.parts))
+        if isinstance(condition, AnyOf):
+            return or_(*(self.condition(part) for part in condition.parts))
+        if isinstance(condition, Not):
+            return not_(self.condition(condition.part))
+        if isinstance(condition, EventCondition):
+            return CUSTOMERS.c.id.in_(self.events(condition))
+        if isinstance(condition, ConsentCondition):
+            return CUSTOMERS.c.id.in_(_consented(condition))
+        return func.coalesce(self.compare(condition), false())
+
+    def compare(self, test: Compare) -> ColumnElement[bool]:
+        if test.field in _SINCE:
+            return self.days_since(self.value(_SINCE[test.field]), test.op, test.value)
+        value = self.value(test.field)
+        if test.field.startswith(ATTRIBUTE_PREFIX):
+            value = _attribute(value, test)
+        return _compared(value, test.op, test.value)
+
+    def days_since(self, at: ColumnElement[Any], op: str, days: Any) -> ColumnElement[bool]:
+        """Whole days elapsed since ``at`` compared with ``days``, as comparisons of ``at`` with
+        instants (floor(elapsed) >= n  <=>  at <= now - n days), so no date arithmetic in SQL."""
+        if op == "exists":
+            return at.is_not(None) if days else at.is_(None)
+        if op == "between":
+            low, high = days
+            return and_(self.days_since(at, "gte", low), self.days_since(at, "lte", high))
+
+        def ago(n: int) -> ColumnElement[Any]:
+            return literal(self.now - n * _DAY, Timestamp)
+
+        at_least = at <= ago(days)  # floor(elapsed) >= days
+        more = at <= ago(days + 1)  # floor(elapsed) > days
+        return {
+            "gte": at_least,
+            "gt": more,
+            "lt": not_(at_least),
+            "lte": not_(more),
+            "eq": and_(at_least, not_(more)),
+            "ne": or_(not_(at_least), more),
+        }[op]
+
+    def events(self, condition: EventCondition) -> Select[Any]:
+        e = EVENTS.c
+        query = select(e.customer_id).where(e.name == condition.name)
+        if condition.within_days is not None:
+            since = self.now - condition.within_days * _DAY
+            query = query.where(e.occurred_at >= literal(since, Timestamp))
+        for key, expected in condition.properties:
+            query = query.where(_json_equals(e.properties[key], expected))
+        if condition.at_least > 1:
+            query = query.group_by(e.customer_id).having(func.count() >= condition.at_least)
+        return query
+
+    # -- values ----------------------------------------------------------------------------
+
+    def value(self, name: str) -> ColumnElement[Any]:
+        """The SQL value of field ``name`` for the row's customer."""
+        if name.startswith(ATTRIBUTE_PREFIX):
+            return CUSTOMERS.c.attributes[name[len(ATTRIBUTE_PREFIX) :]]
+        source = _source(name)
+        if source == "customer":
+            return CUSTOMERS.c[name]
+        if source == "scores":
+            return SCORES.c[name]
+        if name in _SINCE:  # shown as a number of whole days
+            return self._days_between(self.value(_SINCE[name]), literal(self.now, Timestamp))
+        orders = self.orders
+        assert orders is not None  # noqa: S101 (joined whenever an orders field is used)
+        o = orders.c
+        if name == "order_count":
+            return func.coalesce(o.order_count, 0)
+        if name in ("first_order_at", "last_order_at"):
+            at: ColumnElement[Any] = o[name]
+            return at
+        if name == "average_days_between_orders":
+            span = self._days_between(o.first_order_at, o.last_order_at)
+            return span / func.nullif(o.order_count - 1, 0)
+        assert self.refunds is not None  # noqa: S101
+        spend = func.coalesce(o.spend_minor, 0) - func.coalesce(self.refunds.c.refunded_minor, 0)
+        if name == "total_spend":
+            return spend
+        return cast(spend, Double) / func.nullif(o.orders_in_currency, 0)  # average order value
+
+    def _days_between(
+        self, start: ColumnElement[Any], end: ColumnElement[Any]
+    ) -> ColumnElement[Any]:
+        if self.dialect == "sqlite":
+            return func.julianday(end) - func.julianday(start)
+        return func.extract("epoch", end - start) / 86400.0
+
+
+def _source(name: str) -> str:
+    if name.startswith(ATTRIBUTE_PREFIX):
+        return "attributes"
+    field = FIELDS.get(name)
+    if field is None:
+        raise SegmentError(name, "unknown field")
+    return field.source
+
+
+def _order_totals(currency: str | None) -> Any:
+    """Per customer: orders (not cancelled or pending), first and latest, and their totals and
+    number in ``currency``."""
+    o = ORDERS.c
+    in_currency = o.currency == (currency or "")
+    return (
+        select(
+            o.customer_id,
+            func.count().label("order_count"),
+            func.min(o.ordered_at).label("first_order_at"),
+            func.max(o.ordered_at).label("last_order_at"),
+            func.sum(case((in_currency, o.total_minor), else_=0)).label("spend_minor"),
+            func.sum(case((in_currency, 1), else_=0)).label("orders_in_currency"),
+        )
+        .where(o.status.not_in(EXCLUDED_STATUSES))
+        .group_by(o.customer_id)
+        .subquery("order_totals")
+    )
+
+
+def _refund_totals(currency: str | None) -> Any:
+    o, r = ORDERS.c, REFUNDS.c
+    return (
+        select(o.customer_id, func.sum(r.amount_minor).label("refunded_minor"))
+        .select_from(REFUNDS.join(ORDERS, o.id == r.order_id))
+        .where(o.status.not_in(EXCLUDED_STATUSES), o.currency == (currency or ""))
+        .group_by(o.customer_id)
+        .subquery("refund_totals")
+    )
+
+
+def _consented(condition: ConsentCondition) -> Select[Any]:
+    s = CONSENTS.c
+    return select(s.customer_id).where(
+        s.channel == condition.channel,
+        s.purpose == condition.purpose,
+        s.granted.is_(True),
+        s.confirmed_at.is_not(None),
+    )
+
+
+def _attribute(value: Any, test: Compare) -> ColumnElement[Any]:
+    """The attribute as text, number or boolean, after the type of the value it is tested
+    against; a list of mixed types cannot be compared."""
+    operand = test.value
+    if test.op == "exists":
+        return value.as_string()  # type: ignore[no-any-return]
+    samples = operand if isinstance(operand, tuple) else (operand,)
+    kinds = {type(v) if isinstance(v, bool | str) else float for v in samples}
+    if len(kinds) > 1:
+        raise SegmentError(f"{test.field}.{test.op}", "mixes text, numbers and true/false")
+    kind = kinds.pop()
+    if kind is str:
+        return value.as_string()  # type: ignore[no-any-return]
+    if kind is bool:
+        return value.as_boolean()  # type: ignore[no-any-return]
+    return value.as_float()  # type: ignore[no-any-return]
+
+
+def _json_equals(value: Any, expected: Any) -> ColumnElement[bool]:
+    if isinstance(expected, bool):
+        return value.as_boolean() == expected  # type: ignore[no-any-return]
+    if isinstance(expected, str):
+        return value.as_string() == expected  # type: ignore[no-any-return]
+    return value.as_float() == float(expected)  # type: ignore[no-any-return]
+
+
+def _compared(value: Any, op: str, operand: Any) -> ColumnElement[bool]:
+    if op == "exists":
+        return value.is_not(None) if operand else value.is_(None)  # type: ignore[no-any-return]
+    if op in ("before", "after"):
+        at = literal(operand, Timestamp)
+        return value < at if op == "before" else value >= at  # type: ignore[no-any-return]
+    if op == "between":
+        low, high = (_plain(v) for v in operand)
+        return and_(value >= low, value <= high)
+    if op in ("in", "not_in"):
+        values = [_plain(v) for v in operand]
+        return value.in_(values) if op == "in" else value.not_in(values)  # type: ignore[no-any-return]
+    operand = _plain(operand)
+    return {  # type: ignore[no-any-return]
+        "eq": lambda: value == operand,
+        "ne": lambda: value != operand,
+        "lt": lambda: value < operand,
+        "lte": lambda: value <= operand,
+        "gt": lambda: value > operand,
+        "gte": lambda: value >= operand,
+    }[op]()
+
+
+def _plain(value: Any) -> Any:
+    return float(value) if not isinstance(value, bool | str | int | float) else value
