@@ -7,27 +7,17 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from cli_helpers import count, invoke, make_database
 from sqlalchemy import text
-from typer.testing import CliRunner
 
-from retentio.cli import app
 from retentio.core.errors import ConfigurationError, DataError
 from retentio.datasets import write_shop
 from retentio.store import make_engine
 
-runner = CliRunner()
-KEY = "k7Qz2VfN8pLx3RmT6wYb9HcJ4dGs1AeU5nKo0iPq"
-
 
 @pytest.fixture()
 def database(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
-    url = f"sqlite:///{tmp_path / 'store.db'}"
-    monkeypatch.setenv("RETENTIO_SECRET_KEY", KEY)
-    monkeypatch.setenv("RETENTIO_DATABASE_URL", url)
-    monkeypatch.chdir(tmp_path)  # no stray .env
-    result = runner.invoke(app, ["init"])
-    assert result.exit_code == 0, result.output
-    return url
+    return make_database(tmp_path, monkeypatch)
 
 
 @pytest.fixture()
@@ -35,30 +25,6 @@ def shop(tmp_path: Path) -> Path:
     path = tmp_path / "orders.parquet"
     write_shop(path, 400, 11)
     return path
-
-
-def count(url: str, table: str) -> int:
-    engine = make_engine(url)
-    try:
-        with engine.connect() as connection:
-            return int(connection.execute(text(f"SELECT count(*) FROM {table}")).scalar_one())  # noqa: S608
-    finally:
-        engine.dispose()
-
-
-class Run:
-    """A CLI run with its output on one line (Rich wraps long lines at the terminal width)."""
-
-    def __init__(self, args: list[str]) -> None:
-        self.result = runner.invoke(app, args)
-        self.exit_code = self.result.exit_code
-        self.exception = self.result.exception
-        self.stdout = self.result.stdout
-        self.output = " ".join(self.result.output.split())
-
-
-def invoke(*args: str) -> Run:
-    return Run(list(args))
 
 
 def test_loading_orders_twice_changes_nothing_the_second_time(database: str, shop: Path) -> None:

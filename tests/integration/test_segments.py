@@ -212,7 +212,7 @@ def test_order_figures_agree_with_the_analytics_of_the_store(shop: Engine) -> No
     spend = dkk.groupby("customer_id")["amount"].sum().reindex(exported.index, fill_value=0)
     orders = transactions[~transactions["is_refund"]]
     assert exported["order_count"].to_dict() == orders.groupby("customer_id").size().to_dict()
-    assert (exported["total_spend"] / 100).to_dict() == pytest.approx(spend.to_dict())
+    assert exported["total_spend"].to_dict() == pytest.approx(spend.to_dict())
     latest = orders.groupby("customer_id")["ordered_at"].max()
     for customer, value in exported["last_order_at"].items():
         assert pd.Timestamp(value) == pd.Timestamp(latest[customer])
@@ -277,13 +277,18 @@ def test_memberships_record_entries_and_exits(shop: Engine) -> None:
         assert [s.name for s in list_segments(session)] == ["recent-viewers"]
 
 
-def test_an_erased_member_leaves_at_the_next_refresh(shop: Engine) -> None:
+def test_erasure_deletes_the_persons_scores_and_segment_history(shop: Engine) -> None:
     with Session(shop) as session:
         save_segment(session, {"name": "buyers", "where": {"order_count": {"gte": 1}}})
+        refresh_scores(session, clock=CLOCK)
         assert refresh_segment(session, "buyers", clock=CLOCK).members == 4
-        erase_person(session, SECRET, "E", actor="test")
+        report = erase_person(session, SECRET, "E", actor="test")
+        assert report.derived_deleted == 2  # E's scores and E's membership
+        stays = session.scalars(select(SegmentMembership.customer_id)).all()
+        assert len(stays) == 3
         result = refresh_segment(session, "buyers", clock=CLOCK)
-        assert (result.exited, result.members) == (1, 3)
+        assert (result.entered, result.exited, result.members) == (0, 0, 3)
+    assert members(shop, {"rfm_segment": {"exists": True}}) == ["A", "B", "C"]
 
 
 def test_saving_again_replaces_the_definition_and_keeps_the_history(shop: Engine) -> None:
@@ -315,8 +320,8 @@ def test_a_preview_shows_the_tested_fields_and_no_contact_details(shop: Engine) 
     with Session(shop) as session:
         rows = preview_members(session, definition, limit=2, clock=CLOCK)
     assert rows == [
-        {"external_id": "A", "order_count": 3, "total_spend": 60000},
-        {"external_id": "B", "order_count": 1, "total_spend": 3000},
+        {"external_id": "A", "order_count": 3, "total_spend": 600.0},
+        {"external_id": "B", "order_count": 1, "total_spend": 30.0},
     ]
 
 
@@ -328,3 +333,15 @@ def test_a_definition_that_cannot_be_saved_writes_nothing(shop: Engine) -> None:
                 {"name": "bad", "where": {"all": [{"order_count": 1}, {"p_aliv": {"lt": 1}}]}},
             )
         assert list_segments(session) == []
+
+
+def test_days_are_shown_whole_as_they_are_compared(shop: Engine) -> None:
+    definition = parse_definition({"name": "d", "where": {"days_since_last_order": {"gte": 0}}})
+    with Session(shop) as session:
+        rows = list(
+            export_members(session, definition, columns=("days_since_first_order",), clock=CLOCK)
+        )
+    shown = {
+        r["external_id"]: (r["days_since_last_order"], r["days_since_first_order"]) for r in rows
+    }
+    assert shown == {"A": (10, 70), "B": (30, 30), "C": (5, 5), "E": (400, 400)}

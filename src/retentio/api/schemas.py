@@ -272,6 +272,7 @@ class ErasureOut(BaseModel):
     order_lines_scrubbed: int
     suppressions_added: int
     idempotency_keys_scrubbed: int
+    derived_deleted: int = Field(description="Stored scores and segment memberships deleted.")
 
 
 class AuditOut(BaseModel):

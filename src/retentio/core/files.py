@@ -4,14 +4,19 @@ from __future__ import annotations
 
 import os
 import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import IO
 
-__all__ = ["write_atomically"]
+__all__ = ["open_atomically", "write_atomically"]
 
 
-def write_atomically(path: str | os.PathLike[str], data: bytes, *, private: bool = False) -> Path:
-    """Write ``data`` to ``path`` through a temporary file beside it, flushed to disk and
-    renamed over ``path``: a reader sees the old file or the complete new one, never a part.
+@contextmanager
+def open_atomically(path: str | os.PathLike[str], *, private: bool = False) -> Iterator[IO[bytes]]:
+    """A binary file to write ``path`` through: a temporary file beside it, flushed to disk
+    and renamed over ``path`` when the block ends without an error (removed if it raises), so
+    a reader sees the old file or the complete new one, never a part.
 
     ``private``: the file is readable by its owner only (mode 0600), as personal data should
     be; otherwise it is created like any new file (0666 less the umask).
@@ -23,11 +28,17 @@ def write_atomically(path: str | os.PathLike[str], data: bytes, *, private: bool
     try:
         descriptor = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
         with os.fdopen(descriptor, "wb") as handle:
-            handle.write(data)
+            yield handle
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, target)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
-    return target
+
+
+def write_atomically(path: str | os.PathLike[str], data: bytes, *, private: bool = False) -> Path:
+    """Write ``data`` to ``path`` whole or not at all (see :func:`open_atomically`)."""
+    with open_atomically(path, private=private) as handle:
+        handle.write(data)
+    return Path(path)

@@ -12,6 +12,8 @@ What happens to each table:
 - ``consent_events`` stay as proof of what was consented, with IP address, user agent and
   source detail cleared; every granted consent gets a withdrawal (source ``erasure``).
 - ``consent_confirmations`` of the person are deleted.
+- ``customer_scores`` and ``segment_memberships`` (what was derived about the person: their
+  predictions and segment history) are deleted.
 - ``suppressions`` get the HMAC of the e-mail address and of the phone number, so a later
   import cannot re-subscribe the person.
 - ``idempotency_keys`` whose stored response mentions the person get an ``{"erased": true}``
@@ -44,10 +46,12 @@ from retentio.store.tables import (
     ConsentConfirmation,
     ConsentEvent,
     Customer,
+    CustomerScore,
     Event,
     IdempotencyKey,
     Order,
     OrderLine,
+    SegmentMembership,
 )
 from retentio.store.transactions import begin_write
 
@@ -72,6 +76,7 @@ class ErasureReport:
     order_lines_scrubbed: int = 0
     suppressions_added: int = 0
     idempotency_keys_scrubbed: int = 0
+    derived_deleted: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready: the fields above, ``erased_at`` as ISO 8601."""
@@ -215,6 +220,11 @@ def erase_customer_row(
             delete(ConsentConfirmation).where(ConsentConfirmation.customer_id == row.id)
         )
     )
+    derived = _count(
+        session.execute(delete(CustomerScore).where(CustomerScore.customer_id == row.id))
+    ) + _count(
+        session.execute(delete(SegmentMembership).where(SegmentMembership.customer_id == row.id))
+    )
     orders = session.scalar(select(func.count()).where(Order.customer_id == row.id)) or 0
     session.execute(
         update(Customer)
@@ -244,6 +254,7 @@ def erase_customer_row(
         order_lines_scrubbed=lines,
         suppressions_added=suppressions,
         idempotency_keys_scrubbed=keys,
+        derived_deleted=derived,
     )
     details = {k: v for k, v in report.to_dict().items() if type(v) is int}
     record_access(session, actor, "person.erase", row.id, {**details, "reason": reason}, now=now)

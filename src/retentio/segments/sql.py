@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import (
     ColumnElement,
     Double,
+    Integer,
     FromClause,
     Select,
     Table,
@@ -29,6 +30,7 @@ from sqlalchemy import (
     select,
 )
 
+from retentio.core.money import minor_unit_exponent
 from retentio.segments.definition import (
     AllOf,
     AnyOf,
@@ -83,7 +85,7 @@ def member_query(
     selected: list[ColumnElement[Any]] = [CUSTOMERS.c.id.label("customer_id")]
     if columns is not None:
         selected.append(CUSTOMERS.c.external_id.label("external_id"))
-        selected += [compiler.value(name).label(name) for name in columns]
+        selected += [compiler.shown(name).label(name) for name in columns]
     return (
         select(*selected)
         .select_from(compiler.joined())
@@ -177,6 +179,19 @@ class _Compiler:
         return query
 
     # -- values ----------------------------------------------------------------------------
+
+    def shown(self, name: str) -> ColumnElement[Any]:
+        """Field ``name`` as a person reads it: money in major units, whole days."""
+        value = self.value(name)
+        if name in _SINCE:
+            if self.dialect == "sqlite":  # elapsed days are not negative: truncation floors
+                return cast(value, Integer)
+            return cast(func.floor(value), Integer)
+        field = FIELDS.get(name)
+        if field is not None and field.kind == "money":
+            exponent = minor_unit_exponent(self.definition.currency or "")
+            return cast(value, Double) / float(10**exponent)
+        return value
 
     def value(self, name: str) -> ColumnElement[Any]:
         """The SQL value of field ``name`` for the row's customer."""
