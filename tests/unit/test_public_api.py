@@ -19,6 +19,7 @@ import retentio.datasets
 import retentio.ingest
 import retentio.models
 import retentio.privacy
+import retentio.segments
 import retentio.store
 
 PACKAGES = [
@@ -31,6 +32,7 @@ PACKAGES = [
     retentio.ingest,
     retentio.models,
     retentio.privacy,
+    retentio.segments,
     retentio.store,
 ]
 

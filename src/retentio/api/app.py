@@ -22,7 +22,16 @@ from retentio.api.config import ApiConfig
 from retentio.api.keycache import KeyCache
 from retentio.api.problems import ProblemBody, install_problem_handlers
 from retentio.api.ratelimit import RateLimiter
-from retentio.api.routes import analytics, consent, customers, health, ingest, pages, privacy
+from retentio.api.routes import (
+    analytics,
+    consent,
+    customers,
+    health,
+    ingest,
+    pages,
+    privacy,
+    segments,
+)
 from retentio.api.scores import ScoreCache
 from retentio.bootstrap import Settings
 from retentio.core.errors import ConfigurationError
@@ -178,10 +187,14 @@ def create_app(config: ApiConfig) -> FastAPI:
     install_problem_handlers(app)
     app.add_middleware(SecurityHeaders)
     app.state.signer = config.signer
-    for module in (health, ingest, customers, consent, privacy, analytics):
+    for module in (health, ingest, customers, consent, privacy, analytics, segments):
         app.include_router(module.router, prefix=API_PREFIX)
     app.include_router(pages.router)
-    extra: tuple[type[BaseModel], ...] = (*ingest.BATCH_MODELS, *consent.BODY_MODELS)
+    extra: tuple[type[BaseModel], ...] = (
+        *ingest.BATCH_MODELS,
+        *consent.BODY_MODELS,
+        *segments.BODY_MODELS,
+    )
     app.openapi = _openapi(app, extra)  # type: ignore[method-assign]
     return app
 

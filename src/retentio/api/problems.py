@@ -20,6 +20,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from retentio.core.errors import ConfigurationError, DataError, RetentioError
 from retentio.core.signing import TokenError
 from retentio.privacy.errors import NotFoundError
+from retentio.segments import SegmentError, SegmentNotFound
 
 __all__ = [
     "PROBLEM_JSON",
@@ -167,6 +168,15 @@ def install_problem_handlers(app: FastAPI) -> None:
     @app.exception_handler(NotFoundError)
     async def _not_found(_request: Request, exc: NotFoundError) -> JSONResponse:
         return Problem("not-found", str(exc)).response()
+
+    @app.exception_handler(SegmentNotFound)
+    async def _no_segment(_request: Request, exc: SegmentNotFound) -> JSONResponse:
+        return Problem("not-found", exc.reason).response()
+
+    @app.exception_handler(SegmentError)
+    async def _segment(_request: Request, exc: SegmentError) -> JSONResponse:
+        errors = [{"field": exc.path, "message": exc.reason}]
+        return Problem("validation-error", str(exc), errors=errors).response()
 
     @app.exception_handler(TokenError)
     async def _token(_request: Request, exc: TokenError) -> JSONResponse:

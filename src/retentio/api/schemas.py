@@ -315,3 +315,70 @@ class ConsentTextIn(BaseModel):
     channel: str = Field(max_length=20)
     purpose: str = Field(max_length=20)
     text: str = Field(min_length=1, max_length=10_000)
+
+
+class SegmentIn(BaseModel):
+    """A segment definition (docs/segments.md): a name and the condition its members meet."""
+
+    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]{0,99}$", examples=["lapsing-buyers"])
+    description: str = Field(default="", max_length=2000)
+    currency: str | None = Field(
+        default=None, pattern=r"^[A-Za-z]{3}$", description="For spend conditions."
+    )
+    where: dict[str, Any] = Field(
+        description="One condition: {all|any: [...]}, {not: ...}, {event: {...}}, "
+        "{consent: {...}} or {<field>: {<operator>: value}}.",
+        examples=[{"all": [{"order_count": {"gte": 2}}, {"p_alive": {"lt": 0.4}}]}],
+    )
+
+
+class SegmentOut(BaseModel):
+    """A saved segment and its last refresh."""
+
+    name: str
+    description: str
+    definition: dict[str, Any]
+    created_at: datetime
+    updated_at: datetime
+    refreshed_at: datetime | None
+    members: int = Field(description="Members at the last refresh.")
+
+
+class SegmentCountOut(BaseModel):
+    """How many customers are in the segment now (evaluated at the request)."""
+
+    segment: str
+    members: int
+    scores_computed_at: datetime | None = Field(
+        description="When the stored scores that score conditions test were computed."
+    )
+
+
+class SegmentPreviewOut(SegmentCountOut):
+    """The count and the first members by customer id, with the values of the tested fields."""
+
+    rows: list[dict[str, Any]]
+
+
+class SegmentRefreshOut(BaseModel):
+    """What a refresh changed."""
+
+    segment: str
+    entered: int
+    exited: int
+    members: int
+    refreshed_at: datetime
+
+
+class SegmentMemberOut(BaseModel):
+    """A member at the segment's last refresh."""
+
+    external_id: str
+    entered_at: datetime
+
+
+class SegmentMemberPage(BaseModel):
+    """A page of members; ``next_cursor`` is null on the last page."""
+
+    items: list[SegmentMemberOut]
+    next_cursor: str | None

@@ -20,6 +20,7 @@ from retentio.segments.fields import FIELDS, Field
 from retentio.segments.scores import ScoresRefresh, refresh_scores
 from retentio.segments.service import (
     PREVIEW_LIMIT,
+    Member,
     RefreshResult,
     SavedSegment,
     SegmentNotFound,
@@ -27,6 +28,7 @@ from retentio.segments.service import (
     delete_segment,
     export_members,
     find_segment,
+    list_members,
     list_segments,
     preview_members,
     refresh_segment,
@@ -45,6 +47,7 @@ __all__ = [
     "ConsentCondition",
     "EventCondition",
     "Field",
+    "Member",
     "Not",
     "RefreshResult",
     "SavedSegment",
@@ -56,6 +59,7 @@ __all__ = [
     "delete_segment",
     "export_members",
     "find_segment",
+    "list_members",
     "list_segments",
     "member_ids",
     "parse_definition",

@@ -55,6 +55,10 @@ __all__ = [
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,99}$")
 _MAX_DEPTH = 20
 _MAX_CONDITIONS = 500
+_MAX_WHOLE = 1_000_000_000  # counts and days
+_MAX_NUMBER = Decimal(10) ** 15  # scores and attributes; money in major units
+_MAX_TEXT = 1000
+_KEY = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,99}")
 
 
 class SegmentError(DataError):
@@ -165,7 +169,7 @@ def parse_definition(data: Any) -> SegmentDefinition:
             "name", "required: 1-100 letters, digits, '-' or '_', starting with a letter or digit"
         )
     description = data.get("description", "") or ""
-    if not isinstance(description, str) or len(description) > 2000:
+    if not isinstance(description, str) or len(description) > 2000 or "\x00" in description:
         raise SegmentError("description", "must be text of at most 2,000 characters")
     currency = data.get("currency")
     if currency is not None:
@@ -264,21 +268,20 @@ class _Parser:
     def scalar(self, field: Field, value: Any, path: str) -> Any:
         kind = field.kind
         if kind == "text":
-            if not isinstance(value, str):
-                raise SegmentError(path, f"must be text, not {value!r}")
+            value = _text(value, path)
             if field.choices and value not in field.choices:
                 raise SegmentError(
                     path, f"unknown value {value!r} (one of: {', '.join(field.choices)})"
                 )
             return value.upper() if field.name == "country" else value
         if kind == "any":  # an attribute: text, a number or true/false, compared as such
-            if isinstance(value, bool | str):
+            if isinstance(value, bool):
                 return value
+            if isinstance(value, str):
+                return _text(value, path)
             return _number(value, path)
         if kind in ("integer", "days"):
-            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-                raise SegmentError(path, f"must be a whole number of at least 0, not {value!r}")
-            return value
+            return _whole(value, path, 0, _MAX_WHOLE)
         if kind == "money":
             assert self.currency is not None  # checked by operand()  # noqa: S101
             amount = _number(value, path)
@@ -292,7 +295,7 @@ class _Parser:
 def _field(key: str, path: str) -> Field:
     if key.startswith(ATTRIBUTE_PREFIX):
         attribute = key[len(ATTRIBUTE_PREFIX) :]
-        if not re.fullmatch(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,99}", attribute):
+        if not _KEY.fullmatch(attribute):
             raise SegmentError(f"{path}.{key}", "an attribute name is 1-100 letters, digits, _ . -")
         return Field(key, "attributes", "any", f"the customer attribute {attribute}")
     field = FIELDS.get(key)
@@ -314,7 +317,17 @@ def _number(value: Any, path: str) -> Decimal:
         raise SegmentError(path, f"must be a number, not {value!r}") from None
     if not number.is_finite():
         raise SegmentError(path, f"must be a finite number, not {value!r}")
+    if abs(number) > _MAX_NUMBER:
+        raise SegmentError(path, f"must lie between -10^15 and 10^15, not {value!r}")
     return number
+
+
+def _text(value: Any, path: str) -> str:
+    if not isinstance(value, str):
+        raise SegmentError(path, f"must be text, not {value!r}")
+    if "\x00" in value or len(value) > _MAX_TEXT:
+        raise SegmentError(path, f"must be text of at most {_MAX_TEXT:,} characters, without NUL")
+    return value
 
 
 def _instant(value: Any, path: str) -> datetime:
@@ -355,7 +368,7 @@ def _event(data: Any, path: str) -> EventCondition:
             "unknown key (an event condition has name, at_least, within_days, properties)",
         )
     name = data.get("name")
-    if not isinstance(name, str) or not 0 < len(name) <= 200:
+    if not isinstance(name, str) or not 0 < len(name) <= 200 or "\x00" in name:
         raise SegmentError(f"{path}.name", "required: the event's name (1-200 characters)")
     at_least = _whole(data.get("at_least", 1), f"{path}.at_least", 1, 1_000_000)
     within = data.get("within_days")
@@ -366,12 +379,17 @@ def _event(data: Any, path: str) -> EventCondition:
         raise SegmentError(f"{path}.properties", "must be a mapping of property: value")
     pairs = []
     for key, value in properties.items():
-        if not isinstance(key, str) or not key:
-            raise SegmentError(f"{path}.properties", f"a property name must be text: {key!r}")
-        if not isinstance(value, str | int | float | bool) or (
-            isinstance(value, float) and value != value  # NaN
-        ):
-            raise SegmentError(f"{path}.properties.{key}", "must be text, a number or true/false")
+        if not isinstance(key, str) or not _KEY.fullmatch(key):
+            raise SegmentError(
+                f"{path}.properties", f"a property name is 1-100 letters, digits, _ . -: {key!r}"
+            )
+        at = f"{path}.properties.{key}"
+        if isinstance(value, str):
+            value = _text(value, at)
+        elif not isinstance(value, bool):
+            if not isinstance(value, int | float):
+                raise SegmentError(at, "must be text, a number or true/false")
+            value = float(_number(value, at))
         pairs.append((key, value))
     return EventCondition(name, at_least, within, tuple(sorted(pairs)))
 

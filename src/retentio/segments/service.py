@@ -18,11 +18,12 @@ from sqlalchemy.orm import Session
 from retentio.core.clock import Clock, SystemClock
 from retentio.segments.definition import SegmentDefinition, SegmentError, parse_definition
 from retentio.segments.sql import member_ids, member_query
-from retentio.store.tables import CustomerScore, Segment, SegmentMembership
+from retentio.store.tables import Customer, CustomerScore, Segment, SegmentMembership
 from retentio.store.transactions import begin_write
 
 __all__ = [
     "PREVIEW_LIMIT",
+    "Member",
     "RefreshResult",
     "SavedSegment",
     "SegmentNotFound",
@@ -30,6 +31,7 @@ __all__ = [
     "delete_segment",
     "export_members",
     "find_segment",
+    "list_members",
     "list_segments",
     "preview_members",
     "refresh_segment",
@@ -204,6 +206,30 @@ def delete_segment(session: Session, name: str) -> None:
     session.execute(delete(MEMBERSHIPS).where(MEMBERSHIPS.c.segment_id == row.id))
     session.delete(row)
     session.commit()
+
+
+@dataclass(frozen=True, slots=True)
+class Member:
+    """A current member of a saved segment (as of its last refresh)."""
+
+    membership_id: int
+    external_id: str
+    entered_at: datetime
+
+
+def list_members(session: Session, name: str, *, after: int = 0, limit: int = 100) -> list[Member]:
+    """The segment's members at its last refresh, in the order they entered (keyset pages:
+    pass the last ``membership_id`` seen as ``after``)."""
+    segment = _row(session, name)
+    m, c = MEMBERSHIPS.c, Customer.__table__.c
+    rows = session.execute(
+        select(m.id, c.external_id, m.entered_at)
+        .join_from(MEMBERSHIPS, Customer.__table__, c.id == m.customer_id)
+        .where(m.segment_id == segment.id, m.exited_at.is_(None), m.id > after)
+        .order_by(m.id)
+        .limit(limit)
+    ).all()
+    return [Member(row[0], row[1], row[2]) for row in rows]
 
 
 def _row(session: Session, name: str) -> Segment:

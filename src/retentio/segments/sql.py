@@ -15,8 +15,8 @@ from typing import Any
 from sqlalchemy import (
     ColumnElement,
     Double,
-    Integer,
     FromClause,
+    Integer,
     Select,
     Table,
     and_,
