@@ -30,7 +30,8 @@ from retentio.segments import (
     scores_as_of,
 )
 from retentio.store.arrow import read_transactions
-from retentio.store.tables import SegmentMembership
+from retentio.store.order_stats import refresh_order_stats
+from retentio.store.tables import CustomerOrderStats, CustomerSpend, SegmentMembership
 
 SECRET = b"0123456789abcdefghijklmnopqrstuvwxyzABCD"
 NOW = datetime(2026, 6, 30, 12, 0, tzinfo=UTC)
@@ -345,3 +346,42 @@ def test_days_are_shown_whole_as_they_are_compared(shop: Engine) -> None:
         r["external_id"]: (r["days_since_last_order"], r["days_since_first_order"]) for r in rows
     }
     assert shown == {"A": (10, 70), "B": (30, 30), "C": (5, 5), "E": (400, 400)}
+
+
+def _figures(engine: Engine) -> tuple[list[Any], list[Any]]:
+    with engine.connect() as connection:
+        stats = connection.execute(
+            select(
+                CustomerOrderStats.customer_id,
+                CustomerOrderStats.order_count,
+                CustomerOrderStats.first_order_at,
+                CustomerOrderStats.last_order_at,
+            ).order_by(CustomerOrderStats.customer_id)
+        ).all()
+        spend = connection.execute(
+            select(
+                CustomerSpend.customer_id, CustomerSpend.currency, CustomerSpend.spend_minor
+            ).order_by(CustomerSpend.customer_id, CustomerSpend.currency)
+        ).all()
+    return [tuple(r) for r in stats], [tuple(r) for r in spend]
+
+
+def test_order_writes_keep_the_figures_equal_to_a_recount(shop: Engine) -> None:
+    with Session(shop) as session:
+        ingest_orders(
+            session,
+            [
+                order("A3", "D", 10, "300.00"),  # moved from A to D
+                order("B1", "B", 30.5, "50.00", status="cancelled"),  # no longer counts
+                order("E2", "E", 1, "5.00", refunds=[{"amount": "5.00", "refunded_at": at(0)}]),
+            ],
+            secret=SECRET,
+            actor="test",
+        )
+    kept = _figures(shop)
+    with shop.begin() as connection:
+        refresh_order_stats(connection, None)  # every customer recounted from the orders
+    assert _figures(shop) == kept
+    assert members(shop, {"order_count": {"gte": 1}}) == ["A", "C", "D", "E"]
+    assert members(shop, {"total_spend": 300}) == ["A", "D"]
+    assert members(shop, {"total_spend": 1000}) == ["E"]  # the new order refunded in full

@@ -175,3 +175,38 @@ def test_partial_refunds_are_rows_and_a_repeated_refund_is_refused(engine: Engin
         session.commit()
         total = session.scalar(select(func.sum(Refund.amount_minor)))
         assert total == 3700
+
+
+def test_migration_0005_fills_the_order_figures_from_the_stored_orders(engine: Engine) -> None:
+    upgrade(engine, "0004")
+    with engine.begin() as connection:
+        connection.execute(
+            text("INSERT INTO customers (external_id, attributes) VALUES ('a', '{}'), ('b', '{}')")
+        )
+        connection.execute(
+            text(
+                "INSERT INTO orders (external_id, customer_id, ordered_at, currency, total_minor,"
+                " status) VALUES ('o1', 1, '2026-03-01 10:00:00', 'DKK', 300, 'completed'),"
+                " ('o2', 1, '2026-04-01 10:00:00', 'EUR', 50, 'partially_refunded'),"
+                " ('o3', 1, '2026-05-01 10:00:00', 'DKK', 70, 'cancelled'),"
+                " ('o4', 2, '2026-05-01 10:00:00', 'DKK', 90, 'pending')"
+            )
+        )
+        connection.execute(
+            text(
+                "INSERT INTO refunds (order_id, refunded_at, amount_minor)"
+                " VALUES (2, '2026-04-02 10:00:00', 20)"
+            )
+        )
+    upgrade(engine)
+    with engine.connect() as connection:
+        stats = connection.execute(
+            text("SELECT customer_id, order_count FROM customer_order_stats")
+        ).all()
+        spend = connection.execute(
+            text("SELECT customer_id, currency, order_count, spend_minor FROM customer_spend")
+        ).all()
+    assert [tuple(r) for r in stats] == [(1, 2)]  # b's only order is pending
+    assert sorted(tuple(r) for r in spend) == [(1, "DKK", 1, 300), (1, "EUR", 1, 30)]
+    downgrade(engine, "0004")
+    assert "customer_order_stats" not in inspect(engine).get_table_names()

@@ -21,6 +21,7 @@ from retentio.ingest._sql import (
 )
 from retentio.ingest.models import OrderIn
 from retentio.ingest.results import BatchRejected, BatchResult, keep_last, validate_items
+from retentio.store.order_stats import refresh_order_stats
 from retentio.store.tables import Order, OrderLine, Refund
 from retentio.store.transactions import begin_write
 
@@ -94,6 +95,13 @@ def ingest_orders(
                 result.updated += 1
             changed.append(n)
         _write(connection, batch, changed, customers, stored)
+        touched = {customers[batch.items[n].customer_id][0] for n in changed}
+        touched |= {  # an order moved to another customer leaves the old one's figures
+            before.customer_id
+            for n in changed
+            if (before := stored.get(batch.items[n].external_id)) is not None
+        }
+        refresh_order_stats(connection, touched)
         result.errors = sorted(invalid, key=lambda e: e.index)
         audit(connection, actor, "orders.upsert", result)
         return result

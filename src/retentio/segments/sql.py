@@ -1,8 +1,9 @@
 """A segment definition compiled to one SQL query: the ids of the customers in it, set-based.
 
-The query reads ``customers`` and joins only what the definition needs: one aggregate of
-orders per customer (and of refunds, for spend), the stored ``customer_scores``, and ``IN``
-sub-queries for events and consent. Every condition is two-valued (``COALESCE(..., false)``),
+The query reads ``customers`` and joins only what the definition needs, one row a customer:
+the order figures kept beside the orders (``customer_order_stats``, and ``customer_spend`` in
+the definition's currency), the stored ``customer_scores``; and ``IN`` sub-queries for events
+and consent. Every condition is two-valued (``COALESCE(..., false)``),
 so ``not`` is the complement of its condition even where a value is missing. Erased customers
 are never members. The same query runs on SQLite and PostgreSQL.
 """
@@ -20,7 +21,6 @@ from sqlalchemy import (
     Select,
     Table,
     and_,
-    case,
     cast,
     false,
     func,
@@ -43,22 +43,18 @@ from retentio.segments.definition import (
     SegmentError,
 )
 from retentio.segments.fields import ATTRIBUTE_PREFIX, FIELDS
-from retentio.store.arrow import EXCLUDED_STATUSES
+from retentio.store.order_stats import SPEND, STATS
 from retentio.store.tables import (
     Consent,
     Customer,
     CustomerScore,
     Event,
-    Order,
-    Refund,
     Timestamp,
 )
 
 __all__ = ["member_ids", "member_query"]
 
 CUSTOMERS: Table = Customer.__table__  # type: ignore[assignment]
-ORDERS: Table = Order.__table__  # type: ignore[assignment]
-REFUNDS: Table = Refund.__table__  # type: ignore[assignment]
 SCORES: Table = CustomerScore.__table__  # type: ignore[assignment]
 EVENTS: Table = Event.__table__  # type: ignore[assignment]
 CONSENTS: Table = Consent.__table__  # type: ignore[assignment]
@@ -101,8 +97,8 @@ class _Compiler:
         self.now = now
         self.dialect = dialect
         needed = {*definition.sources(), *(_source(name) for name in shown)}
-        self.orders = _order_totals(definition.currency) if "orders" in needed else None
-        self.refunds = _refund_totals(definition.currency) if self._spend(shown) else None
+        self.orders = "orders" in needed
+        self.spend = self._spend(shown)
         self.scores = "scores" in needed
 
     def _spend(self, shown: set[str]) -> bool:
@@ -112,10 +108,12 @@ class _Compiler:
     def joined(self) -> FromClause:
         joined: FromClause = CUSTOMERS
         c = CUSTOMERS.c
-        if self.orders is not None:
-            joined = joined.outerjoin(self.orders, self.orders.c.customer_id == c.id)
-        if self.refunds is not None:
-            joined = joined.outerjoin(self.refunds, self.refunds.c.customer_id == c.id)
+        if self.orders:
+            joined = joined.outerjoin(STATS, STATS.c.customer_id == c.id)
+        if self.spend:
+            s = SPEND.c
+            in_currency = (s.customer_id == c.id) & (s.currency == (self.definition.currency or ""))
+            joined = joined.outerjoin(SPEND, in_currency)
         if self.scores:
             joined = joined.outerjoin(SCORES, SCORES.c.customer_id == c.id)
         return joined
@@ -204,9 +202,7 @@ class _Compiler:
             return SCORES.c[name]
         if name in _SINCE:  # shown as a number of whole days
             return self._days_between(self.value(_SINCE[name]), literal(self.now, Timestamp))
-        orders = self.orders
-        assert orders is not None  # noqa: S101 (joined whenever an orders field is used)
-        o = orders.c
+        o = STATS.c
         if name == "order_count":
             return func.coalesce(o.order_count, 0)
         if name in ("first_order_at", "last_order_at"):
@@ -215,11 +211,10 @@ class _Compiler:
         if name == "average_days_between_orders":
             span = self._days_between(o.first_order_at, o.last_order_at)
             return span / func.nullif(o.order_count - 1, 0)
-        assert self.refunds is not None  # noqa: S101
-        spend = func.coalesce(o.spend_minor, 0) - func.coalesce(self.refunds.c.refunded_minor, 0)
+        spend = func.coalesce(SPEND.c.spend_minor, 0)
         if name == "total_spend":
             return spend
-        return cast(spend, Double) / func.nullif(o.orders_in_currency, 0)  # average order value
+        return cast(spend, Double) / func.nullif(SPEND.c.order_count, 0)  # average order value
 
     def _days_between(
         self, start: ColumnElement[Any], end: ColumnElement[Any]
@@ -236,37 +231,6 @@ def _source(name: str) -> str:
     if field is None:
         raise SegmentError(name, "unknown field")
     return field.source
-
-
-def _order_totals(currency: str | None) -> Any:
-    """Per customer: orders (not cancelled or pending), first and latest, and their totals and
-    number in ``currency``."""
-    o = ORDERS.c
-    in_currency = o.currency == (currency or "")
-    return (
-        select(
-            o.customer_id,
-            func.count().label("order_count"),
-            func.min(o.ordered_at).label("first_order_at"),
-            func.max(o.ordered_at).label("last_order_at"),
-            func.sum(case((in_currency, o.total_minor), else_=0)).label("spend_minor"),
-            func.sum(case((in_currency, 1), else_=0)).label("orders_in_currency"),
-        )
-        .where(o.status.not_in(EXCLUDED_STATUSES))
-        .group_by(o.customer_id)
-        .subquery("order_totals")
-    )
-
-
-def _refund_totals(currency: str | None) -> Any:
-    o, r = ORDERS.c, REFUNDS.c
-    return (
-        select(o.customer_id, func.sum(r.amount_minor).label("refunded_minor"))
-        .select_from(REFUNDS.join(ORDERS, o.id == r.order_id))
-        .where(o.status.not_in(EXCLUDED_STATUSES), o.currency == (currency or ""))
-        .group_by(o.customer_id)
-        .subquery("refund_totals")
-    )
 
 
 def _consented(condition: ConsentCondition) -> Select[Any]:

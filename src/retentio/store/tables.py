@@ -40,7 +40,9 @@ __all__ = [
     "ConsentEvent",
     "ConsentText",
     "Customer",
+    "CustomerOrderStats",
     "CustomerScore",
+    "CustomerSpend",
     "Event",
     "IdempotencyKey",
     "Order",
@@ -198,7 +200,11 @@ class Event(Base):
     """Something a customer did (viewed a product, opened an email), with its properties."""
 
     __tablename__ = "events"
-    __table_args__ = (Index("ix_events_customer_occurred", "customer_id", "occurred_at"),)
+    __table_args__ = (
+        Index("ix_events_customer_occurred", "customer_id", "occurred_at"),
+        # Segments' event conditions: one name's events per customer, by time (covering).
+        Index("ix_events_name_customer_occurred", "name", "customer_id", "occurred_at"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     external_id: Mapped[str | None] = mapped_column(String(200), unique=True)
@@ -338,6 +344,35 @@ class AuditEntry(Base):
     action: Mapped[str] = mapped_column(String(40))
     customer_id: Mapped[int | None] = mapped_column(Integer)
     details: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+class CustomerOrderStats(Base):
+    """A customer's orders (not cancelled or pending) summed up, kept by every order write
+    (``retentio.store.order_stats``) so that segments join one row a customer instead of
+    aggregating the orders."""
+
+    __tablename__ = "customer_order_stats"
+
+    customer_id: Mapped[int] = mapped_column(
+        ForeignKey("customers.id", ondelete="CASCADE"), primary_key=True, autoincrement=False
+    )
+    order_count: Mapped[int] = mapped_column(Integer)
+    first_order_at: Mapped[datetime]
+    last_order_at: Mapped[datetime]
+
+
+class CustomerSpend(Base):
+    """A customer's spend per currency: orders (not cancelled or pending) and their totals
+    less refunds, in minor units; kept with :class:`CustomerOrderStats`."""
+
+    __tablename__ = "customer_spend"
+
+    customer_id: Mapped[int] = mapped_column(
+        ForeignKey("customers.id", ondelete="CASCADE"), primary_key=True, autoincrement=False
+    )
+    currency: Mapped[str] = mapped_column(String(3), primary_key=True)
+    order_count: Mapped[int] = mapped_column(Integer)
+    spend_minor: Mapped[int] = mapped_column(BigInteger)
 
 
 class CustomerScore(Base):

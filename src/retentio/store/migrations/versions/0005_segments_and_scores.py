@@ -1,4 +1,6 @@
-"""Segments, their memberships (entered / exited), and stored customer scores.
+"""Segments, their memberships (entered / exited), stored customer scores, and per-customer
+order figures (``customer_order_stats``, ``customer_spend``, filled from the stored orders here
+and kept by every order write since), and an index of events by name for event conditions.
 
 Revision ID: 0005
 Revises: 0004
@@ -17,6 +19,51 @@ depends_on = None
 
 
 def upgrade() -> None:
+    op.create_table(
+        "customer_order_stats",
+        sa.Column("customer_id", sa.Integer(), autoincrement=False, nullable=False),
+        sa.Column("order_count", sa.Integer(), nullable=False),
+        sa.Column("first_order_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("last_order_at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["customer_id"],
+            ["customers.id"],
+            name=op.f("fk_customer_order_stats_customer_id_customers"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("customer_id", name=op.f("pk_customer_order_stats")),
+    )
+    op.create_table(
+        "customer_spend",
+        sa.Column("customer_id", sa.Integer(), autoincrement=False, nullable=False),
+        sa.Column("currency", sa.String(length=3), nullable=False),
+        sa.Column("order_count", sa.Integer(), nullable=False),
+        sa.Column("spend_minor", sa.BigInteger(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["customer_id"],
+            ["customers.id"],
+            name=op.f("fk_customer_spend_customer_id_customers"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("customer_id", "currency", name=op.f("pk_customer_spend")),
+    )
+    # Orders that count: not cancelled or pending (the analytics' EXCLUDED_STATUSES).
+    op.execute(
+        "INSERT INTO customer_order_stats (customer_id, order_count, first_order_at, "
+        "last_order_at) SELECT customer_id, count(*), min(ordered_at), max(ordered_at) "
+        "FROM orders WHERE status NOT IN ('cancelled', 'pending') GROUP BY customer_id"
+    )
+    op.execute(
+        "INSERT INTO customer_spend (customer_id, currency, order_count, spend_minor) "
+        "SELECT o.customer_id, o.currency, count(*), sum(o.total_minor - coalesce("
+        "(SELECT sum(r.amount_minor) FROM refunds r WHERE r.order_id = o.id), 0)) "
+        "FROM orders o WHERE o.status NOT IN ('cancelled', 'pending') "
+        "GROUP BY o.customer_id, o.currency"
+    )
+    with op.batch_alter_table("events", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_events_name_customer_occurred", ["name", "customer_id", "occurred_at"]
+        )
     op.create_table(
         "customer_scores",
         sa.Column("customer_id", sa.Integer(), autoincrement=False, nullable=False),
@@ -92,6 +139,10 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("events", schema=None) as batch_op:
+        batch_op.drop_index("ix_events_name_customer_occurred")
+    op.drop_table("customer_spend")
+    op.drop_table("customer_order_stats")
     op.drop_table("segment_memberships")
     op.drop_table("segments")
     op.drop_table("customer_scores")
