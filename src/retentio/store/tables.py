@@ -170,6 +170,8 @@ class Refund(Base):
             sqlite_where=text("external_id IS NULL"),
             postgresql_where=text("external_id IS NULL"),
         ),
+        # An order's refunds, whatever their key (the index above is partial).
+        Index("ix_refunds_order_id", "order_id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -1,6 +1,7 @@
 """Segments, their memberships (entered / exited), stored customer scores, and per-customer
 order figures (``customer_order_stats``, ``customer_spend``, filled from the stored orders here
-and kept by every order write since), and an index of events by name for event conditions.
+and kept by every order write since), an index of events by name for event conditions, and
+one of refunds by order (the unique one is partial: only refunds without an id).
 
 Revision ID: 0005
 Revises: 0004
@@ -47,6 +48,8 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("customer_id", "currency", name=op.f("pk_customer_spend")),
     )
+    with op.batch_alter_table("refunds", schema=None) as batch_op:
+        batch_op.create_index("ix_refunds_order_id", ["order_id"])
     # Orders that count: not cancelled or pending (the analytics' EXCLUDED_STATUSES).
     op.execute(
         "INSERT INTO customer_order_stats (customer_id, order_count, first_order_at, "
@@ -139,6 +142,8 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("refunds", schema=None) as batch_op:
+        batch_op.drop_index("ix_refunds_order_id")
     with op.batch_alter_table("events", schema=None) as batch_op:
         batch_op.drop_index("ix_events_name_customer_occurred")
     op.drop_table("customer_spend")
