@@ -12,7 +12,7 @@ PORT ?= 8000
 
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 
-.PHONY: run test install install-dev lint typecheck layers unit bench bench-models bench-store bench-api clean
+.PHONY: run test install install-dev lint typecheck layers unit bench bench-models bench-store bench-api bench-segments clean
 
 $(UV):
 	$(PYTHON) -m venv $(TOOLS)
@@ -75,3 +75,6 @@ bench-store: install-dev
 
 bench-api: install-dev
 	$(BIN)/python benchmarks/api.py
+
+bench-segments: install-dev
+	$(BIN)/python benchmarks/segments.py

@@ -431,6 +431,46 @@ def test_concurrent_batches_of_overlapping_new_orders_all_succeed(
     assert count(migrated_engine, "orders") == 300
 
 
+def test_concurrent_batches_keep_the_order_figures_equal_to_a_recount(
+    migrated_engine: Engine,
+) -> None:
+    # New orders add to their customers' figures; changed ones make them recomputed, under a
+    # lock of the customers on PostgreSQL. Batch k adds 20 new orders and changes the stored
+    # ones (a new total; every third cancelled), all for the same five customers.
+    with Session(migrated_engine) as session:
+        ingest_orders(session, [order(f"S{n:02}", f"C{n % 5}") for n in range(30)], actor="t")
+    batches = [
+        [order(f"N{k}-{n:02}", f"C{n % 5}", total=f"{n + 1}.00") for n in range(20)]
+        + [
+            order(f"S{n:02}", f"C{(n + k) % 5}", total=f"{k + 2}.00")
+            | ({"status": "cancelled"} if n % 3 == k % 3 else {})
+            for n in range(30)
+        ]
+        for k in range(6)
+    ]
+    results = _ingest_at_once(migrated_engine, batches)
+    assert len(results) == len(batches)
+    assert rows(
+        migrated_engine,
+        "SELECT customer_id, order_count, first_order_at, last_order_at"
+        " FROM customer_order_stats ORDER BY customer_id",
+    ) == rows(
+        migrated_engine,
+        "SELECT customer_id, count(*), min(ordered_at), max(ordered_at) FROM orders"
+        " WHERE status NOT IN ('cancelled', 'pending') GROUP BY customer_id ORDER BY customer_id",
+    )
+    assert rows(
+        migrated_engine,
+        "SELECT customer_id, currency, order_count, spend_minor FROM customer_spend"
+        " ORDER BY customer_id",
+    ) == rows(
+        migrated_engine,
+        "SELECT customer_id, currency, count(*), sum(total_minor) FROM orders"
+        " WHERE status NOT IN ('cancelled', 'pending') GROUP BY customer_id, currency"
+        " ORDER BY customer_id",
+    )
+
+
 def test_new_customers_of_an_order_batch_are_committed_apart_on_postgresql(
     migrated_engine: Engine,
 ) -> None:

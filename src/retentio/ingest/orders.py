@@ -21,7 +21,8 @@ from retentio.ingest._sql import (
 )
 from retentio.ingest.models import OrderIn
 from retentio.ingest.results import BatchRejected, BatchResult, keep_last, validate_items
-from retentio.store.order_stats import refresh_order_stats
+from retentio.store.arrow import EXCLUDED_STATUSES
+from retentio.store.order_stats import NewOrders, add_orders, refresh_order_stats
 from retentio.store.tables import Order, OrderLine, Refund
 from retentio.store.transactions import begin_write
 
@@ -95,13 +96,9 @@ def ingest_orders(
                 result.updated += 1
             changed.append(n)
         _write(connection, batch, changed, customers, stored)
-        touched = {customers[batch.items[n].customer_id][0] for n in changed}
-        touched |= {  # an order moved to another customer leaves the old one's figures
-            before.customer_id
-            for n in changed
-            if (before := stored.get(batch.items[n].external_id)) is not None
-        }
-        refresh_order_stats(connection, touched)
+        new, recount = _figures(batch, changed, customers, stored)
+        add_orders(connection, new.without(recount))
+        refresh_order_stats(connection, recount)
         result.errors = sorted(invalid, key=lambda e: e.index)
         audit(connection, actor, "orders.upsert", result)
         return result
@@ -233,6 +230,25 @@ def _write(
         ids = {key: row.id for key, row in stored.items()}
         found = rows_by(connection, ORDERS.c.external_id, new, ORDERS.c.id)
         _write_refunds(connection, with_refunds, ids | {k: r.id for k, r in found.items()})
+
+
+def _figures(
+    batch: _Batch, changed: list[int], customers: dict[str, Any], stored: dict[str, Any]
+) -> tuple[NewOrders, set[int]]:
+    """The figures the new orders add to their customers', and the customers whose figures
+    must be recomputed: those of changed stored orders (before and after, as an order may move
+    to another customer)."""
+    new, recount = NewOrders(), set[int]()
+    for n in changed:
+        item = batch.items[n]
+        customer = customers[item.customer_id][0]
+        before = stored.get(item.external_id)
+        if before is not None:
+            recount.update((customer, before.customer_id))
+        elif item.status not in EXCLUDED_STATUSES:
+            refunded = sum(item.minor(refund.amount) for refund in item.refunds or ())
+            new.add(customer, item.ordered_at, item.currency, batch.totals[n] - refunded)
+    return new, recount
 
 
 def _write_lines(
