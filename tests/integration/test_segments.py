@@ -385,3 +385,9 @@ def test_order_writes_keep_the_figures_equal_to_a_recount(shop: Engine) -> None:
     assert members(shop, {"order_count": {"gte": 1}}) == ["A", "C", "D", "E"]
     assert members(shop, {"total_spend": 300}) == ["A", "D"]
     assert members(shop, {"total_spend": 1000}) == ["E"]  # the new order refunded in full
+
+
+def test_spend_cannot_be_shown_without_a_currency(shop: Engine) -> None:
+    definition = parse_definition({"name": "d", "where": {"order_count": {"gte": 1}}})
+    with Session(shop) as session, pytest.raises(SegmentError, match="currency"):
+        list(export_members(session, definition, columns=("total_spend",), clock=CLOCK))

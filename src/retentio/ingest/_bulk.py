@@ -11,7 +11,7 @@ unpacked by ``jsonb_array_elements`` on the server), one round trip per batch.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import orjson
@@ -44,14 +44,16 @@ def bulk_insert(
     rows: Sequence[Row],
     *,
     key: Sequence[str] = (),
-    update: Sequence[str] = (),
+    update: Sequence[str] | Mapping[str, str] = (),
     where: str | None = None,
     touch: str | None = None,
     bound: bool = False,
 ) -> int | None:
     """INSERT ``rows`` (tuples of the ``columns``' values; ``bound``: converted already by
     :func:`bind_rows`); on a conflict on ``key`` (the unique index, partial with ``where``)
-    set the ``update`` columns (and ``touch`` to now) or, without them, skip the row.
+    set the ``update`` columns to the new row's (a mapping: to SQL expressions of the stored
+    row, ``table.column``, and the new one, ``excluded.column``), and ``touch`` to now; or,
+    without ``update``, skip the row.
 
     Returns, on PostgreSQL, how many rows were inserted rather than updated (None on SQLite,
     where ``BEGIN IMMEDIATE`` makes what the batch read beforehand exact): two concurrent
@@ -124,7 +126,7 @@ def insert_under(
 def _on_conflict(
     connection: Connection,
     key: Sequence[str],
-    update: Sequence[str],
+    update: Sequence[str] | Mapping[str, str],
     where: str | None,
     touch: str | None,
 ) -> str:
@@ -135,7 +137,10 @@ def _on_conflict(
     sql += f" WHERE {where}" if where else ""
     if not update:
         return sql + " DO NOTHING"
-    changes = [f"{quote(c)} = excluded.{quote(c)}" for c in update]
+    if isinstance(update, Mapping):
+        changes = [f"{quote(c)} = {expression}" for c, expression in update.items()]
+    else:
+        changes = [f"{quote(c)} = excluded.{quote(c)}" for c in update]
     if touch:
         changes.append(f"{quote(touch)} = CURRENT_TIMESTAMP")
     return sql + f" DO UPDATE SET {', '.join(changes)}"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from contextlib import AbstractContextManager
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, Table, select
@@ -22,7 +23,7 @@ from retentio.ingest._sql import (
 from retentio.ingest.models import OrderIn
 from retentio.ingest.results import BatchRejected, BatchResult, keep_last, validate_items
 from retentio.store.arrow import EXCLUDED_STATUSES
-from retentio.store.order_stats import NewOrders, add_orders, refresh_order_stats
+from retentio.store.order_stats import SPEND, STATS, refresh_order_stats
 from retentio.store.tables import Order, OrderLine, Refund
 from retentio.store.transactions import begin_write
 
@@ -97,7 +98,7 @@ def ingest_orders(
             changed.append(n)
         _write(connection, batch, changed, customers, stored)
         new, recount = _figures(batch, changed, customers, stored)
-        add_orders(connection, new.without(recount))
+        new.add_to(connection, recount)
         refresh_order_stats(connection, recount)
         result.errors = sorted(invalid, key=lambda e: e.index)
         audit(connection, actor, "orders.upsert", result)
@@ -232,13 +233,67 @@ def _write(
         _write_refunds(connection, with_refunds, ids | {k: r.id for k, r in found.items()})
 
 
+class _NewOrders:
+    """The figures the new orders of a batch add to their customers' (orders that are not
+    cancelled or pending): per customer, and per customer and currency."""
+
+    def __init__(self) -> None:
+        self.counts: dict[int, list[Any]] = {}  # customer -> [orders, first, latest]
+        self.spend: dict[tuple[int, str], list[int]] = {}  # (customer, currency) -> [n, minor]
+
+    def add(self, customer: int, at: datetime, currency: str, net_minor: int) -> None:
+        known = self.counts.get(customer)
+        if known is None:
+            self.counts[customer] = [1, at, at]
+        else:
+            known[0] += 1
+            known[1] = min(known[1], at)
+            known[2] = max(known[2], at)
+        spent = self.spend.setdefault((customer, currency), [0, 0])
+        spent[0] += 1
+        spent[1] += net_minor
+
+    def add_to(self, connection: Connection, recounted: set[int]) -> None:
+        """Add these figures, but for the ``recounted`` customers', to the stored ones: one
+        upsert of increments per table (concurrent batches apply theirs one after the other).
+        """
+        postgres = connection.dialect.name == "postgresql"
+        lower, upper = ("LEAST", "GREATEST") if postgres else ("min", "max")
+        s, p = STATS.name, SPEND.name
+        counts = [(c, *v) for c, v in sorted(self.counts.items()) if c not in recounted]
+        bulk_insert(
+            connection,
+            STATS,
+            ("customer_id", "order_count", "first_order_at", "last_order_at"),
+            counts,
+            key=["customer_id"],
+            update={
+                "order_count": f"{s}.order_count + excluded.order_count",
+                "first_order_at": f"{lower}({s}.first_order_at, excluded.first_order_at)",
+                "last_order_at": f"{upper}({s}.last_order_at, excluded.last_order_at)",
+            },
+        )
+        spend = [(*k, *v) for k, v in sorted(self.spend.items()) if k[0] not in recounted]
+        bulk_insert(
+            connection,
+            SPEND,
+            ("customer_id", "currency", "order_count", "spend_minor"),
+            spend,
+            key=["customer_id", "currency"],
+            update={
+                "order_count": f"{p}.order_count + excluded.order_count",
+                "spend_minor": f"{p}.spend_minor + excluded.spend_minor",
+            },
+        )
+
+
 def _figures(
     batch: _Batch, changed: list[int], customers: dict[str, Any], stored: dict[str, Any]
-) -> tuple[NewOrders, set[int]]:
+) -> tuple[_NewOrders, set[int]]:
     """The figures the new orders add to their customers', and the customers whose figures
     must be recomputed: those of changed stored orders (before and after, as an order may move
     to another customer)."""
-    new, recount = NewOrders(), set[int]()
+    new, recount = _NewOrders(), set[int]()
     for n in changed:
         item = batch.items[n]
         customer = customers[item.customer_id][0]

@@ -100,6 +100,10 @@ class _Compiler:
         self.orders = "orders" in needed
         self.spend = self._spend(shown)
         self.scores = "scores" in needed
+        if self.spend and definition.currency is None:  # only a shown column can get here
+            raise SegmentError(
+                "currency", "set the definition's currency to show spend (e.g. currency: DKK)"
+            )
 
     def _spend(self, shown: set[str]) -> bool:
         names = self.definition.fields() | shown
@@ -112,7 +116,7 @@ class _Compiler:
             joined = joined.outerjoin(STATS, STATS.c.customer_id == c.id)
         if self.spend:
             s = SPEND.c
-            in_currency = (s.customer_id == c.id) & (s.currency == (self.definition.currency or ""))
+            in_currency = (s.customer_id == c.id) & (s.currency == self.definition.currency)
             joined = joined.outerjoin(SPEND, in_currency)
         if self.scores:
             joined = joined.outerjoin(SCORES, SCORES.c.customer_id == c.id)

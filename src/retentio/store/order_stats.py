@@ -2,7 +2,7 @@
 and latest) and ``customer_spend`` (orders and totals less refunds, per currency).
 
 Every order write keeps them in its own transaction, so the figures never disagree with the
-orders. New orders are added (:func:`add_orders`: one upsert of increments, which concurrent
+orders. New orders are added (the order batch's one upsert of increments, which concurrent
 batches apply one after the other); a changed order (a new status, total or customer) makes
 its customers' figures recomputed from their orders (:func:`refresh_order_stats`).
 
@@ -22,19 +22,15 @@ cancelled or pending do not count, as in the analytics (``EXCLUDED_STATUSES``).
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, Table, delete, func, insert, select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from retentio.store.arrow import EXCLUDED_STATUSES
 from retentio.store.params import one_of
 from retentio.store.tables import Customer, CustomerOrderStats, CustomerSpend, Order, Refund
 
-__all__ = ["SPEND", "STATS", "NewOrders", "add_orders", "refresh_order_stats"]
+__all__ = ["SPEND", "STATS", "refresh_order_stats"]
 
 STATS: Table = CustomerOrderStats.__table__  # type: ignore[assignment]
 SPEND: Table = CustomerSpend.__table__  # type: ignore[assignment]
@@ -82,74 +78,3 @@ def refresh_order_stats(connection: Connection, customer_ids: Iterable[int] | No
             .group_by(o.customer_id, o.currency),
         )
     )
-
-
-@dataclass
-class NewOrders:
-    """The figures of orders just inserted, per customer (and currency), to add."""
-
-    #: customer id -> [orders, first ordered_at, latest ordered_at]
-    counts: dict[int, list[Any]] = field(default_factory=dict)
-    #: (customer id, currency) -> [orders, total less refunds in minor units]
-    spend: dict[tuple[int, str], list[int]] = field(default_factory=dict)
-
-    def add(self, customer_id: int, at: datetime, currency: str, net_minor: int) -> None:
-        """Count one new order (that is not cancelled or pending)."""
-        known = self.counts.get(customer_id)
-        if known is None:
-            self.counts[customer_id] = [1, at, at]
-        else:
-            known[0] += 1
-            known[1] = min(known[1], at)
-            known[2] = max(known[2], at)
-        spent = self.spend.setdefault((customer_id, currency), [0, 0])
-        spent[0] += 1
-        spent[1] += net_minor
-
-    def without(self, customer_ids: set[int]) -> NewOrders:
-        """These figures less those of ``customer_ids`` (recomputed instead)."""
-        return NewOrders(
-            {c: v for c, v in self.counts.items() if c not in customer_ids},
-            {k: v for k, v in self.spend.items() if k[0] not in customer_ids},
-        )
-
-
-def add_orders(connection: Connection, new: NewOrders) -> None:
-    """Add the figures of new orders to their customers' (one upsert of increments per table,
-    in customer order)."""
-    postgres = connection.dialect.name == "postgresql"
-    insert_ = pg_insert if postgres else sqlite_insert
-    lower, upper = (func.least, func.greatest) if postgres else (func.min, func.max)
-    if new.counts:
-        statement = insert_(STATS)
-        s, e = STATS.c, statement.excluded
-        connection.execute(
-            statement.on_conflict_do_update(
-                index_elements=[s.customer_id],
-                set_={
-                    "order_count": s.order_count + e.order_count,
-                    "first_order_at": lower(s.first_order_at, e.first_order_at),
-                    "last_order_at": upper(s.last_order_at, e.last_order_at),
-                },
-            ),
-            [
-                {"customer_id": c, "order_count": n, "first_order_at": a, "last_order_at": b}
-                for c, (n, a, b) in sorted(new.counts.items())
-            ],
-        )
-    if new.spend:
-        statement = insert_(SPEND)
-        s, e = SPEND.c, statement.excluded
-        connection.execute(
-            statement.on_conflict_do_update(
-                index_elements=[s.customer_id, s.currency],
-                set_={
-                    "order_count": s.order_count + e.order_count,
-                    "spend_minor": s.spend_minor + e.spend_minor,
-                },
-            ),
-            [
-                {"customer_id": c, "currency": cur, "order_count": n, "spend_minor": m}
-                for (c, cur), (n, m) in sorted(new.spend.items())
-            ],
-        )
