@@ -368,6 +368,9 @@ class CustomerSpend(Base):
     less refunds, in minor units; kept with :class:`CustomerOrderStats`."""
 
     __tablename__ = "customer_spend"
+    # SQLite: the rows stored in key order, with no rowid tree beside the key's index (every
+    # order batch upserts thousands of them).
+    __table_args__ = {"sqlite_with_rowid": False}
 
     customer_id: Mapped[int] = mapped_column(
         ForeignKey("customers.id", ondelete="CASCADE"), primary_key=True, autoincrement=False

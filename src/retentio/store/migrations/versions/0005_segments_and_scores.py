@@ -47,6 +47,7 @@ def upgrade() -> None:
             ondelete="CASCADE",
         ),
         sa.PrimaryKeyConstraint("customer_id", "currency", name=op.f("pk_customer_spend")),
+        sqlite_with_rowid=False,
     )
     with op.batch_alter_table("refunds", schema=None) as batch_op:
         batch_op.create_index("ix_refunds_order_id", ["order_id"])
