@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from contextlib import AbstractContextManager
-from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, Table, select
@@ -241,7 +240,9 @@ class _NewOrders:
         self.counts: dict[int, list[Any]] = {}  # customer -> [orders, first, latest]
         self.spend: dict[tuple[int, str], list[int]] = {}  # (customer, currency) -> [n, minor]
 
-    def add(self, customer: int, at: datetime, currency: str, net_minor: int) -> None:
+    def add(self, customer: int, at: Any, currency: str, net_minor: int) -> None:
+        """Count an order placed ``at`` (the time as converted for the database: those of one
+        database compare as the times do)."""
         known = self.counts.get(customer)
         if known is None:
             self.counts[customer] = [1, at, at]
@@ -266,6 +267,7 @@ class _NewOrders:
             STATS,
             ("customer_id", "order_count", "first_order_at", "last_order_at"),
             counts,
+            bound=True,  # the times are the order rows' converted ones
             key=["customer_id"],
             update={
                 "order_count": f"{s}.order_count + excluded.order_count",
@@ -302,7 +304,8 @@ def _figures(
             recount.update((customer, before.customer_id))
         elif item.status not in EXCLUDED_STATUSES:
             refunded = sum(item.minor(refund.amount) for refund in item.refunds or ())
-            new.add(customer, item.ordered_at, item.currency, batch.totals[n] - refunded)
+            at = batch.rows[n][2]  # converted for the database already (in the same order)
+            new.add(customer, at, item.currency, batch.totals[n] - refunded)
     return new, recount
 
 
