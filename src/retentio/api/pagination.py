@@ -4,10 +4,18 @@ from __future__ import annotations
 
 import base64
 import binascii
+from typing import Annotated
+
+from fastapi import Query
 
 from retentio.api.problems import Problem
 
-__all__ = ["decode_cursor", "encode_cursor"]
+__all__ = ["Cursor", "Limit", "decode_cursor", "encode_cursor"]
+
+#: The page size of a listing route.
+Limit = Annotated[int, Query(ge=1, le=1000, description="Items per page.")]
+#: The cursor of a listing route.
+Cursor = Annotated[str | None, Query(description="`next_cursor` of the previous page.")]
 
 _PREFIX = "after:"
 

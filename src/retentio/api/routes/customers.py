@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request
 
 from retentio.api.deps import DbSession, Principal, Reader
-from retentio.api.pagination import decode_cursor, encode_cursor
+from retentio.api.pagination import Cursor, Limit, decode_cursor, encode_cursor
 from retentio.api.problems import Problem, problem_responses
 from retentio.api.schemas import (
     CustomerOut,
@@ -38,8 +38,6 @@ __all__ = ["customer_or_404", "router"]
 
 router = APIRouter(prefix="/customers", tags=["customers"])
 
-Limit = Annotated[int, Query(ge=1, le=1000, description="Items per page.")]
-Cursor = Annotated[str | None, Query(description="`next_cursor` of the previous page.")]
 _RECENT = 10
 
 

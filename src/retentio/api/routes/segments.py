@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query, Request, Response
 from retentio.api.body import openapi_body
 from retentio.api.deps import Body, DbSession, Reader, Writer
 from retentio.api.idempotency import Outcome, run_idempotent
-from retentio.api.pagination import decode_cursor, encode_cursor
+from retentio.api.pagination import Cursor, Limit, decode_cursor, encode_cursor
 from retentio.api.problems import Problem, problem_responses
 from retentio.api.schemas import (
     SegmentCountOut,
@@ -42,9 +42,7 @@ router = APIRouter(prefix="/segments", tags=["segments"])
 BODY_MODELS = (SegmentIn,)
 _WRITE_ERRORS = problem_responses(400, 401, 403, 404, 409, 413, 415, 422, 429)
 _READ_ERRORS = problem_responses(401, 403, 404, 422, 429)
-Limit = Annotated[int, Query(ge=1, le=1000, description="Items per page.")]
 PreviewLimit = Annotated[int, Query(ge=1, le=1000, description="Members shown.")]
-Cursor = Annotated[str | None, Query(description="`next_cursor` of the previous page.")]
 
 
 @router.get("", response_model=list[SegmentOut], responses=_READ_ERRORS)
