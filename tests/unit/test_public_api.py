@@ -13,6 +13,7 @@ import pytest
 import retentio
 import retentio.access
 import retentio.analytics
+import retentio.campaigns
 import retentio.clv
 import retentio.core
 import retentio.datasets
@@ -26,6 +27,7 @@ PACKAGES = [
     retentio,
     retentio.access,
     retentio.analytics,
+    retentio.campaigns,
     retentio.clv,
     retentio.core,
     retentio.datasets,
