@@ -11,6 +11,7 @@ import re
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from retentio.channels import SmtpChannel, SmtpSettings
 from retentio.core.errors import ConfigurationError
 from retentio.core.signing import Signer, derive_key
 from retentio.store import DEFAULT_DATABASE_URL
@@ -56,6 +57,14 @@ class Settings(BaseSettings):
     )
     api_rate_burst: int = Field(
         default=200, ge=1, description="Requests an API key may make in a burst (bucket size)"
+    )
+    smtp_url: str | None = Field(
+        default=None,
+        description="The SMTP server e-mail goes through: smtp://host:port, "
+        "smtp://user:password@host:587?starttls=true or smtps://user:password@host:465",
+    )
+    mail_from: str | None = Field(
+        default=None, description="The From of marketing e-mail, e.g. 'Butikken <shop@butik.dk>'"
     )
     retention_events_days: int = Field(
         default=730,
@@ -105,6 +114,14 @@ class Settings(BaseSettings):
             kid: key.get_secret_value().encode("utf-8") for kid, key in self.signing_keys.items()
         }
         return Signer(keys, current)
+
+    def email_channel(self) -> SmtpChannel:
+        """The SMTP channel of ``RETENTIO_SMTP_URL`` (a ConfigurationError when unset)."""
+        if not self.smtp_url:
+            raise ConfigurationError(
+                "RETENTIO_SMTP_URL is not set (e.g. smtp://127.0.0.1:1025 for a local relay)"
+            )
+        return SmtpChannel(SmtpSettings.from_url(self.smtp_url))
 
     def require_secret(self) -> bytes:
         """The secret key as bytes; a ConfigurationError saying how to set it when missing."""

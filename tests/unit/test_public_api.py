@@ -14,6 +14,7 @@ import retentio
 import retentio.access
 import retentio.analytics
 import retentio.campaigns
+import retentio.channels
 import retentio.clv
 import retentio.core
 import retentio.datasets
@@ -28,6 +29,7 @@ PACKAGES = [
     retentio.access,
     retentio.analytics,
     retentio.campaigns,
+    retentio.channels,
     retentio.clv,
     retentio.core,
     retentio.datasets,

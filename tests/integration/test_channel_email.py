@@ -1,0 +1,241 @@
+"""E-mail over SMTP against a real SMTP server (aiosmtpd on loopback): what arrives, one
+connection for many messages, STARTTLS and smtps, and how refusals and outages are classed."""
+
+from __future__ import annotations
+
+import email
+import socket
+import ssl
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from email.message import Message
+from typing import Any
+
+import pytest
+import trustme
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import SMTP, Envelope, Session
+
+from retentio.channels import OutgoingEmail, SmtpChannel, SmtpSettings
+from retentio.core.errors import ConfigurationError
+
+
+@dataclass
+class Sink:
+    """An SMTP handler that keeps what it received; ``refuse`` answers for some recipients."""
+
+    received: list[Message] = field(default_factory=list)
+    sessions: int = 0
+    refuse: dict[str, str] = field(default_factory=dict)
+
+    async def handle_EHLO(  # noqa: N802 (aiosmtpd's hook name)
+        self, server: SMTP, session: Session, envelope: Envelope, hostname: str, responses: Any
+    ) -> Any:
+        self.sessions += 1
+        session.host_name = hostname
+        return responses
+
+    async def handle_RCPT(  # noqa: N802
+        self, server: SMTP, session: Session, envelope: Envelope, address: str, options: Any
+    ) -> str:
+        if address in self.refuse:
+            return self.refuse[address]
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(  # noqa: N802
+        self, server: SMTP, session: Session, envelope: Envelope
+    ) -> str:
+        assert isinstance(envelope.content, bytes)
+        self.received.append(email.message_from_bytes(envelope.content))
+        return "250 Message accepted"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture()
+def sink() -> Iterator[tuple[Sink, int]]:
+    handler = Sink()
+    port = free_port()
+    controller = Controller(handler, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        yield handler, port
+    finally:
+        controller.stop()
+
+
+def message(n: int, **changes: Any) -> OutgoingEmail:
+    values: dict[str, Any] = {
+        "message_id": f"<delivery-{n}@retentio.example>",
+        "sender": "Butikken <shop@butik.example>",
+        "recipient": f"kunde{n}@example.com",
+        "subject": "Vi savner dig – 10 % rabat på æbler",
+        "text": "Hej Ida\n\nAfmeld: https://butik.example/u/TOKEN\n",
+        "html": "<p>Hej Ida</p><p><a href='https://butik.example/u/TOKEN'>Afmeld</a></p>",
+        "unsubscribe_url": "https://butik.example/u/TOKEN",
+    }
+    return OutgoingEmail(**(values | changes))
+
+
+def test_messages_arrive_whole_over_one_reused_connection(sink: tuple[Sink, int]) -> None:
+    handler, port = sink
+    with SmtpChannel(SmtpSettings.from_url(f"smtp://127.0.0.1:{port}")) as channel:
+        results = [channel.send(message(n)) for n in range(3)]
+    assert [r.status for r in results] == ["sent"] * 3
+    assert results[0].provider_id == "<delivery-0@retentio.example>"
+    assert (channel.connections, handler.sessions) == (1, 1)
+    first = handler.received[0]
+    assert first["Message-ID"] == "<delivery-0@retentio.example>"
+    assert str(email.header.make_header(email.header.decode_header(first["Subject"]))) == (
+        "Vi savner dig – 10 % rabat på æbler"
+    )
+    assert first["List-Unsubscribe"] == "<https://butik.example/u/TOKEN>"
+    assert first["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    assert first.get_content_type() == "multipart/alternative"
+    parts = {
+        p.get_content_type(): p.get_payload(decode=True).decode()
+        for p in first.walk()
+        if not p.is_multipart()
+    }
+    assert "Afmeld: https://butik.example/u/TOKEN" in parts["text/plain"]
+    assert "<a href='https://butik.example/u/TOKEN'>Afmeld</a>" in parts["text/html"]
+    assert sorted(m["Message-ID"] for m in handler.received) == [
+        f"<delivery-{n}@retentio.example>" for n in range(3)
+    ]
+
+
+def test_refusals_are_permanent_for_5xx_and_transient_for_4xx(sink: tuple[Sink, int]) -> None:
+    handler, port = sink
+    handler.refuse = {
+        "gone@example.com": "550 5.1.1 No such user",
+        "full@example.com": "452 4.2.2 Mailbox full",
+    }
+    with SmtpChannel(SmtpSettings.from_url(f"smtp://127.0.0.1:{port}")) as channel:
+        gone = channel.send(message(1, recipient="gone@example.com"))
+        full = channel.send(message(2, recipient="full@example.com"))
+        fine = channel.send(message(3))  # the connection is still usable
+    assert (gone.status, gone.code) == ("permanent", 550) and "No such user" in gone.detail
+    assert (full.status, full.code) == ("transient", 452)
+    assert fine.sent and [m["Message-ID"] for m in handler.received] == [
+        "<delivery-3@retentio.example>"
+    ]
+
+
+def test_a_server_down_is_transient_and_the_message_goes_once_it_is_up() -> None:
+    port = free_port()
+    channel = SmtpChannel(SmtpSettings.from_url(f"smtp://127.0.0.1:{port}", timeout=2))
+    down = channel.send(message(1))
+    assert down.status == "transient" and "cannot reach" in down.detail
+    handler = Sink()
+    controller = Controller(handler, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        assert channel.send(message(1)).sent
+        channel.close()
+    finally:
+        controller.stop()
+    assert [m["Message-ID"] for m in handler.received] == ["<delivery-1@retentio.example>"]
+
+
+def test_a_connection_the_server_dropped_is_reopened() -> None:
+    handler, port = Sink(), free_port()
+    # The server closes a connection idle for 0.3 s, as real ones do after a few minutes.
+    controller = Controller(handler, hostname="127.0.0.1", port=port, timeout=0.3)
+    controller.start()
+    try:
+        channel = SmtpChannel(SmtpSettings.from_url(f"smtp://127.0.0.1:{port}"))
+        assert channel.send(message(1)).sent
+        time.sleep(0.8)
+        assert channel.send(message(2)).sent
+        channel.close()
+    finally:
+        controller.stop()
+    assert channel.connections == handler.sessions == 2
+    assert [m["Message-ID"] for m in handler.received] == [
+        "<delivery-1@retentio.example>",
+        "<delivery-2@retentio.example>",
+    ]
+
+
+@pytest.fixture(scope="module")
+def certificate() -> trustme.CA:
+    return trustme.CA()
+
+
+@pytest.mark.parametrize("scheme", ["starttls", "smtps"])
+def test_tls_by_starttls_or_from_the_start(scheme: str, certificate: trustme.CA) -> None:
+    server_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    certificate.issue_cert("127.0.0.1").configure_cert(server_context)
+    client_context = ssl.create_default_context()
+    certificate.configure_trust(client_context)
+    handler, port = Sink(), free_port()
+    if scheme == "starttls":
+        controller = Controller(
+            handler,
+            hostname="127.0.0.1",
+            port=port,
+            tls_context=server_context,
+            require_starttls=True,
+        )
+        url = f"smtp://127.0.0.1:{port}?starttls=true"
+    else:
+        controller = Controller(
+            handler,
+            hostname="127.0.0.1",
+            port=port,
+            server_hostname="127.0.0.1",
+            ssl_context=server_context,
+        )
+        url = f"smtps://127.0.0.1:{port}"
+    controller.start()
+    try:
+        with SmtpChannel(SmtpSettings.from_url(url), tls_context=client_context) as channel:
+            assert channel.send(message(1)).sent
+    finally:
+        controller.stop()
+    assert len(handler.received) == 1
+
+
+@pytest.mark.parametrize(
+    ("url", "problem"),
+    [
+        ("http://127.0.0.1:25", "expected smtp://"),
+        ("smtp://", "expected smtp://"),
+        ("smtps://h:465?starttls=true", "drop starttls"),
+        ("smtp://h:port", "not a port"),
+    ],
+)
+def test_bad_smtp_urls_say_what_is_wrong(url: str, problem: str) -> None:
+    with pytest.raises(ConfigurationError, match=problem):
+        SmtpSettings.from_url(url)
+
+
+def test_urls_carry_credentials_and_defaults() -> None:
+    settings = SmtpSettings.from_url("smtp://us%40er:p%3Ass@mail.example:587?starttls=1")
+    assert (settings.username, settings.password, settings.port) == ("us@er", "p:ss", 587)
+    assert settings.starttls and not settings.tls
+    assert SmtpSettings.from_url("smtps://mail.example").port == 465
+
+
+def test_an_unsubscribe_link_must_be_https(sink: tuple[Sink, int]) -> None:
+    _, port = sink
+    with SmtpChannel(SmtpSettings.from_url(f"smtp://127.0.0.1:{port}")) as channel:
+        with pytest.raises(ConfigurationError, match="https"):
+            channel.send(message(1, unsubscribe_url="http://butik.example/u/T"))
+
+
+def test_the_settings_build_the_channel(monkeypatch: pytest.MonkeyPatch) -> None:
+    from retentio.bootstrap import Settings
+
+    monkeypatch.delenv("RETENTIO_SMTP_URL", raising=False)
+    with pytest.raises(ConfigurationError, match="RETENTIO_SMTP_URL is not set"):
+        Settings(_env_file=None).email_channel()  # type: ignore[call-arg]
+    monkeypatch.setenv("RETENTIO_SMTP_URL", "smtp://127.0.0.1:1025")
+    channel = Settings(_env_file=None).email_channel()  # type: ignore[call-arg]
+    assert (channel.settings.host, channel.settings.port) == ("127.0.0.1", 1025)
