@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request
@@ -13,6 +12,7 @@ from retentio.api.idempotency import Outcome, run_idempotent
 from retentio.api.pagination import decode_cursor, encode_cursor
 from retentio.api.problems import Problem, problem_responses
 from retentio.api.schemas import AuditOut, AuditPage, ErasureOut
+from retentio.ingest.models import Timestamp
 from retentio.privacy import audit_entries, erase_person, export_person, export_zip
 
 __all__ = ["router"]
@@ -95,8 +95,10 @@ def audit_route(
     customer: Annotated[str | None, Query(description="The shop's customer id.")] = None,
     actor: Annotated[str | None, Query(description="e.g. api:<key prefix> or cli:<user>")] = None,
     action: Annotated[str | None, Query(description="e.g. customer.read, customer.erase")] = None,
-    since: Annotated[datetime | None, Query()] = None,
-    until: Annotated[datetime | None, Query()] = None,
+    since: Annotated[
+        Timestamp | None, Query(description="From this time (with an offset).")
+    ] = None,
+    until: Annotated[Timestamp | None, Query(description="Before this time.")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     cursor: Annotated[str | None, Query()] = None,
 ) -> AuditPage:
