@@ -234,3 +234,15 @@ def test_audit_times_must_have_an_offset_and_a_sane_year(
     for since in ("0001-01-01T00:00:00%2B00:01", "2026-01-01T00:00:00", "2200-01-01T00:00:00Z"):
         problem(shop.get(f"/api/v1/audit?since={since}", headers=admin), 422, "validation-error")
     assert shop.get("/api/v1/audit?since=2026-01-01T00:00:00Z", headers=admin).status_code == 200
+
+
+def test_an_observation_end_past_2199_is_refused(
+    shop: TestClient, api_keys: dict[str, str]
+) -> None:
+    # schemathesis: 2263-01-01 overflowed pandas' nanosecond times (a 500 on PostgreSQL).
+    reader = bearer(api_keys["read"])
+    for route in ("kpis", "cohorts", "rfm"):
+        answer = shop.get(f"/api/v1/{route}?observation_end=2263-01-01", headers=reader)
+        problem(answer, 422, "validation-error")
+    since = "/api/v1/customers?updated_since=0001-01-01T00:00:00%2B00:01"
+    problem(shop.get(since, headers=reader), 422, "validation-error")

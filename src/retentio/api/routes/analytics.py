@@ -28,7 +28,11 @@ router = APIRouter(tags=["analytics"])
 
 End = Annotated[
     date | None,
-    Query(description="Last day (inclusive) of data to use [default: today, UTC]."),
+    Query(
+        ge=date(1900, 1, 1),
+        lt=date(2200, 1, 1),  # as stored times (and within what pandas' times can hold)
+        description="Last day (inclusive) of data to use [default: today, UTC].",
+    ),
 ]
 Period = Annotated[str, Query(pattern="^(D|W|M|Q|Y)$", description="D, W, M, Q or Y.")]
 _ERRORS = problem_responses(401, 403, 422, 429)

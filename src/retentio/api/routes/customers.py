@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
@@ -22,6 +21,7 @@ from retentio.api.schemas import (
     TotalsOut,
 )
 from retentio.api.scores import ScoreCache
+from retentio.ingest.models import Timestamp
 from retentio.privacy.audit import record_access
 from retentio.store.customers import (
     OrderTotals,
@@ -158,7 +158,9 @@ def list_route(
     cursor: Cursor = None,
     email: Annotated[str | None, Query(description="Exact (normalised) e-mail.")] = None,
     country: Annotated[str | None, Query(min_length=2, max_length=2)] = None,
-    updated_since: Annotated[datetime | None, Query()] = None,
+    updated_since: Annotated[
+        Timestamp | None, Query(description="Changed since (with an offset).")
+    ] = None,
 ) -> CustomerPage:
     """Customers in the order they were first stored, filtered, a page at a time."""
     rows = list_customers(
