@@ -131,7 +131,7 @@ def test_a_server_down_is_transient_and_the_message_goes_once_it_is_up() -> None
     port = free_port()
     channel = SmtpChannel(SmtpSettings.from_url(f"smtp://127.0.0.1:{port}", timeout=2))
     down = channel.send(message(1))
-    assert down.status == "transient" and "cannot reach" in down.detail
+    assert down.status == "transient" and "cannot use the SMTP server" in down.detail
     handler = Sink()
     controller = Controller(handler, hostname="127.0.0.1", port=port)
     controller.start()
@@ -239,3 +239,62 @@ def test_the_settings_build_the_channel(monkeypatch: pytest.MonkeyPatch) -> None
     monkeypatch.setenv("RETENTIO_SMTP_URL", "smtp://127.0.0.1:1025")
     channel = Settings(_env_file=None).email_channel()  # type: ignore[call-arg]
     assert (channel.settings.host, channel.settings.port) == ("127.0.0.1", 1025)
+
+
+class Refusing(Sink):
+    """A server that refuses the sender (relaying denied) or the login."""
+
+    async def handle_MAIL(  # noqa: N802
+        self, server: SMTP, session: Session, envelope: Envelope, address: str, options: Any
+    ) -> str:
+        return "550 5.7.1 Relaying denied"
+
+
+def test_a_refused_sender_is_our_problem_not_a_bounce_of_the_recipient() -> None:
+    handler, port = Refusing(), free_port()
+    controller = Controller(handler, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        with SmtpChannel(SmtpSettings.from_url(f"smtp://127.0.0.1:{port}")) as channel:
+            result = channel.send(message(1))
+    finally:
+        controller.stop()
+    assert result.status == "transient" and "Relaying denied" in result.detail
+
+
+def test_a_login_the_server_refuses_is_transient() -> None:
+    # No AUTH offered on a plain connection: logging in fails before any recipient is named.
+    handler, port = Sink(), free_port()
+    controller = Controller(handler, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        url = f"smtp://user:pw@127.0.0.1:{port}"
+        with SmtpChannel(SmtpSettings.from_url(url)) as channel:
+            result = channel.send(message(1))
+    finally:
+        controller.stop()
+    assert result.status == "transient" and "cannot use the SMTP server" in result.detail
+    assert handler.received == []
+
+
+def test_a_server_that_drops_every_connection_is_transient() -> None:
+    # It greets, then closes at once: the first attempt and the reopened one both fail.
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        port = listener.getsockname()[1]
+
+        def serve() -> None:
+            for _ in range(4):
+                connection, _ = listener.accept()
+                connection.sendall(b"220 hello\r\n")
+                connection.recv(1024)
+                connection.sendall(b"250 ok\r\n")
+                connection.close()
+
+        import threading
+
+        threading.Thread(target=serve, daemon=True).start()
+        channel = SmtpChannel(SmtpSettings.from_url(f"smtp://127.0.0.1:{port}", timeout=2))
+        result = channel.send(message(1))
+    assert result.status == "transient"

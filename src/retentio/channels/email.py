@@ -7,11 +7,13 @@ The SMTP server is given as a URL (``RETENTIO_SMTP_URL``):
 - ``smtp://user:password@host:587?starttls=true``: STARTTLS before logging in;
 - ``smtps://user:password@host:465``: TLS from the start.
 
-Answers are classified for the delivery engine: 2xx is ``sent``. 4xx, a dropped connection or
-a timeout are ``transient``, so the message is tried again later. 5xx for the recipient or the
-message is ``permanent``, a hard bounce. A message's ``Message-ID`` comes from its delivery
-row, so a message that is retried is sent with the same id every time, and receivers and the
-tests can count each message once.
+Answers are classified for the delivery engine: 2xx is ``sent``. 4xx, a dropped connection, a
+timeout, and every refusal of our side (login, sender, greeting) are ``transient``, so the
+message is tried again later and no recipient pays for a setting. 5xx for the recipient or for
+the message after its data is ``permanent``, a hard bounce.
+
+A message's ``Message-ID`` comes from its delivery row, so a message that is retried is sent
+with the same id every time, and receivers and the tests can count each message once.
 """
 
 from __future__ import annotations
@@ -20,9 +22,8 @@ import smtplib
 import ssl
 from dataclasses import dataclass, field
 from datetime import datetime
-from email.headerregistry import Address
 from email.message import EmailMessage
-from email.utils import format_datetime, formatdate
+from email.utils import format_datetime, formatdate, parseaddr
 from types import TracebackType
 from typing import Self
 from urllib.parse import parse_qs, unquote, urlsplit
@@ -119,9 +120,10 @@ def build_message(email: OutgoingEmail) -> EmailMessage:
 
 def _address(value: str) -> str:
     """The bare address of ``value`` (``Name <a@b>`` -> ``a@b``) for the SMTP envelope."""
-    if "<" in value:
-        return value[value.index("<") + 1 : value.rindex(">")].strip()
-    return Address(addr_spec=value.strip()).addr_spec
+    _name, address = parseaddr(value)
+    if "@" not in address:
+        raise ConfigurationError(f"not an e-mail address: {value!r}")
+    return address
 
 
 class SmtpChannel:
@@ -166,27 +168,41 @@ class SmtpChannel:
         return smtp
 
     def send(self, email: OutgoingEmail) -> DeliveryResult:
-        """Send one message; the result says sent, transient (try again) or permanent."""
+        """Send one message; the result says sent, transient (try again) or permanent.
+
+        Only the server's refusal of the recipient, or of the message after its data, is
+        permanent (a hard bounce). A refused login or sender, a greeting that turns us away
+        and an unreachable server are the sending side's problem: transient, so no
+        recipient is suppressed for them.
+        """
         message = build_message(email)
         sender, recipient = _address(email.sender), _address(email.recipient)
         for attempt in (1, 2):
             try:
                 if self._smtp is None:
                     self._smtp = self._connect()
+            except (OSError, smtplib.SMTPException) as exc:
+                self._drop()
+                return DeliveryResult("transient", f"cannot use the SMTP server: {exc}")
+            try:
                 refused = self._smtp.send_message(message, sender, [recipient])
             except smtplib.SMTPServerDisconnected:
                 self._drop()
                 if attempt == 1:
                     continue  # a reused connection the server had closed: reopen once
+                return DeliveryResult("transient", "the SMTP server closed the connection")
             except smtplib.SMTPRecipientsRefused as exc:
                 code, answer = next(iter(exc.recipients.values()))
                 return _refused(code, answer)
-            except smtplib.SMTPResponseException as exc:  # the sender, data or login refused
+            except smtplib.SMTPSenderRefused as exc:  # our From, not the recipient
+                self._reset()
+                return DeliveryResult("transient", _answer(exc.smtp_code, exc.smtp_error))
+            except smtplib.SMTPDataError as exc:  # the message refused for the recipient
                 self._reset()
                 return _refused(exc.smtp_code, exc.smtp_error)
             except (OSError, smtplib.SMTPException) as exc:
                 self._drop()
-                return DeliveryResult("transient", f"cannot reach the SMTP server: {exc}")
+                return DeliveryResult("transient", f"cannot use the SMTP server: {exc}")
             if refused:
                 code, answer = next(iter(refused.values()))
                 return _refused(code, answer)
@@ -218,8 +234,13 @@ class SmtpChannel:
             self._drop()
 
 
-def _refused(code: int, answer: bytes | str) -> DeliveryResult:
+def _answer(code: int, answer: bytes | str) -> str:
     text = answer.decode("utf-8", "replace") if isinstance(answer, bytes) else str(answer)
+    return f"{code} {text}"
+
+
+def _refused(code: int, answer: bytes | str) -> DeliveryResult:
+    """A refusal of the recipient or the message: 5xx permanent, else transient."""
     if 500 <= code < 600:
-        return DeliveryResult("permanent", f"{code} {text}", code=code)
-    return DeliveryResult("transient", f"{code} {text}", code=code)
+        return DeliveryResult("permanent", _answer(code, answer), code=code)
+    return DeliveryResult("transient", _answer(code, answer), code=code)
