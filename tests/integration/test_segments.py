@@ -391,3 +391,45 @@ def test_spend_cannot_be_shown_without_a_currency(shop: Engine) -> None:
     definition = parse_definition({"name": "d", "where": {"order_count": {"gte": 1}}})
     with Session(shop) as session, pytest.raises(SegmentError, match="currency"):
         list(export_members(session, definition, columns=("total_spend",), clock=CLOCK))
+
+
+def test_json_values_of_another_type_do_not_match_and_do_not_break_the_query(
+    shop: Engine,
+) -> None:
+    # D's tier is "gold"; G's is 3. On PostgreSQL, casting "gold" to a number failed the query.
+    with Session(shop) as session:
+        ingest_customers(
+            session, [{"external_id": "G", "attributes": {"tier": 3}}], secret=SECRET, actor="t"
+        )
+        ingest_events(
+            session,
+            [
+                {
+                    "customer_id": "C",
+                    "name": "viewed_product",
+                    "occurred_at": at(1),
+                    "properties": {"price": "ten", "sku": 7},
+                }
+            ],
+            actor="t",
+        )
+    assert members(shop, {"attributes.tier": {"gt": 1}}) == ["G"]
+    assert members(shop, {"attributes.tier": "gold"}) == ["D"]
+    assert members(shop, {"attributes.vip": True}) == ["D"]
+    assert members(shop, {"event": {"name": "viewed_product", "properties": {"price": 10}}}) == [
+        "B"
+    ]
+    assert members(shop, {"event": {"name": "viewed_product", "properties": {"sku": "SKU-1"}}}) == [
+        "B"
+    ]
+
+
+def test_a_preview_says_whether_an_address_is_stored_never_which(shop: Engine) -> None:
+    definition = parse_definition({"name": "p", "where": {"email": {"exists": True}}})
+    with Session(shop) as session:
+        rows = preview_members(session, definition, clock=CLOCK)
+    assert rows == [
+        {"external_id": "A", "email": True},
+        {"external_id": "B", "email": True},
+        {"external_id": "E", "email": True},
+    ]

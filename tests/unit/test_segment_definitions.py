@@ -138,6 +138,14 @@ def test_values_are_converted_for_the_query() -> None:
             "one of",
         ),
         ({"name": "s", "where": {"attributes.": 1}}, "where.attributes.", "attribute name"),
+        ({"name": "s", "where": {"attributes.t": {"after": "2026-01-01"}}}, "after", "operator"),
+        ({"name": "s", "where": {"attributes.t": ["a", 1]}}, "attributes.t.in", "mixes"),
+        ({"name": "s", "where": {"attributes.t": {"between": ["a", 1]}}}, "between", "mixes"),
+        (
+            {"name": "s", "where": {"days_since_last_order": {"gte": 1_000_000}}},
+            "days_since_last_order.gte",
+            "36,600",
+        ),
     ],
 )
 def test_errors_name_the_path_of_the_problem(data: Any, path: str, message: str) -> None:

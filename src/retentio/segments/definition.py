@@ -55,7 +55,8 @@ __all__ = [
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,99}$")
 _MAX_DEPTH = 20
 _MAX_CONDITIONS = 500
-_MAX_WHOLE = 1_000_000_000  # counts and days
+_MAX_WHOLE = 1_000_000_000  # counts
+_MAX_DAYS = 36_600  # a hundred years
 _MAX_NUMBER = Decimal(10) ** 15  # scores and attributes; money in major units
 _MAX_TEXT = 1000
 _KEY = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,99}")
@@ -253,11 +254,13 @@ class _Parser:
         if op in ("in", "not_in"):
             if not isinstance(value, list) or not value or len(value) > 1000:
                 raise SegmentError(path, "must be a list of 1 to 1,000 values")
-            return tuple(self.scalar(field, v, f"{path}[{i}]") for i, v in enumerate(value))
+            values = tuple(self.scalar(field, v, f"{path}[{i}]") for i, v in enumerate(value))
+            return _one_kind(values, path)
         if op == "between":
             if not isinstance(value, list) or len(value) != 2:
                 raise SegmentError(path, "must be a list of two values: [low, high] (inclusive)")
-            low, high = (self.scalar(field, v, f"{path}[{i}]") for i, v in enumerate(value))
+            pair = tuple(self.scalar(field, v, f"{path}[{i}]") for i, v in enumerate(value))
+            low, high = _one_kind(pair, path)
             if low > high:
                 raise SegmentError(path, "the low value is above the high one")
             return (low, high)
@@ -281,7 +284,7 @@ class _Parser:
                 return _text(value, path)
             return _number(value, path)
         if kind in ("integer", "days"):
-            return _whole(value, path, 0, _MAX_WHOLE)
+            return _whole(value, path, 0, _MAX_DAYS if kind == "days" else _MAX_WHOLE)
         if kind == "money":
             assert self.currency is not None  # checked by operand()  # noqa: S101
             amount = _number(value, path)
@@ -290,6 +293,15 @@ class _Parser:
             except (ArithmeticError, ValueError, DataError) as exc:
                 raise SegmentError(path, f"not an amount in {self.currency}: {exc}") from None
         return float(_number(value, path))
+
+
+def _one_kind(values: tuple[Any, ...], path: str) -> tuple[Any, ...]:
+    """``values`` if they are all text, all numbers or all true/false (an attribute's list
+    is compared as one of them)."""
+    kinds = {type(v) if isinstance(v, bool | str) else Decimal for v in values}
+    if len(kinds) > 1:
+        raise SegmentError(path, "mixes text, numbers and true/false: use one kind of value")
+    return values
 
 
 def _field(key: str, path: str) -> Field:

@@ -32,7 +32,7 @@ KIND_OPERATORS: dict[Kind, tuple[str, ...]] = {
     "days": ("eq", "ne", "lt", "lte", "gt", "gte", "between", "exists"),
     "time": ("before", "after", "exists"),
     "presence": ("exists",),
-    "any": (*_ORDERED, "before", "after"),
+    "any": _ORDERED,  # attributes: compared as text, numbers or true/false
 }
 
 

@@ -21,11 +21,13 @@ from sqlalchemy import (
     Select,
     Table,
     and_,
+    case,
     cast,
     false,
     func,
     literal,
     not_,
+    null,
     or_,
     select,
 )
@@ -142,7 +144,7 @@ class _Compiler:
             return self.days_since(self.value(_SINCE[test.field]), test.op, test.value)
         value = self.value(test.field)
         if test.field.startswith(ATTRIBUTE_PREFIX):
-            value = _attribute(value, test)
+            value = _attribute(CUSTOMERS.c.attributes, test, self.dialect)
         return _compared(value, test.op, test.value)
 
     def days_since(self, at: ColumnElement[Any], op: str, days: Any) -> ColumnElement[bool]:
@@ -175,7 +177,7 @@ class _Compiler:
             since = self.now - condition.within_days * _DAY
             query = query.where(e.occurred_at >= literal(since, Timestamp))
         for key, expected in condition.properties:
-            query = query.where(_json_equals(e.properties[key], expected))
+            query = query.where(_json_equals(e.properties, key, expected, self.dialect))
         if condition.at_least > 1:
             query = query.group_by(e.customer_id).having(func.count() >= condition.at_least)
         return query
@@ -190,6 +192,8 @@ class _Compiler:
                 return cast(value, Integer)
             return cast(func.floor(value), Integer)
         field = FIELDS.get(name)
+        if field is not None and field.kind == "presence":  # whether, never the address
+            return value.is_not(None)
         if field is not None and field.kind == "money":
             exponent = minor_unit_exponent(self.definition.currency or "")
             return cast(value, Double) / float(10**exponent)
@@ -247,30 +251,46 @@ def _consented(condition: ConsentCondition) -> Select[Any]:
     )
 
 
-def _attribute(value: Any, test: Compare) -> ColumnElement[Any]:
+#: JSON types, as SQLite's json_type and PostgreSQL's json_typeof name them, per Python kind.
+_JSON_TYPES: dict[str, dict[type, tuple[str, ...]]] = {
+    "sqlite": {str: ("text",), bool: ("true", "false"), float: ("integer", "real")},
+    "postgresql": {str: ("string",), bool: ("boolean",), float: ("number",)},
+}
+
+
+def _kind(value: Any) -> type:
+    return type(value) if isinstance(value, bool | str) else float
+
+
+def _typed(document: Any, key: str, kind: type, dialect: str) -> ColumnElement[Any]:
+    """``document[key]`` as ``kind`` (text, number or boolean) where the JSON value has that
+    type, else NULL: a customer whose ``tier`` is "gold" does not break ``tier > 1`` (on
+    PostgreSQL the cast would fail the whole query), it simply does not match."""
+    element = document[key]
+    value = {str: element.as_string, bool: element.as_boolean, float: element.as_float}[kind]()
+    if dialect == "sqlite":
+        json_type = func.json_type(document, f'$."{key}"')  # key: letters, digits, _ . -
+    else:
+        json_type = func.json_typeof(document.op("->")(key))
+    typed: ColumnElement[Any] = case(
+        (json_type.in_(_JSON_TYPES[dialect][kind]), value), else_=null()
+    )
+    return typed
+
+
+def _attribute(document: Any, test: Compare, dialect: str) -> ColumnElement[Any]:
     """The attribute as text, number or boolean, after the type of the value it is tested
-    against; a list of mixed types cannot be compared."""
-    operand = test.value
+    against (the definition checked that a list holds one type)."""
+    key = test.field[len(ATTRIBUTE_PREFIX) :]
     if test.op == "exists":
-        return value.as_string()  # type: ignore[no-any-return]
-    samples = operand if isinstance(operand, tuple) else (operand,)
-    kinds = {type(v) if isinstance(v, bool | str) else float for v in samples}
-    if len(kinds) > 1:
-        raise SegmentError(f"{test.field}.{test.op}", "mixes text, numbers and true/false")
-    kind = kinds.pop()
-    if kind is str:
-        return value.as_string()  # type: ignore[no-any-return]
-    if kind is bool:
-        return value.as_boolean()  # type: ignore[no-any-return]
-    return value.as_float()  # type: ignore[no-any-return]
+        return document[key].as_string()  # type: ignore[no-any-return]
+    sample = test.value[0] if isinstance(test.value, tuple) else test.value
+    return _typed(document, key, _kind(sample), dialect)
 
 
-def _json_equals(value: Any, expected: Any) -> ColumnElement[bool]:
-    if isinstance(expected, bool):
-        return value.as_boolean() == expected  # type: ignore[no-any-return]
-    if isinstance(expected, str):
-        return value.as_string() == expected  # type: ignore[no-any-return]
-    return value.as_float() == float(expected)  # type: ignore[no-any-return]
+def _json_equals(document: Any, key: str, expected: Any, dialect: str) -> ColumnElement[bool]:
+    wanted = expected if isinstance(expected, bool | str) else float(expected)
+    return func.coalesce(_typed(document, key, _kind(expected), dialect) == wanted, false())
 
 
 def _compared(value: Any, op: str, operand: Any) -> ColumnElement[bool]:
