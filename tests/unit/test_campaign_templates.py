@@ -123,3 +123,29 @@ def test_check_names_the_locale_part_and_line_of_a_syntax_error() -> None:
 def test_a_template_needs_a_locale() -> None:
     with pytest.raises(TemplateError, match="at least one locale"):
         render_message(MessageTemplate({}), {})
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "{{ 'a' * 300000000 }}",
+        "{{ [1] * 300000000 }}",
+        "{{ 2 ** 100000000 }}",
+        "{{ '%999999999s' % 'a' }}",
+        "{{ '%.999999999f' % 1.5 }}",
+        "{{ '%999999999s' | format('a') }}",
+        "{{ lipsum(200000) }}",
+        "{{ 'a' | center(999999999) }}",
+    ],
+)
+def test_values_too_big_for_the_output_are_refused_before_they_are_built(source: str) -> None:
+    started = time.monotonic()
+    with pytest.raises(TemplateError):
+        render(source)
+    assert time.monotonic() - started < 1
+
+
+def test_ordinary_arithmetic_and_formatting_still_work() -> None:
+    assert render("{{ '-' * 3 }} {{ 2 ** 10 }} {{ '%.2f' % 12.5 }} {{ '%d kr' | format(99) }}") == (
+        "--- 1024 12.50 99 kr"
+    )

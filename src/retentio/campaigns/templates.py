@@ -13,7 +13,10 @@ campaigns (TRUST.md):
   in a subject become spaces, so that nothing can be added to the message's headers.
 - **Limits.** A template's source may be at most ``max_source_chars`` long, and its output at
   most ``max_output_chars``. Rendering may take at most ``max_seconds``: every loop and macro
-  body checks the clock, so a template that loops for ever stops with an error.
+  body checks the clock, so a template that loops for ever stops with an error. ``*``, ``**``
+  and ``%`` are checked before they build a value larger than the output may hold; the
+  ``format`` filter's widths are checked too. ``lipsum`` and the ``center``, ``indent`` and
+  ``wordwrap`` filters (text of any width) are not available.
 - **Plain values.** The context is a plain dict of plain values (first name, locale, last order,
   KPIs, predictions, offer code), built by the caller; nothing in it reaches the database.
 
@@ -23,6 +26,7 @@ Pure: no I/O. Errors are :class:`TemplateError`, naming the locale, the part and
 from __future__ import annotations
 
 import contextvars
+import re
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -50,6 +54,9 @@ __all__ = [
 PARTS = ("subject", "html", "text")
 _TICK = "__retentio_tick"
 _deadline: contextvars.ContextVar[float] = contextvars.ContextVar("template_deadline")
+_max_chars: contextvars.ContextVar[int] = contextvars.ContextVar("template_max_chars")
+#: The widths in a %-format (``%999999999s``), which would build a string that long.
+_WIDTHS = re.compile(r"%[-#0 +]*(\d+)|\.(\d+)")
 
 
 class TemplateError(DataError):
@@ -117,8 +124,40 @@ def _tick() -> str:
     return ""
 
 
+def _too_big(operator: str, left: Any, right: Any) -> bool:
+    """Whether ``left operator right`` would build more than the output may hold, before it
+    is built (``'a' * 10**9``, ``9 ** 9 ** 9``, ``'%999999999s' % x``)."""
+    limit = _max_chars.get(1_000_000)
+    if operator == "*":
+        for sequence, times in ((left, right), (right, left)):
+            if isinstance(sequence, str | list | tuple) and isinstance(times, int):
+                return len(sequence) * times > limit
+        return False
+    if operator == "**":
+        if isinstance(left, int) and isinstance(right, int) and right > 0:
+            return max(left.bit_length(), 1) * right > 32 * limit  # digits ~ bits / 3.3
+        return False
+    if operator == "%" and isinstance(left, str):
+        return any(int(a or b) > limit for a, b in _WIDTHS.findall(left))
+    return False
+
+
+def _capped_format(value: str, *args: Any, **kwargs: Any) -> str:
+    if any(int(a or b) > _max_chars.get(1_000_000) for a, b in _WIDTHS.findall(value)):
+        raise SecurityError("a format wider than the output may be")
+    return value % (kwargs or args)
+
+
 class _Environment(ImmutableSandboxedEnvironment):
-    """The sandbox, with a clock check inserted at the top of every loop and macro body."""
+    """The sandbox, with a clock check inserted at the top of every loop and macro body, and
+    the operators that can build huge values checked before they do."""
+
+    intercepted_binops = frozenset({"*", "**", "%"})
+
+    def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
+        if _too_big(operator, left, right):
+            raise SecurityError(f"the {operator!r} would build more than the output may hold")
+        return super().call_binop(context, operator, left, right)
 
     def _parse(self, source: str, name: str | None, filename: str | None) -> nodes.Template:
         tree = super()._parse(source, name, filename)
@@ -138,6 +177,10 @@ def _environment(autoescape: bool) -> _Environment:
         auto_reload=False,
     )
     environment.globals[_TICK] = _tick
+    del environment.globals["lipsum"]  # placeholder text of any length: not for messages
+    environment.filters["format"] = _capped_format
+    for name in ("center", "indent", "wordwrap"):  # widths of any size
+        del environment.filters[name]
     return environment
 
 
@@ -189,6 +232,7 @@ def _render(locale: str, part: str, source: str, context: dict[str, Any], limits
         return ""
     compiled = _compiled(locale, part, source, limits)
     token = _deadline.set(time.monotonic() + limits.max_seconds)
+    cap = _max_chars.set(limits.max_output_chars)
     chunks: list[str] = []
     size = 0
     try:
@@ -213,4 +257,5 @@ def _render(locale: str, part: str, source: str, context: dict[str, Any], limits
         raise TemplateError(locale, part, f"{type(exc).__name__}: {exc}") from None
     finally:
         _deadline.reset(token)
+        _max_chars.reset(cap)
     return "".join(chunks)
