@@ -7,6 +7,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from pydantic import ValidationError
 
 from retentio.ingest import BatchRejected, BatchResult, CustomerIn, ItemError, OrderIn
 from retentio.ingest.results import keep_last, validate_items
@@ -165,3 +166,24 @@ def test_a_batch_result_is_json_with_the_contract_keys() -> None:
     rejected = BatchRejected(result.errors, 3)
     assert "1 of 3 item(s) are invalid" in str(rejected)
     assert "item 2: total: not an amount" in str(rejected)
+
+
+@pytest.mark.parametrize(
+    "refunds",
+    [
+        [{"external_id": "R1", "refunded_at": "2026-03-02T10:00:00Z", "amount": "1.00"}] * 2,
+        [{"refunded_at": "2026-03-02T10:00:00Z", "amount": "1.00"}] * 2,
+    ],
+)
+def test_an_order_listing_a_refund_twice_is_refused(refunds: list[dict[str, str]]) -> None:
+    # Stored once (by its key), a repeated refund would have been subtracted twice from spend.
+    item = {
+        "external_id": "O1",
+        "customer_id": "C1",
+        "ordered_at": "2026-03-01T10:00:00Z",
+        "currency": "DKK",
+        "total": "10.00",
+        "refunds": refunds,
+    }
+    with pytest.raises(ValidationError, match="the same refund twice"):
+        OrderIn.model_validate(item)

@@ -234,6 +234,14 @@ class OrderIn(_Item):
             )
             raise _unfit(amounts[wrong], exponent, self.currency, field, index)
         if refunds:
+            keys = [r.external_id or (r.refunded_at, r.amount) for r in refunds]
+            if len(set(keys)) < len(keys):  # stored once, so it must be counted once
+                raise _error(
+                    "refunds",
+                    "lists the same refund twice (the same external_id, or the same time and "
+                    "amount without one)",
+                    "refunds",
+                )
             refunded = sum((r.amount for r in refunds), Decimal(0))
             if refunded > self.total:
                 raise _error(
