@@ -433,3 +433,21 @@ def test_a_preview_says_whether_an_address_is_stored_never_which(shop: Engine) -
         {"external_id": "B", "email": True},
         {"external_id": "E", "email": True},
     ]
+
+
+def test_concurrent_first_saves_of_one_name_make_one_segment(shop: Engine) -> None:
+    from threads import run_in_threads
+
+    errors: list[BaseException] = []
+
+    def save(k: int) -> None:
+        try:
+            with Session(shop) as session:
+                save_segment(session, {"name": "race", "where": {"order_count": {"gte": k}}})
+        except BaseException as exc:  # noqa: BLE001 (collected for the assertion)
+            errors.append(exc)
+
+    run_in_threads(save, 8, numbered=True)
+    assert errors == []
+    with Session(shop) as session:
+        assert [s.name for s in list_segments(session)] == ["race"]

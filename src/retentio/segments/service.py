@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Table, delete, func, insert, literal, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from retentio.core.clock import Clock, SystemClock
@@ -172,10 +173,23 @@ def save_segment(
     """Create or replace the segment named in ``data`` (a definition mapping); commits.
 
     Returns the saved segment and whether it was created. A changed definition keeps the
-    memberships: the next refresh moves customers in and out by the new rule.
+    memberships: the next refresh moves customers in and out by the new rule. The query is
+    built first, so a definition that could not be evaluated is refused, not saved. Two
+    first saves of one name at once: the one that loses the race replaces the other's.
     """
     definition = parse_definition(data)
     now = (clock or SystemClock()).now()
+    member_ids(definition, now=now, dialect=_dialect(session))  # raises SegmentError
+    try:
+        return _write_segment(session, definition, now)
+    except IntegrityError:  # PostgreSQL: another request created the name meanwhile
+        session.rollback()
+        return _write_segment(session, definition, now)
+
+
+def _write_segment(
+    session: Session, definition: SegmentDefinition, now: datetime
+) -> tuple[SavedSegment, bool]:
     begin_write(session)
     row = session.scalars(select(Segment).where(Segment.name == definition.name)).one_or_none()
     created = row is None
