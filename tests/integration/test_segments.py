@@ -451,3 +451,16 @@ def test_concurrent_first_saves_of_one_name_make_one_segment(shop: Engine) -> No
     assert errors == []
     with Session(shop) as session:
         assert [s.name for s in list_segments(session)] == ["race"]
+
+
+def test_days_since_an_order_dated_in_the_future_are_floored_on_both_databases(
+    shop: Engine,
+) -> None:
+    with Session(shop) as session:
+        ingest_orders(session, [order("H1", "H", -0.5, "5.00")], secret=SECRET, actor="t")
+    definition = parse_definition({"name": "d", "where": {"external_id": "H"}})
+    with Session(shop) as session:
+        (row,) = export_members(
+            session, definition, columns=("days_since_last_order",), clock=CLOCK
+        )
+    assert row["days_since_last_order"] == -1  # half a day ahead: floor(-0.5)

@@ -83,7 +83,9 @@ def member_query(
     selected: list[ColumnElement[Any]] = [CUSTOMERS.c.id.label("customer_id")]
     if columns is not None:
         selected.append(CUSTOMERS.c.external_id.label("external_id"))
-        selected += [compiler.shown(name).label(name) for name in columns]
+        selected += [
+            compiler.shown(name).label(name) for name in columns if name != "external_id"
+        ]  # (the id is there already)
     return (
         select(*selected)
         .select_from(compiler.joined())
@@ -188,8 +190,9 @@ class _Compiler:
         """Field ``name`` as a person reads it: money in major units, whole days."""
         value = self.value(name)
         if name in _SINCE:
-            if self.dialect == "sqlite":  # elapsed days are not negative: truncation floors
-                return cast(value, Integer)
+            if self.dialect == "sqlite":  # no floor() in every SQLite: truncate, then step down
+                whole = cast(value, Integer)  # below zero (an order dated in the future)
+                return case((value < whole, whole - 1), else_=whole)
             return cast(func.floor(value), Integer)
         field = FIELDS.get(name)
         if field is not None and field.kind == "presence":  # whether, never the address
