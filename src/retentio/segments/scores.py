@@ -67,6 +67,7 @@ def refresh_scores(
     engine = session.get_bind()
     scores = compute_scores(read_transactions(engine), today=now.date(), horizon=horizon)  # type: ignore[arg-type]
     c = CUSTOMERS.c
+    begin_write(session)  # SQLite: no erasure between reading who is erased and the write
     ids: dict[str, int] = dict(
         session.execute(select(c.external_id, c.id).where(c.erased_at.is_(None))).all()
     )
@@ -78,7 +79,6 @@ def refresh_scores(
         row: dict[str, Any] = {column: None for column in _COLUMNS.values()}
         row.update({_COLUMNS[k]: v for k, v in values.items() if k in _COLUMNS})
         rows.append({**row, "customer_id": customer_id, "computed_at": now})
-    begin_write(session)
     session.execute(delete(SCORES))
     for start in range(0, len(rows), _CHUNK):
         session.execute(insert(SCORES), rows[start : start + _CHUNK])
