@@ -37,7 +37,7 @@ from typing import Any
 from retentio.core.errors import DataError
 from retentio.core.money import Money
 from retentio.core.vocabulary import CONSENT_CHANNELS, PURPOSES
-from retentio.segments.fields import ATTRIBUTE_PREFIX, FIELDS, KIND_OPERATORS, Field
+from retentio.segments.fields import ATTRIBUTE_PREFIX, FIELDS, KIND_OPERATORS, Field, source_of
 
 __all__ = [
     "AllOf",
@@ -136,7 +136,7 @@ class SegmentDefinition:
         found: set[str] = set()
         for condition in _walk(self.where):
             if isinstance(condition, Compare):
-                found.add(_field(condition.field, "").source)
+                found.add(source_of(condition.field))
             elif isinstance(condition, EventCondition):
                 found.add("events")
             elif isinstance(condition, ConsentCondition):

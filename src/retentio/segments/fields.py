@@ -14,7 +14,7 @@ from typing import Literal
 from retentio.analytics import SEGMENTS as RFM_SEGMENTS
 from retentio.models.risk import RISK_BANDS
 
-__all__ = ["ATTRIBUTE_PREFIX", "FIELDS", "KIND_OPERATORS", "Field", "Kind", "Source"]
+__all__ = ["ATTRIBUTE_PREFIX", "FIELDS", "KIND_OPERATORS", "Field", "Kind", "Source", "source_of"]
 
 Kind = Literal["text", "number", "integer", "money", "days", "time", "presence", "any"]
 Source = Literal["customer", "attributes", "orders", "scores"]
@@ -88,3 +88,8 @@ FIELDS: dict[str, Field] = _fields(
     Field("expected_purchases", "scores", "number", "expected purchases in the horizon"),
     Field("clv", "scores", "number", "predicted value in the horizon, in major units"),
 )
+
+
+def source_of(name: str) -> Source:
+    """Where field ``name`` (or ``attributes.<key>``) is read from; KeyError if unknown."""
+    return "attributes" if name.startswith(ATTRIBUTE_PREFIX) else FIELDS[name].source

@@ -42,7 +42,6 @@ __all__ = [
 
 PREVIEW_LIMIT = 20
 MEMBERSHIPS: Table = SegmentMembership.__table__  # type: ignore[assignment]
-SEGMENTS: Table = Segment.__table__  # type: ignore[assignment]
 SCORES: Table = CustomerScore.__table__  # type: ignore[assignment]
 _EXPORT_CHUNK = 10_000
 

@@ -44,7 +44,7 @@ from retentio.segments.definition import (
     SegmentDefinition,
     SegmentError,
 )
-from retentio.segments.fields import ATTRIBUTE_PREFIX, FIELDS
+from retentio.segments.fields import ATTRIBUTE_PREFIX, FIELDS, source_of
 from retentio.store.order_stats import SPEND, STATS
 from retentio.store.tables import (
     Consent,
@@ -100,7 +100,10 @@ class _Compiler:
         self.definition = definition
         self.now = now
         self.dialect = dialect
-        needed = {*definition.sources(), *(_source(name) for name in shown)}
+        unknown = [n for n in shown if n not in FIELDS and not n.startswith(ATTRIBUTE_PREFIX)]
+        if unknown:
+            raise SegmentError(unknown[0], "unknown field (see `retentio segment fields`)")
+        needed = {*definition.sources(), *(source_of(name) for name in shown)}
         self.orders = "orders" in needed
         self.spend = self._spend(shown)
         self.scores = "scores" in needed
@@ -206,7 +209,7 @@ class _Compiler:
         """The SQL value of field ``name`` for the row's customer."""
         if name.startswith(ATTRIBUTE_PREFIX):
             return CUSTOMERS.c.attributes[name[len(ATTRIBUTE_PREFIX) :]]
-        source = _source(name)
+        source = source_of(name)
         if source == "customer":
             return CUSTOMERS.c[name]
         if source == "scores":
@@ -233,15 +236,6 @@ class _Compiler:
         if self.dialect == "sqlite":
             return func.julianday(end) - func.julianday(start)
         return func.extract("epoch", end - start) / 86400.0
-
-
-def _source(name: str) -> str:
-    if name.startswith(ATTRIBUTE_PREFIX):
-        return "attributes"
-    field = FIELDS.get(name)
-    if field is None:
-        raise SegmentError(name, "unknown field")
-    return field.source
 
 
 def _consented(condition: ConsentCondition) -> Select[Any]:
