@@ -24,17 +24,12 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import Dialect
 
-from retentio.store.params import json_elements, json_list, one_of
+from retentio.store.params import is_postgres
 
-__all__ = ["bind_rows", "bulk_insert", "insert_under", "json_elements", "json_list", "one_of"]
+__all__ = ["bind_rows", "bulk_insert", "insert_under"]
 
-# Re-exported for the ingest services: the JSON-parameter helpers live in the store layer.
 
 Row = Sequence[Any]
-
-
-def _postgres(connection: Connection) -> bool:
-    return connection.dialect.name == "postgresql"
 
 
 def bulk_insert(
@@ -59,7 +54,7 @@ def bulk_insert(
     where ``BEGIN IMMEDIATE`` makes what the batch read beforehand exact): two concurrent
     batches may both have read a key as new, and only one of them inserts it.
     """
-    postgres = _postgres(connection)
+    postgres = is_postgres(connection)
     if not rows:
         return 0 if postgres else None
     quote = connection.dialect.identifier_preparer.quote
@@ -103,7 +98,7 @@ def insert_under(
     (primary,) = parent.table.primary_key.columns
     parent_id = f"parent.{quote(primary.name)}"
     rows = _bound(connection.dialect, [*(table.c[name] for name in columns), parent], rows)
-    if not _postgres(connection):
+    if not is_postgres(connection):
         sql = (
             f"{into}SELECT {', '.join('?' for _ in columns)}, {parent_id} "  # noqa: S608 (names from the tables' metadata)
             f"FROM {found} WHERE parent.{quote(parent.name)} = ?"

@@ -10,7 +10,7 @@ from sqlalchemy import Connection, Table, select
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import Session
 
-from retentio.ingest._bulk import bind_rows, bulk_insert, insert_under, one_of
+from retentio.ingest._bulk import bind_rows, bulk_insert, insert_under
 from retentio.ingest._sql import (
     audit,
     ensure_customers_apart,
@@ -23,6 +23,7 @@ from retentio.ingest.models import OrderIn
 from retentio.ingest.results import BatchRejected, BatchResult, keep_last, validate_items
 from retentio.store.arrow import EXCLUDED_STATUSES
 from retentio.store.order_stats import SPEND, STATS, refresh_order_stats
+from retentio.store.params import is_postgres, one_of
 from retentio.store.tables import Order, OrderLine, Refund
 from retentio.store.transactions import begin_write
 
@@ -258,7 +259,7 @@ class _NewOrders:
         """Add these figures, but for the ``recounted`` customers', to the stored ones: one
         upsert of increments per table (concurrent batches apply theirs one after the other).
         """
-        postgres = connection.dialect.name == "postgresql"
+        postgres = is_postgres(connection)
         lower, upper = ("LEAST", "GREATEST") if postgres else ("min", "max")
         s, p = STATS.name, SPEND.name
         counts = [(c, *v) for c, v in sorted(self.counts.items()) if c not in recounted]

@@ -27,7 +27,7 @@ from typing import Any
 from sqlalchemy import Connection, Table, delete, func, insert, select
 
 from retentio.store.arrow import EXCLUDED_STATUSES
-from retentio.store.params import one_of
+from retentio.store.params import is_postgres, one_of
 from retentio.store.tables import Customer, CustomerOrderStats, CustomerSpend, Order, Refund
 
 __all__ = ["SPEND", "STATS", "refresh_order_stats"]
@@ -49,7 +49,7 @@ def refresh_order_stats(connection: Connection, customer_ids: Iterable[int] | No
     def only(column: Any) -> list[Any]:
         return [] if ids is None else [one_of(connection, column, ids)]
 
-    if ids is not None and connection.dialect.name == "postgresql":
+    if ids is not None and is_postgres(connection):
         c = CUSTOMERS.c
         locked = select(c.id).where(one_of(connection, c.id, ids)).order_by(c.id)
         connection.execute(locked.with_for_update(key_share=True)).all()  # FOR NO KEY UPDATE

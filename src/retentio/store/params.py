@@ -11,10 +11,11 @@ import orjson
 from sqlalchemy import Column, ColumnElement, Connection, String, bindparam, cast, func, select
 from sqlalchemy.dialects.postgresql import JSONB
 
-__all__ = ["json_elements", "json_list", "one_of"]
+__all__ = ["is_postgres", "json_elements", "json_list", "one_of"]
 
 
-def _postgres(connection: Connection) -> bool:
+def is_postgres(connection: Connection) -> bool:
+    """Whether ``connection`` is to PostgreSQL (else SQLite)."""
     return connection.dialect.name == "postgresql"
 
 
@@ -29,7 +30,7 @@ def one_of(connection: Connection, key: Column[Any], values: Iterable[Any]) -> A
     ``jsonb_array_elements_text`` on PostgreSQL. ``values``: strings or integers."""
     elements = json_elements(connection, "one_of", sorted(set(values)))
     value: ColumnElement[Any] = elements.c.value
-    if _postgres(connection) and not isinstance(key.type, String):
+    if is_postgres(connection) and not isinstance(key.type, String):
         value = cast(value, key.type)  # PostgreSQL hands the elements out as text
     return key.in_(select(value))
 
@@ -38,6 +39,6 @@ def json_elements(connection: Connection, name: str, values: Iterable[Any]) -> A
     """A table of one column ``value``: ``values`` (strings or integers) sent as one JSON
     parameter ``name`` and read by ``json_each`` (SQLite) or ``jsonb_array_elements_text``."""
     listed = bindparam(name, json_list(values), type_=String)
-    if _postgres(connection):
+    if is_postgres(connection):
         return func.jsonb_array_elements_text(cast(listed, JSONB)).table_valued("value")
     return func.json_each(listed).table_valued("value")
