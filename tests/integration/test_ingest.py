@@ -471,6 +471,21 @@ def test_concurrent_batches_keep_the_order_figures_equal_to_a_recount(
     )
 
 
+def test_twenty_concurrent_batches_recounting_one_customer_all_succeed(
+    migrated_engine: Engine,
+) -> None:
+    with Session(migrated_engine) as session:
+        ingest_orders(session, [order(f"S{n}", "C0") for n in range(5)], actor="t")
+    batches = [[order(f"S{n}", "C0", total=f"{k + 2}.00") for n in range(5)] for k in range(20)]
+    results = _ingest_at_once(migrated_engine, batches)
+    assert len(results) == 20  # none ran out of retries
+    assert rows(migrated_engine, "SELECT customer_id, order_count FROM customer_order_stats") == [
+        (1, 5)
+    ]
+    (total,) = rows(migrated_engine, "SELECT sum(total_minor) FROM orders")[0]
+    assert rows(migrated_engine, "SELECT spend_minor FROM customer_spend") == [(total,)]
+
+
 def test_new_customers_of_an_order_batch_are_committed_apart_on_postgresql(
     migrated_engine: Engine,
 ) -> None:
