@@ -121,65 +121,88 @@ def generate(customers: int, seed: int = 1) -> dict[str, Any]:
     }
 
 
-def fill_sqlite(path: Path, data: dict[str, Any]) -> None:
-    with sqlite3.connect(path) as db:
-        ids, countries = data["customers"]
-        db.executemany(
-            "INSERT INTO customers (id, external_id, country, attributes) VALUES (?, ?, ?, ?)",
+def rows(data: dict[str, Any], times: Any, true: Any) -> list[tuple[str, str, Any]]:
+    """(table, columns, rows) to fill, the same for both databases: ``times`` turns Unix
+    seconds into the database's text, ``true`` is its true."""
+    ids, countries = data["customers"]
+    owners, ordered, totals = data["orders"]
+    refunded, amounts, refunded_at = data["refunds"]
+    buyers, p_alive, bands, segments, clv = data["scores"]
+    consented = data["consents"]
+    viewers, viewed = data["events"]
+    computed = times(np.array([NOW.timestamp()]))[0]
+    return [
+        (
+            "customers",
+            "id, external_id, country, attributes",
             (
                 (int(i), f"C{i:08d}", c if i % 4 == 0 else None, "{}")
                 for i, c in zip(ids, countries, strict=True)
             ),
-        )
-        owners, ordered, totals = data["orders"]
-        db.executemany(
-            "INSERT INTO orders (id, external_id, customer_id, ordered_at, currency, total_minor,"
-            " status) VALUES (?, ?, ?, ?, 'EUR', ?, 'completed')",
+        ),
+        (
+            "orders",
+            "id, external_id, customer_id, ordered_at, currency, total_minor, status",
             (
-                (n + 1, f"O{n:09d}", int(c), at, int(t))
-                for n, (c, at, t) in enumerate(zip(owners, _text(ordered), totals, strict=True))
+                (n + 1, f"O{n:09d}", int(c), at, "EUR", int(total), "completed")
+                for n, (c, at, total) in enumerate(zip(owners, times(ordered), totals, strict=True))
             ),
-        )
-        orders, amounts, at = data["refunds"]
-        db.executemany(
-            "INSERT INTO refunds (order_id, refunded_at, amount_minor) VALUES (?, ?, ?)",
-            ((int(o), t, int(a)) for o, t, a in zip(orders, _text(at), amounts, strict=True)),
-        )
-        buyers, p_alive, bands, segments, clv = data["scores"]
-        computed = NOW.replace(tzinfo=None).isoformat(" ", "microseconds")
-        db.executemany(
-            "INSERT INTO customer_scores (customer_id, p_alive, churn_risk, risk_band,"
-            " rfm_segment, clv, computed_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        ),
+        (
+            "refunds",
+            "order_id, refunded_at, amount_minor",
+            (
+                (int(o), at, int(a))
+                for o, at, a in zip(refunded, times(refunded_at), amounts, strict=True)
+            ),
+        ),
+        (
+            "customer_scores",
+            "customer_id, p_alive, churn_risk, risk_band, rfm_segment, clv, computed_at",
             (
                 (int(c), float(p), 1 - float(p), b, s, float(v), computed)
                 for c, p, b, s, v in zip(buyers, p_alive, bands, segments, clv, strict=True)
             ),
-        )
-        consented = data["consents"]
-        db.executemany(
-            "INSERT INTO consent_events (id, customer_id, channel, purpose, granted, lawful_basis,"
-            " source, recorded_by) VALUES (?, ?, 'email', 'marketing', 1, 'consent', 'import',"
-            " 'bench')",
-            ((n + 1, int(c)) for n, c in enumerate(consented)),
-        )
-        db.executemany(
-            "INSERT INTO consents (customer_id, channel, purpose, granted, lawful_basis,"
-            " confirmed_at, last_event_id) VALUES (?, 'email', 'marketing', 1, 'consent', ?, ?)",
-            ((int(c), computed, n + 1) for n, c in enumerate(consented)),
-        )
-        viewers, viewed = data["events"]
-        db.executemany(
-            "INSERT INTO events (customer_id, name, properties, occurred_at)"
-            " VALUES (?, 'viewed_product', '{}', ?)",
-            ((int(c), t) for c, t in zip(viewers, _text(viewed), strict=True)),
-        )
+        ),
+        (
+            "consent_events",
+            "id, customer_id, channel, purpose, granted, lawful_basis, source, recorded_by",
+            (
+                (n + 1, int(c), "email", "marketing", true, "consent", "import", "bench")
+                for n, c in enumerate(consented)
+            ),
+        ),
+        (
+            "consents",
+            "customer_id, channel, purpose, granted, lawful_basis, confirmed_at, last_event_id",
+            (
+                (int(c), "email", "marketing", true, "consent", computed, n + 1)
+                for n, c in enumerate(consented)
+            ),
+        ),
+        (
+            "events",
+            "customer_id, name, properties, occurred_at",
+            (
+                (int(c), "viewed_product", "{}", at)
+                for c, at in zip(viewers, times(viewed), strict=True)
+            ),
+        ),
+    ]
+
+
+def fill_sqlite(path: Path, data: dict[str, Any]) -> None:
+    with sqlite3.connect(path) as db:
+        for table, columns, values in rows(data, _text, 1):
+            marks = ", ".join("?" for _ in columns.split(","))
+            db.executemany(f"INSERT INTO {table} ({columns}) VALUES ({marks})", values)  # noqa: S608
         db.execute("ANALYZE")
 
 
-def _copy(connection: psycopg.Connection[Any], table: str, columns: str, rows: Any) -> None:
+def _copy(connection: psycopg.Connection[Any], table: str, columns: str, values: Any) -> None:
     with connection.cursor().copy(f"COPY {table} ({columns}) FROM STDIN") as copy:  # noqa: S608
         buffer = io.StringIO()
-        for n, row in enumerate(rows, 1):
+        for n, row in enumerate(values, 1):
             buffer.write("\t".join("\\N" if v is None else str(v) for v in row) + "\n")
             if n % 100_000 == 0:
                 copy.write(buffer.getvalue())
@@ -188,74 +211,12 @@ def _copy(connection: psycopg.Connection[Any], table: str, columns: str, rows: A
 
 
 def fill_postgres(url: str, data: dict[str, Any]) -> None:
-    def iso(seconds: np.ndarray) -> list[str]:
+    def utc(seconds: np.ndarray) -> list[str]:
         return [f"{t}+00" for t in _text(seconds)]
 
     with psycopg.connect(url) as db:
-        ids, countries = data["customers"]
-        _copy(
-            db,
-            "customers",
-            "id, external_id, country, attributes",
-            (
-                (i, f"C{i:08d}", c if i % 4 == 0 else None, "{}")
-                for i, c in zip(ids, countries, strict=True)
-            ),
-        )
-        owners, ordered, totals = data["orders"]
-        _copy(
-            db,
-            "orders",
-            "id, external_id, customer_id, ordered_at, currency, total_minor, status",
-            (
-                (n + 1, f"O{n:09d}", c, at, "EUR", t, "completed")
-                for n, (c, at, t) in enumerate(zip(owners, iso(ordered), totals, strict=True))
-            ),
-        )
-        orders, amounts, at = data["refunds"]
-        _copy(
-            db,
-            "refunds",
-            "order_id, refunded_at, amount_minor",
-            zip(orders, iso(at), amounts, strict=True),
-        )
-        buyers, p_alive, bands, segments, clv = data["scores"]
-        computed = NOW.isoformat()
-        _copy(
-            db,
-            "customer_scores",
-            "customer_id, p_alive, churn_risk, risk_band, rfm_segment, clv, computed_at",
-            (
-                (c, float(p), 1 - float(p), b, s, float(v), computed)
-                for c, p, b, s, v in zip(buyers, p_alive, bands, segments, clv, strict=True)
-            ),
-        )
-        consented = data["consents"]
-        _copy(
-            db,
-            "consent_events",
-            "id, customer_id, channel, purpose, granted, lawful_basis, source, recorded_by",
-            (
-                (n + 1, c, "email", "marketing", "t", "consent", "import", "bench")
-                for n, c in enumerate(consented)
-            ),
-        )
-        _copy(
-            db,
-            "consents",
-            "customer_id, channel, purpose, granted, lawful_basis, confirmed_at, last_event_id",
-            (
-                (c, "email", "marketing", "t", "consent", computed, n + 1)
-                for n, c in enumerate(consented)
-            ),
-        )
-        viewers, viewed = data["events"]
-        _copy(
-            db,
-            "events",
-            "customer_id, name, properties, occurred_at",
-            ((c, "viewed_product", "{}", t) for c, t in zip(viewers, iso(viewed), strict=True)),
-        )
+        for table, columns, values in rows(data, utc, "t"):
+            _copy(db, table, columns, values)
         for table in ("customers", "orders", "consent_events", "events"):
             db.execute(
                 sql.SQL("SELECT setval(pg_get_serial_sequence({}, 'id'), max(id)) FROM {}").format(
