@@ -220,11 +220,13 @@ def refresh_command(
     as_json: AsJson = False,
 ) -> None:
     """Evaluate saved segments and record who entered and who left."""
-    results = []
     with store_session(database_url) as session:
-        for name in names or [s.name for s in list_segments(session)]:
-            _warn_about_scores(session, find_segment(session, name).definition)
-            results.append(refresh_segment(session, name))
+        saved = {s.name: s.definition for s in list_segments(session)}
+        chosen = names or list(saved)
+        reading = [saved[n] for n in chosen if n in saved and "scores" in saved[n].sources()]
+        if reading:  # one warning, not one per segment
+            _warn_about_scores(session, reading[0])
+        results = [refresh_segment(session, name) for name in chosen]
     if as_json:
         out.print_json(json.dumps([r.to_dict() for r in results]))
         return
