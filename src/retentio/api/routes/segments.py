@@ -101,12 +101,7 @@ def delete_route(session: DbSession, request: Request, _principal: Writer, name:
 @router.get("/{name}/count", response_model=SegmentCountOut, responses=_READ_ERRORS)
 def count_route(session: DbSession, _principal: Reader, name: str) -> Any:
     """How many customers are in the saved segment now (evaluated at the request)."""
-    definition = find_segment(session, name).definition
-    return {
-        "segment": name,
-        "members": count_members(session, definition),
-        "scores_computed_at": scores_as_of(session),
-    }
+    return _counted(session, find_segment(session, name).definition)
 
 
 @router.get("/{name}/preview", response_model=SegmentPreviewOut, responses=_READ_ERRORS)
@@ -154,10 +149,14 @@ def members_route(
     return SegmentMemberPage(items=items, next_cursor=more)
 
 
-def _preview(session: DbSession, definition: SegmentDefinition, limit: int) -> dict[str, Any]:
+def _counted(session: DbSession, definition: SegmentDefinition) -> dict[str, Any]:
     return {
         "segment": definition.name,
         "members": count_members(session, definition),
         "scores_computed_at": scores_as_of(session),
-        "rows": preview_members(session, definition, limit=limit),
     }
+
+
+def _preview(session: DbSession, definition: SegmentDefinition, limit: int) -> dict[str, Any]:
+    rows = preview_members(session, definition, limit=limit)
+    return {**_counted(session, definition), "rows": rows}
