@@ -18,7 +18,9 @@ from typing import TYPE_CHECKING
 import psycopg
 import pytest
 import uvicorn
+from aiosmtpd.controller import Controller
 from psycopg import sql
+from smtp_helpers import Sink, free_port
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
@@ -140,3 +142,16 @@ def live_server(api_config: ApiConfig) -> Iterator[str]:
     finally:
         server.should_exit = True
         thread.join(timeout=10)
+
+
+@pytest.fixture()
+def sink() -> Iterator[tuple[Sink, int]]:
+    """A running SMTP server on a free port: (its handler, the port)."""
+    handler = Sink()
+    port = free_port()
+    controller = Controller(handler, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        yield handler, port
+    finally:
+        controller.stop()

@@ -7,67 +7,16 @@ import email
 import socket
 import ssl
 import time
-from collections.abc import Iterator
-from dataclasses import dataclass, field
-from email.message import Message
 from typing import Any
 
 import pytest
 import trustme
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
+from smtp_helpers import Sink, free_port
 
 from retentio.channels import OutgoingEmail, SmtpChannel, SmtpSettings
 from retentio.core.errors import ConfigurationError
-
-
-@dataclass
-class Sink:
-    """An SMTP handler that keeps what it received; ``refuse`` answers for some recipients."""
-
-    received: list[Message] = field(default_factory=list)
-    sessions: int = 0
-    refuse: dict[str, str] = field(default_factory=dict)
-
-    async def handle_EHLO(  # noqa: N802 (aiosmtpd's hook name)
-        self, server: SMTP, session: Session, envelope: Envelope, hostname: str, responses: Any
-    ) -> Any:
-        self.sessions += 1
-        session.host_name = hostname
-        return responses
-
-    async def handle_RCPT(  # noqa: N802
-        self, server: SMTP, session: Session, envelope: Envelope, address: str, options: Any
-    ) -> str:
-        if address in self.refuse:
-            return self.refuse[address]
-        envelope.rcpt_tos.append(address)
-        return "250 OK"
-
-    async def handle_DATA(  # noqa: N802
-        self, server: SMTP, session: Session, envelope: Envelope
-    ) -> str:
-        assert isinstance(envelope.content, bytes)
-        self.received.append(email.message_from_bytes(envelope.content))
-        return "250 Message accepted"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@pytest.fixture()
-def sink() -> Iterator[tuple[Sink, int]]:
-    handler = Sink()
-    port = free_port()
-    controller = Controller(handler, hostname="127.0.0.1", port=port)
-    controller.start()
-    try:
-        yield handler, port
-    finally:
-        controller.stop()
 
 
 def message(n: int, **changes: Any) -> OutgoingEmail:

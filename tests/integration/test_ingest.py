@@ -505,8 +505,8 @@ def test_new_customers_of_an_order_batch_are_committed_apart_on_postgresql(
 
 
 def test_lines_find_their_order_inside_the_insert_or_fail_loudly(migrated_engine: Engine) -> None:
-    from retentio.ingest._bulk import insert_under
     from retentio.ingest.orders import LINES, ORDERS
+    from retentio.store.bulk import insert_under
 
     columns = ("line_no", "sku", "name", "quantity", "amount_minor")
     key = ORDERS.c.external_id

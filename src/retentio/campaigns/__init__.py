@@ -1,6 +1,7 @@
 """Campaigns and journeys: what to send to a segment, in which locale, and when; who is held
-out to measure the lift. (The journeys, the delivery engine and the lift report follow.)"""
+out to measure the lift; the delivery worker that sends them through the outbox."""
 
+from retentio.campaigns.definition import CampaignDefinition, CampaignError, parse_campaign
 from retentio.campaigns.guards import (
     DEFAULT_CAPS,
     FrequencyCap,
@@ -20,6 +21,15 @@ from retentio.campaigns.holdout import (
     in_global_control,
     in_holdout,
 )
+from retentio.campaigns.service import (
+    CampaignNotFound,
+    LaunchResult,
+    SavedCampaign,
+    find_campaign,
+    launch_campaign,
+    list_campaigns,
+    save_campaign,
+)
 from retentio.campaigns.templates import (
     PARTS,
     Limits,
@@ -30,29 +40,43 @@ from retentio.campaigns.templates import (
     check_template,
     render_message,
 )
+from retentio.campaigns.worker import BatchOutcome, Worker, WorkerOptions
 
 __all__ = [
     "DEFAULT_CAPS",
     "DEFAULT_HOLDOUT",
     "GLOBAL_KEY",
     "PARTS",
+    "BatchOutcome",
+    "CampaignDefinition",
+    "CampaignError",
+    "CampaignNotFound",
     "FrequencyCap",
+    "LaunchResult",
     "Limits",
     "MessageTemplate",
     "PastSend",
     "QuietHours",
     "RenderedMessage",
+    "SavedCampaign",
     "TemplateError",
     "Variant",
+    "Worker",
+    "WorkerOptions",
     "best_hour",
     "blocking_cap",
     "bucket",
     "check_template",
     "customer_zone",
+    "find_campaign",
     "in_global_control",
     "in_holdout",
+    "launch_campaign",
+    "list_campaigns",
     "next_allowed",
     "next_at_hour",
+    "parse_campaign",
     "quiet_until",
     "render_message",
+    "save_campaign",
 ]

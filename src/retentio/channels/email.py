@@ -18,6 +18,7 @@ with the same id every time, and receivers and the tests can count each message 
 
 from __future__ import annotations
 
+import email.policy
 import smtplib
 import ssl
 from dataclasses import dataclass, field
@@ -34,6 +35,10 @@ from retentio.core.errors import ConfigurationError
 __all__ = ["OutgoingEmail", "SmtpChannel", "SmtpSettings", "build_message"]
 
 _TRUE = ("1", "true", "yes", "on")
+#: Header lines up to RFC 5322's limit of 998 characters: a long unsubscribe URL has no place
+#: to fold, and at the usual 78 the library would encode it (=?utf-8?q?...), which mail
+#: clients do not read as a URL.
+_POLICY = email.policy.default.clone(max_line_length=998)
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,7 +100,7 @@ class SmtpSettings:
 
 def build_message(email: OutgoingEmail) -> EmailMessage:
     """The MIME message: text, and HTML as the alternative when given; the headers."""
-    message = EmailMessage()
+    message = EmailMessage(policy=_POLICY)
     message["From"] = email.sender
     message["To"] = email.recipient
     message["Subject"] = email.subject

@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import Connection, Table, select
 from sqlalchemy.orm import Session
 
-from retentio.ingest._bulk import bulk_insert
+from retentio.store.bulk import bulk_insert
 from retentio.ingest._sql import CUSTOMERS, audit, rows_by, rows_in, same_row, with_retry
 from retentio.ingest.models import CustomerIn
 from retentio.ingest.results import BatchRejected, BatchResult, ItemError, keep_last, validate_items

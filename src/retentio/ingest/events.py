@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import Connection, Table, literal, select
 from sqlalchemy.orm import Session
 
-from retentio.ingest._bulk import bulk_insert
+from retentio.store.bulk import bulk_insert
 from retentio.ingest._sql import (
     CUSTOMERS,
     audit,

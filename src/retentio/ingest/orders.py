@@ -10,7 +10,7 @@ from sqlalchemy import Connection, Table, select
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import Session
 
-from retentio.ingest._bulk import bind_rows, bulk_insert, insert_under
+from retentio.store.bulk import bind_rows, bulk_insert, insert_under
 from retentio.ingest._sql import (
     audit,
     ensure_customers_apart,

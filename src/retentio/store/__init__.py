@@ -1,5 +1,7 @@
 """The operational store: SQLAlchemy 2 tables, engines and Alembic migrations."""
 
+# The campaign and outbox tables join Base.metadata (the migrations compare against it).
+from retentio.store import campaign_tables as _campaign_tables  # noqa: F401
 from retentio.store.engine import (
     DEFAULT_DATABASE_URL,
     current_revision,

@@ -399,6 +399,8 @@ class CustomerScore(Base):
     risk_band: Mapped[str | None] = mapped_column(String(20))
     expected_purchases: Mapped[float | None]
     clv: Mapped[float | None]
+    #: The local hour (0-23) the customer's orders cluster at: when campaigns send to them.
+    best_hour: Mapped[int | None] = mapped_column(Integer)
     computed_at: Mapped[datetime]
 
 

@@ -1,4 +1,4 @@
-"""Bulk statements of the ingest services: many rows in few statements, on SQLite and PostgreSQL.
+"""Bulk statements: many rows in few statements, on SQLite and PostgreSQL.
 
 Rows are tuples in the order of the columns named with them, holding the values of the column
 types (datetimes, ints, strings, dicts for JSON columns); every value goes through its column

@@ -1,0 +1,248 @@
+"""Campaign definitions: who, what, over which channel and when, written as data (YAML/JSON).
+
+A definition is a mapping::
+
+    name: winback-december                 # letters, digits, - and _; the campaign's key
+    segment: lapsing-repeat-buyers         # a saved segment (retentio segment create)
+    channel: email
+    purpose: marketing                     # or transactional (exempt from caps and quiet hours)
+    holdout: 0.1                           # the control group's share, default 10 %
+    send_at: 2026-12-05T09:00:00+01:00     # optional: default, when launched
+    send_time: best_hour                   # or "scheduled" (the default): each customer's hour
+    quiet_hours: {start: "21:00", end: "08:00", policy: hold}   # or drop; false: none
+    attribution_days: 14                   # how long a purchase counts for the report
+    offer_code: WINBACK10                  # optional, for the message
+    message:
+      default_locale: en
+      en: {subject: "We miss you, {{ first_name | default('there') }}", html: ..., text: ...}
+      da: {subject: ..., html: ..., text: ...}
+
+:func:`parse_campaign` checks it and compiles every template, or raises
+:class:`CampaignError` naming the path of the first problem (``message.da.subject``).
+Pure: no database, no clock.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, time
+from typing import Any
+
+from retentio.campaigns.guards import QuietHours
+from retentio.campaigns.holdout import DEFAULT_HOLDOUT
+from retentio.campaigns.templates import (
+    PARTS,
+    MessageTemplate,
+    TemplateError,
+    Variant,
+    check_template,
+)
+from retentio.core.errors import DataError
+from retentio.core.vocabulary import PURPOSES
+
+__all__ = [
+    "CHANNELS",
+    "CampaignDefinition",
+    "CampaignError",
+    "parse_campaign",
+]
+
+#: The channels a campaign can send over (this version: e-mail; SMS, push, webhooks follow).
+CHANNELS = ("email",)
+SEND_TIMES = ("scheduled", "best_hour")
+QUIET_POLICIES = ("hold", "drop")
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,99}$")
+_LOCALE = re.compile(r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$")
+_KEYS = {
+    "name",
+    "description",
+    "segment",
+    "channel",
+    "purpose",
+    "holdout",
+    "send_at",
+    "send_time",
+    "quiet_hours",
+    "attribution_days",
+    "offer_code",
+    "message",
+}
+_MAX_ATTRIBUTION_DAYS = 365
+
+
+class CampaignError(DataError):
+    """A campaign definition that cannot be used; ``path`` names where (``message.en.html``)."""
+
+    def __init__(self, path: str, message: str) -> None:
+        self.path = path
+        self.reason = message
+        super().__init__(f"{path}: {message}")
+
+
+@dataclass(frozen=True, slots=True)
+class CampaignDefinition:
+    """A checked campaign definition (see the module's docstring)."""
+
+    name: str
+    segment: str
+    message: MessageTemplate
+    channel: str = "email"
+    purpose: str = "marketing"
+    description: str = ""
+    holdout: float = DEFAULT_HOLDOUT
+    send_at: datetime | None = None
+    send_time: str = "scheduled"
+    quiet_hours: QuietHours | None = field(default_factory=QuietHours)
+    quiet_policy: str = "hold"
+    attribution_days: int = 14
+    offer_code: str | None = None
+
+    @property
+    def exempt(self) -> bool:
+        """Transactional messages skip frequency caps and quiet hours (never marketing)."""
+        return self.purpose == "transactional"
+
+
+def parse_campaign(data: Any) -> CampaignDefinition:
+    """Check a decoded definition; a :class:`CampaignError` names the first problem."""
+    if not isinstance(data, Mapping):
+        raise CampaignError("(definition)", "a campaign definition is a mapping")
+    unknown = sorted(str(k) for k in data if k not in _KEYS)
+    if unknown:
+        raise CampaignError(unknown[0], f"unknown key; known: {', '.join(sorted(_KEYS))}")
+    name = _text(data, "name", required=True)
+    if not _NAME.match(name):
+        raise CampaignError("name", "use 1 to 100 letters, digits, '-' or '_', starting with one")
+    channel = _choice(data, "channel", CHANNELS, "email")
+    purpose = _choice(data, "purpose", PURPOSES, "marketing")
+    quiet, policy = _quiet_hours(data.get("quiet_hours", {}))
+    return CampaignDefinition(
+        name=name,
+        segment=_text(data, "segment", required=True),
+        message=_message(data.get("message")),
+        channel=channel,
+        purpose=purpose,
+        description=_text(data, "description", limit=1000),
+        holdout=_holdout(data.get("holdout", DEFAULT_HOLDOUT)),
+        send_at=_instant("send_at", data.get("send_at")),
+        send_time=_choice(data, "send_time", SEND_TIMES, "scheduled"),
+        quiet_hours=quiet,
+        quiet_policy=policy,
+        attribution_days=_days(data.get("attribution_days", 14)),
+        offer_code=_text(data, "offer_code", limit=100) or None,
+    )
+
+
+def _text(data: Mapping[str, Any], key: str, *, required: bool = False, limit: int = 200) -> str:
+    value = data.get(key)
+    if value is None or value == "":
+        if required:
+            raise CampaignError(key, "required")
+        return ""
+    if not isinstance(value, str):
+        raise CampaignError(key, f"expected text, got {type(value).__name__}")
+    if len(value) > limit or "\x00" in value:
+        raise CampaignError(key, f"at most {limit} characters, no NUL")
+    return value
+
+
+def _choice(data: Mapping[str, Any], key: str, choices: tuple[str, ...], default: str) -> str:
+    value = data.get(key, default)
+    if value not in choices:
+        raise CampaignError(key, f"expected one of {', '.join(choices)}, got {value!r}")
+    return str(value)
+
+
+def _holdout(value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise CampaignError("holdout", f"expected a share in [0, 0.5], got {value!r}")
+    if not 0.0 <= float(value) <= 0.5:
+        raise CampaignError("holdout", f"a share in [0, 0.5] (default 0.1), not {value!r}")
+    return float(value)
+
+
+def _days(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise CampaignError("attribution_days", f"expected whole days, got {value!r}")
+    if not 1 <= value <= _MAX_ATTRIBUTION_DAYS:
+        raise CampaignError("attribution_days", f"1 to {_MAX_ATTRIBUTION_DAYS} days")
+    return value
+
+
+def _instant(key: str, value: Any) -> datetime | None:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value)
+        except ValueError:
+            raise CampaignError(key, f"not an ISO 8601 time: {value!r}") from None
+    if not isinstance(value, datetime):
+        raise CampaignError(key, "expected a time with its UTC offset, e.g. 2026-12-05T09:00+01:00")
+    if value.tzinfo is None:
+        raise CampaignError(key, "give the UTC offset, e.g. 2026-12-05T09:00:00+01:00")
+    if not 1900 <= value.year <= 2199:
+        raise CampaignError(key, "a year from 1900 to 2199")
+    return value.astimezone(UTC)
+
+
+def _clock_time(path: str, value: Any) -> time:
+    if isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 24 * 60:
+        return time(value // 60, value % 60)  # YAML 1.1 reads 21:00 as minutes (sexagesimal)
+    try:
+        return time.fromisoformat(str(value))
+    except ValueError:
+        raise CampaignError(path, f"a time of day such as '21:00', not {value!r}") from None
+
+
+def _quiet_hours(value: Any) -> tuple[QuietHours | None, str]:
+    if value is False or value is None:
+        return None, "hold"
+    if not isinstance(value, Mapping):
+        raise CampaignError("quiet_hours", "a mapping {start, end, policy}, or false")
+    extra = sorted(set(value) - {"start", "end", "policy"})
+    if extra:
+        raise CampaignError(f"quiet_hours.{extra[0]}", "unknown key; known: start, end, policy")
+    default = QuietHours()
+    start = _clock_time("quiet_hours.start", value.get("start", default.start.isoformat()))
+    end = _clock_time("quiet_hours.end", value.get("end", default.end.isoformat()))
+    policy = value.get("policy", "hold")
+    if policy not in QUIET_POLICIES:
+        raise CampaignError("quiet_hours.policy", f"hold or drop, not {policy!r}")
+    return QuietHours(start, end), str(policy)
+
+
+def _message(value: Any) -> MessageTemplate:
+    if not isinstance(value, Mapping) or not value:
+        raise CampaignError("message", "a mapping of locales (en, da, nl...) to subject/html/text")
+    default = value.get("default_locale", "en")
+    variants: dict[str, Variant] = {}
+    for locale, parts in value.items():
+        if locale == "default_locale":
+            continue
+        path = f"message.{locale}"
+        if not isinstance(locale, str) or not _LOCALE.match(locale):
+            raise CampaignError(path, "a locale such as en, da or nl-BE")
+        if not isinstance(parts, Mapping):
+            raise CampaignError(path, "a mapping of subject, html and text")
+        extra = sorted(str(k) for k in set(parts) - set(PARTS))
+        if extra:
+            raise CampaignError(f"{path}.{extra[0]}", f"unknown part; known: {', '.join(PARTS)}")
+        for part in PARTS:
+            if not isinstance(parts.get(part, ""), str):
+                raise CampaignError(f"{path}.{part}", "expected text")
+        if not parts.get("text") and not parts.get("html"):
+            raise CampaignError(path, "a message needs a text or an html body")
+        variants[locale] = Variant(**{part: parts.get(part, "") for part in PARTS})
+    if not variants:
+        raise CampaignError("message", "at least one locale")
+    if default not in variants:
+        raise CampaignError("message.default_locale", f"{default!r} is not among the locales")
+    template = MessageTemplate(variants, default_locale=default)
+    try:
+        check_template(template)
+    except TemplateError as exc:
+        raise CampaignError(f"message.{exc.locale}.{exc.part}", str(exc)) from None
+    return template

@@ -1,0 +1,412 @@
+"""The delivery worker: claims due deliveries, checks each against the guards, renders it and
+hands it to its channel, then records the outcome (``retentio worker``; in-process in
+``retentio serve``).
+
+For each claimed delivery, in order:
+
+1. **Who.** An erased customer, one without an address for the channel, or one whose address
+   is on the suppression list is skipped. Marketing needs an effective consent for the
+   channel, checked now (a withdrawal a second ago counts).
+2. **When.** Unless the message is transactional, quiet hours on the customer's clock hold it
+   until the window opens (or drop it, as the campaign says), and the frequency caps, counted
+   over every channel's recent sends, hold it until no cap blocks.
+3. **Send.** The message is rendered in the sandbox and sent with a Message-ID derived from
+   the delivery, the same on every try. ``sent`` is recorded at once; a transient failure is
+   tried again after a growing wait (1 minute to 12 hours) until ``max_attempts``; a permanent
+   one (a hard bounce) suppresses the address.
+
+Any number of workers may run: each claim is a lease (see :mod:`retentio.campaigns.outbox`).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import time
+import uuid
+from collections import Counter
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, Protocol
+
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.orm import Session
+
+from retentio.campaigns.compose import compose_email, message_id, sender_domain
+from retentio.campaigns.definition import CampaignDefinition, parse_campaign
+from retentio.campaigns.guards import (
+    DEFAULT_CAPS,
+    FrequencyCap,
+    PastSend,
+    next_allowed,
+    quiet_until,
+)
+from retentio.campaigns.outbox import Claimed, backoff, claim, finish, record_event, reschedule
+from retentio.campaigns.recipients import Recipient, load_recipients
+from retentio.campaigns.templates import TemplateError, render_message
+from retentio.channels.base import DeliveryResult
+from retentio.core.clock import Clock, SystemClock
+from retentio.core.errors import ConfigurationError
+from retentio.core.signing import Signer
+from retentio.privacy.addresses import address_hmac
+from retentio.privacy.suppression import add_suppression
+from retentio.privacy.withdrawal import withdrawal_token
+from retentio.store.campaign_tables import Campaign
+
+__all__ = ["BatchOutcome", "Channel", "Worker", "WorkerOptions"]
+
+log = logging.getLogger("retentio.worker")
+
+
+class Channel(Protocol):
+    """A channel port: send one message, say what happened."""
+
+    def send(self, message: Any) -> DeliveryResult: ...
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerOptions:
+    """How a worker claims and sends."""
+
+    batch: int = 100
+    lease: timedelta = timedelta(minutes=5)
+    max_attempts: int = 8
+    caps: tuple[FrequencyCap, ...] = DEFAULT_CAPS
+    #: Messages per second per channel (None: as fast as the channel takes them).
+    rate_per_second: float | None = None
+    poll_seconds: float = 1.0
+    default_zone: str = "Europe/Copenhagen"
+
+
+@dataclass(slots=True)
+class BatchOutcome:
+    """What a batch (or a run) did, by outcome: sent, held, skipped, retry, failed, bounced."""
+
+    counts: Counter[str] = field(default_factory=Counter)
+
+    @property
+    def claimed(self) -> int:
+        return sum(self.counts.values())
+
+    def add(self, other: BatchOutcome) -> None:
+        self.counts.update(other.counts)
+
+    def to_dict(self) -> dict[str, int]:
+        return dict(sorted(self.counts.items()))
+
+
+class _Pacer:
+    """At most ``rate`` calls a second: waits before a call that would come too early."""
+
+    def __init__(self, rate: float | None) -> None:
+        self._gap = 1.0 / rate if rate else 0.0
+        self._next = 0.0
+
+    def wait(self) -> None:
+        if not self._gap:
+            return
+        now = time.monotonic()
+        if self._next > now:
+            time.sleep(self._next - now)
+        self._next = max(self._next, now) + self._gap
+
+
+class Worker:
+    """Dispatches the outbox. ``sessions`` makes sessions; ``channels`` maps a channel name
+    (``email``) to its adapter; ``mail_from`` is the From of e-mail; ``public_url`` (https)
+    is where unsubscribe links point (``/u/<token>``)."""
+
+    def __init__(
+        self,
+        sessions: Callable[[], Session],
+        channels: Mapping[str, Channel],
+        *,
+        secret: bytes,
+        signer: Signer,
+        mail_from: str | None,
+        public_url: str | None,
+        options: WorkerOptions = WorkerOptions(),  # noqa: B008 (frozen)
+        clock: Clock | None = None,
+        name: str | None = None,
+    ) -> None:
+        if "email" in channels:
+            if not mail_from:
+                raise ConfigurationError("RETENTIO_MAIL_FROM is not set (the From of e-mail)")
+            sender_domain(mail_from)
+        if not public_url or not public_url.startswith("https://"):
+            raise ConfigurationError(
+                "RETENTIO_PUBLIC_URL must be set to the server's https:// address: every "
+                "marketing message carries an unsubscribe link to it (RFC 8058)"
+            )
+        self.sessions, self.channels = sessions, dict(channels)
+        self.secret, self.signer = secret, signer
+        self.mail_from, self.public_url = mail_from, public_url.rstrip("/")
+        self.options, self.clock = options, clock or SystemClock()
+        self.name = name or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self._campaigns: dict[int, CampaignDefinition] = {}
+        self._pacers = {channel: _Pacer(options.rate_per_second) for channel in channels}
+
+    # -- the loop -------------------------------------------------------------------------
+
+    def run(self, *, stop: threading.Event | None = None, until_idle: bool = False) -> BatchOutcome:
+        """Work until ``stop`` is set (or, ``until_idle``, until nothing is due). A lost
+        database connection is waited out: the batch's leases run out and are taken again."""
+        stop = stop or threading.Event()
+        total = BatchOutcome()
+        while not stop.is_set():
+            try:
+                outcome = self.run_once()
+            except DBAPIError as exc:
+                log.warning("worker %s: the database failed (%s); retrying", self.name, exc.orig)
+                stop.wait(self.options.poll_seconds)
+                continue
+            total.add(outcome)
+            if outcome.claimed == 0:
+                if until_idle:
+                    break
+                stop.wait(self.options.poll_seconds)
+        return total
+
+    def run_once(self) -> BatchOutcome:
+        """Claim one batch and deal with each delivery in it."""
+        outcome = BatchOutcome()
+        with self.sessions() as session:
+            now = self.clock.now()
+            claimed = claim(
+                session,
+                owner=self.name,
+                now=now,
+                lease=self.options.lease,
+                limit=self.options.batch,
+            )
+            if not claimed:
+                return outcome
+            by_channel: dict[str, list[Claimed]] = {}
+            for delivery in claimed:
+                by_channel.setdefault(delivery.channel, []).append(delivery)
+            for channel, deliveries in by_channel.items():
+                self._dispatch(session, channel, deliveries, outcome)
+        return outcome
+
+    # -- one batch of one channel ------------------------------------------------------------
+
+    def _dispatch(
+        self, session: Session, channel: str, deliveries: list[Claimed], outcome: BatchOutcome
+    ) -> None:
+        now = self.clock.now()
+        recipients = load_recipients(
+            session,
+            [d.customer_id for d in deliveries],
+            channel=channel,
+            secret=self.secret,
+            now=now,
+            default_zone=self.options.default_zone,
+        )
+        held: dict[datetime, list[int]] = {}
+        for delivery in deliveries:
+            campaign = self._campaign(session, delivery.campaign_id)
+            recipient = recipients.get(delivery.customer_id)
+            reason = self._refusal(delivery, recipient, channel)
+            if reason is not None:
+                finish(
+                    session,
+                    delivery.id,
+                    owner=self.name,
+                    status="skipped",
+                    now=now,
+                    detail=reason,
+                    attempted=False,
+                )
+                outcome.counts["skipped"] += 1
+                continue
+            assert recipient is not None  # noqa: S101 (a refusal otherwise)
+            later, reason = self._timing(delivery, recipient, campaign, self.clock.now())
+            if reason is not None and later is None:
+                finish(
+                    session,
+                    delivery.id,
+                    owner=self.name,
+                    status="skipped",
+                    now=now,
+                    detail=reason,
+                    attempted=False,
+                )
+                outcome.counts["skipped"] += 1
+                continue
+            if later is not None:
+                held.setdefault(later, []).append(delivery.id)
+                outcome.counts["held"] += 1
+                continue
+            outcome.counts[self._send(session, delivery, recipient, campaign)] += 1
+        for until, ids in held.items():
+            reschedule(session, ids, owner=self.name, until=until, now=now, detail="held")
+
+    def _campaign(self, session: Session, campaign_id: int | None) -> CampaignDefinition:
+        if campaign_id is None:  # pragma: no cover - journeys add sources without a campaign
+            raise ConfigurationError("a delivery without a campaign")
+        found = self._campaigns.get(campaign_id)
+        if found is None:
+            row = session.get(Campaign, campaign_id)
+            if row is None:  # pragma: no cover - a foreign key
+                raise ConfigurationError(f"delivery of an unknown campaign {campaign_id}")
+            found = self._campaigns[campaign_id] = parse_campaign(row.definition)
+        return found
+
+    @staticmethod
+    def _refusal(delivery: Claimed, recipient: Recipient | None, channel: str) -> str | None:
+        """Why the customer must not get this message at all, or None."""
+        if recipient is None or recipient.erased:
+            return "erased"
+        if channel not in recipient.addresses or channel in recipient.unusable:
+            return f"no usable {channel} address"
+        if channel in recipient.suppressed:
+            return "suppressed"
+        if delivery.purpose != "transactional" and (channel, delivery.purpose) not in (
+            recipient.consents
+        ):
+            return f"no consent for {channel} {delivery.purpose}"
+        return None
+
+    def _timing(
+        self,
+        delivery: Claimed,
+        recipient: Recipient,
+        campaign: CampaignDefinition,
+        now: datetime,
+    ) -> tuple[datetime | None, str | None]:
+        """(None, None): send now. (until, reason): hold until then. (None, reason): drop."""
+        if campaign.exempt:
+            return None, None
+        at = next_allowed(
+            recipient.sends,
+            now,
+            delivery.channel,
+            delivery.purpose,
+            recipient.zone,
+            self.options.caps,
+        )
+        if at is None:
+            return None, "a frequency cap of 0 messages"
+        if campaign.quiet_hours is not None:
+            opens = quiet_until(at, recipient.zone, campaign.quiet_hours)
+            if opens != at and campaign.quiet_policy == "drop":
+                return None, "quiet hours"
+            at = opens
+        return (None, None) if at <= now else (at, "held")
+
+    def _send(
+        self,
+        session: Session,
+        delivery: Claimed,
+        recipient: Recipient,
+        campaign: CampaignDefinition,
+    ) -> str:
+        """Render and send one message; record the outcome. Returns the outcome's name."""
+        now = self.clock.now()
+        assert self.mail_from is not None  # noqa: S101 (checked for e-mail at start)
+        mid = message_id(delivery.id, delivery.source, sender_domain(self.mail_from))
+        unsubscribe = self._unsubscribe_url(delivery)
+        context = recipient.context(
+            now,
+            campaign=campaign.name,
+            offer_code=campaign.offer_code,
+            unsubscribe_url=unsubscribe,
+        )
+        try:
+            rendered = render_message(campaign.message, context, locale=recipient.locale)
+        except TemplateError as exc:
+            finish(
+                session,
+                delivery.id,
+                owner=self.name,
+                status="failed",
+                now=now,
+                detail=str(exc)[:500],
+                message_id=mid,
+            )
+            return "failed"
+        email = compose_email(
+            rendered,
+            recipient=recipient.addresses["email"],
+            sender=self.mail_from,
+            message_id=mid,
+            unsubscribe_url=unsubscribe,
+            sent_at=now,
+        )
+        self._pacers[delivery.channel].wait()
+        result = self.channels[delivery.channel].send(email)
+        done = self.clock.now()
+        if result.status == "sent":
+            finish(
+                session,
+                delivery.id,
+                owner=self.name,
+                status="sent",
+                now=done,
+                detail=result.detail[:500],
+                message_id=mid,
+                provider_id=result.provider_id,
+            )
+            recipient.sends.append(PastSend(done, delivery.channel, delivery.purpose))
+            return "sent"
+        if result.status == "permanent":
+            self._suppress(session, recipient, delivery, result, done)
+            finish(
+                session,
+                delivery.id,
+                owner=self.name,
+                status="bounced",
+                now=done,
+                detail=result.detail[:500],
+                message_id=mid,
+            )
+            return "bounced"
+        tries = delivery.attempts + 1
+        if tries >= self.options.max_attempts:
+            finish(
+                session,
+                delivery.id,
+                owner=self.name,
+                status="failed",
+                now=done,
+                detail=f"after {tries} tries: {result.detail}"[:500],
+                message_id=mid,
+            )
+            return "failed"
+        log.info("delivery %s: %s; trying again", delivery.id, result.detail)
+        reschedule(
+            session,
+            [delivery.id],
+            owner=self.name,
+            until=done + backoff(tries),
+            now=done,
+            detail=result.detail[:500],
+            attempted=True,
+        )
+        return "retry"
+
+    def _unsubscribe_url(self, delivery: Claimed) -> str | None:
+        if delivery.purpose == "transactional":
+            return None
+        token = withdrawal_token(
+            self.signer, delivery.customer_id, delivery.channel, delivery.purpose
+        )
+        return f"{self.public_url}/u/{token}"
+
+    def _suppress(
+        self,
+        session: Session,
+        recipient: Recipient,
+        delivery: Claimed,
+        result: DeliveryResult,
+        at: datetime,
+    ) -> None:
+        """A hard bounce: the address goes on the suppression list (with the outcome's commit)."""
+        address = recipient.addresses[delivery.channel]
+        digest = address_hmac(self.secret, delivery.channel, address, recipient.country)
+        add_suppression(session, delivery.channel, digest, "hard_bounce")
+        record_event(session, delivery.id, "bounced", at=at, detail=f"hard: {result.detail}"[:500])
+        recipient.suppressed.add(delivery.channel)

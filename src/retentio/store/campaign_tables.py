@@ -1,0 +1,130 @@
+"""The tables of campaigns and of the delivery outbox.
+
+A launched campaign's audience is recorded once (``campaign_audience``: treated, held out, or
+in the global control group), so the lift report compares the same people whatever happens
+to the segment later. Every message to send is a row of ``deliveries``, the transactional
+outbox: unique per (source, customer, channel), where the source is the campaign (later: the
+journey step and entry), so writing it twice is impossible and a worker that dies leaves the
+row for another to take after its lease.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    UniqueConstraint,
+    func,
+    text,
+)
+from sqlalchemy.orm import Mapped, mapped_column
+
+from retentio.store.tables import Base
+
+__all__ = ["Campaign", "CampaignAudience", "Delivery", "DeliveryEvent"]
+
+#: 64-bit ids on PostgreSQL; SQLite's INTEGER PRIMARY KEY (its rowid) is 64-bit already.
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class Campaign(Base):
+    """A one-off campaign: a saved segment, a message, a channel, a schedule, a holdout."""
+
+    __tablename__ = "campaigns"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    channel: Mapped[str] = mapped_column(String(20))
+    purpose: Mapped[str] = mapped_column(String(20))
+    segment_id: Mapped[int] = mapped_column(ForeignKey("segments.id"))
+    #: The definition as given (message, send time, quiet hours, ...), YAML/JSON decoded.
+    definition: Mapped[dict[str, Any]]
+    holdout: Mapped[float] = mapped_column(Float)
+    status: Mapped[str] = mapped_column(String(20), default="draft")
+    scheduled_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(server_default=func.now())
+    launched_at: Mapped[datetime | None]
+    audience: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
+    held_out: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
+
+
+class CampaignAudience(Base):
+    """Who a launched campaign was for, and in which arm: ``treated``, ``control`` (its
+    holdout) or ``global`` (the global control group, which gets no marketing)."""
+
+    __tablename__ = "campaign_audience"
+    __table_args__ = {"sqlite_with_rowid": False}
+
+    campaign_id: Mapped[int] = mapped_column(
+        ForeignKey("campaigns.id", ondelete="CASCADE"), primary_key=True
+    )
+    customer_id: Mapped[int] = mapped_column(
+        ForeignKey("customers.id", ondelete="CASCADE"), primary_key=True
+    )
+    arm: Mapped[str] = mapped_column(String(10))
+
+
+class Delivery(Base):
+    """One message to one customer over one channel (the outbox row).
+
+    ``status``: ``queued`` (to send from ``not_before``), then ``sent``, ``bounced`` (a
+    permanent refusal: the address is suppressed), ``failed`` (transient failures until the
+    attempts ran out) or ``skipped`` (no consent, suppressed, capped or quiet, with the reason
+    in ``detail``). A worker that claims the row sets ``lease_owner`` and ``lease_until``;
+    the row returns to the others when the lease runs out. No address is stored here: it is
+    read from the customer when the message is sent, so erasure leaves nothing behind.
+    """
+
+    __tablename__ = "deliveries"
+    __table_args__ = (
+        UniqueConstraint("source", "customer_id", "channel"),
+        # The worker's claim: queued rows by due time (only those, so the index stays small).
+        Index(
+            "ix_deliveries_due",
+            "not_before",
+            sqlite_where=text("status = 'queued'"),
+            postgresql_where=text("status = 'queued'"),
+        ),
+        # Frequency caps: a customer's sends, by time.
+        Index("ix_deliveries_customer_sent", "customer_id", "sent_at"),
+        Index("ix_deliveries_campaign_status", "campaign_id", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    source: Mapped[str] = mapped_column(String(100))
+    campaign_id: Mapped[int | None] = mapped_column(ForeignKey("campaigns.id"))
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"))
+    channel: Mapped[str] = mapped_column(String(20))
+    purpose: Mapped[str] = mapped_column(String(20))
+    status: Mapped[str] = mapped_column(String(20), default="queued")
+    not_before: Mapped[datetime]
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
+    lease_owner: Mapped[str | None] = mapped_column(String(64))
+    lease_until: Mapped[datetime | None]
+    message_id: Mapped[str | None] = mapped_column(String(250))
+    provider_id: Mapped[str | None] = mapped_column(String(250))
+    detail: Mapped[str | None] = mapped_column(String(500))
+    created_at: Mapped[datetime] = mapped_column(server_default=func.now())
+    sent_at: Mapped[datetime | None]
+    updated_at: Mapped[datetime | None]
+
+
+class DeliveryEvent(Base):
+    """What happened to a delivery after it was handed over: delivered, bounced (hard or
+    soft), complained, opened, clicked, unsubscribed."""
+
+    __tablename__ = "delivery_events"
+    __table_args__ = (Index("ix_delivery_events_delivery", "delivery_id", "kind"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    delivery_id: Mapped[int] = mapped_column(ForeignKey("deliveries.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(20))
+    occurred_at: Mapped[datetime]
+    detail: Mapped[str | None] = mapped_column(String(500))
