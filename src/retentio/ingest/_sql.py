@@ -19,8 +19,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
-from retentio.store.bulk import bulk_insert
 from retentio.ingest.results import BatchResult
+from retentio.store.bulk import bulk_insert
 from retentio.store.params import json_elements, one_of
 from retentio.store.tables import AuditEntry, Customer
 

@@ -9,11 +9,11 @@ from typing import Any
 from sqlalchemy import Connection, Table, select
 from sqlalchemy.orm import Session
 
-from retentio.store.bulk import bulk_insert
 from retentio.ingest._sql import CUSTOMERS, audit, rows_by, rows_in, same_row, with_retry
 from retentio.ingest.models import CustomerIn
 from retentio.ingest.results import BatchRejected, BatchResult, ItemError, keep_last, validate_items
 from retentio.privacy import address_hmac
+from retentio.store.bulk import bulk_insert
 from retentio.store.tables import Suppression
 from retentio.store.transactions import begin_write
 

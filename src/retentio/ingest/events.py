@@ -10,7 +10,6 @@ from typing import Any
 from sqlalchemy import Connection, Table, literal, select
 from sqlalchemy.orm import Session
 
-from retentio.store.bulk import bulk_insert
 from retentio.ingest._sql import (
     CUSTOMERS,
     audit,
@@ -28,6 +27,7 @@ from retentio.ingest.results import (
     keep_last,
     validate_items,
 )
+from retentio.store.bulk import bulk_insert
 from retentio.store.tables import Event
 from retentio.store.transactions import begin_write
 

@@ -10,7 +10,6 @@ from sqlalchemy import Connection, Table, select
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import Session
 
-from retentio.store.bulk import bind_rows, bulk_insert, insert_under
 from retentio.ingest._sql import (
     audit,
     ensure_customers_apart,
@@ -22,6 +21,7 @@ from retentio.ingest._sql import (
 from retentio.ingest.models import OrderIn
 from retentio.ingest.results import BatchRejected, BatchResult, keep_last, validate_items
 from retentio.store.arrow import EXCLUDED_STATUSES
+from retentio.store.bulk import bind_rows, bulk_insert, insert_under
 from retentio.store.order_stats import SPEND, STATS, refresh_order_stats
 from retentio.store.params import is_postgres, one_of
 from retentio.store.tables import Order, OrderLine, Refund
