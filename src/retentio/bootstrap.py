@@ -7,10 +7,14 @@ takes arguments.
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy import Engine
+from sqlalchemy.orm import sessionmaker
 
+from retentio.campaigns import Worker, WorkerOptions
 from retentio.channels import SmtpChannel, SmtpSettings
 from retentio.core.errors import ConfigurationError
 from retentio.core.signing import Signer, derive_key
@@ -18,7 +22,7 @@ from retentio.store import DEFAULT_DATABASE_URL
 
 _PLACEHOLDER = re.compile(r"change.?me|secret|password|example|placeholder|xxxx", re.IGNORECASE)
 
-__all__ = ["Settings"]
+__all__ = ["Settings", "build_worker"]
 
 
 class Settings(BaseSettings):
@@ -65,6 +69,19 @@ class Settings(BaseSettings):
     )
     mail_from: str | None = Field(
         default=None, description="The From of marketing e-mail, e.g. 'Butikken <shop@butik.dk>'"
+    )
+    global_control: float = Field(
+        default=0.0,
+        ge=0.0,
+        le=0.5,
+        description="The share of customers in the global control group, who get no marketing "
+        "from any campaign, to measure the whole programme (0: none; e.g. 0.05)",
+    )
+    email_rate_per_second: float | None = Field(
+        default=None,
+        gt=0,
+        description="At most this many e-mails a second per worker (your SMTP provider's "
+        "limit); unset: as fast as the server takes them",
     )
     retention_events_days: int = Field(
         default=730,
@@ -131,3 +148,23 @@ class Settings(BaseSettings):
                 "python -c 'import secrets; print(secrets.token_urlsafe(48))'"
             )
         return self.secret_key.get_secret_value().encode("utf-8")
+
+
+def build_worker(
+    settings: Settings,
+    engine: Engine,
+    options: WorkerOptions = WorkerOptions(),  # noqa: B008 (frozen)
+) -> Worker:
+    """The delivery worker of ``settings``: e-mail over ``RETENTIO_SMTP_URL``, unsubscribe
+    links to ``RETENTIO_PUBLIC_URL``, at most ``RETENTIO_EMAIL_RATE_PER_SECOND``."""
+    if options.rate_per_second is None and settings.email_rate_per_second is not None:
+        options = replace(options, rate_per_second=settings.email_rate_per_second)
+    return Worker(
+        sessionmaker(engine),
+        {"email": settings.email_channel()},
+        secret=settings.require_secret(),
+        signer=settings.signer(),
+        mail_from=settings.mail_from,
+        public_url=settings.public_url,
+        options=options,
+    )

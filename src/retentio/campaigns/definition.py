@@ -38,12 +38,14 @@ from retentio.campaigns.templates import (
     TemplateError,
     Variant,
     check_template,
+    render_message,
 )
 from retentio.core.errors import DataError
 from retentio.core.vocabulary import PURPOSES
 
 __all__ = [
     "CHANNELS",
+    "SAMPLE_CONTEXT",
     "CampaignDefinition",
     "CampaignError",
     "parse_campaign",
@@ -70,6 +72,25 @@ _KEYS = {
     "message",
 }
 _MAX_ATTRIBUTION_DAYS = 365
+#: What a message may show (the worker's context), with sample values: every template is
+#: rendered with them when the campaign is saved, so a misspelt name or a reach out of the
+#: sandbox is refused then, not found in the first of 100,000 sends. A customer may lack some
+#: (no first name, no scores yet): ``{{ first_name | default('there') }}`` covers that.
+SAMPLE_CONTEXT: dict[str, Any] = {
+    "campaign": "sample",
+    "first_name": "Ida",
+    "locale": "da",
+    "order_count": 3,
+    "last_order_date": "2026-11-02",
+    "days_since_last_order": 31,
+    "p_alive": 0.42,
+    "churn_risk": 0.58,
+    "risk_band": "high",
+    "expected_purchases": 0.8,
+    "clv": 412.5,
+    "rfm_segment": "at_risk",
+    "unsubscribe_url": "https://retentio.invalid/u/sample",
+}
 
 
 class CampaignError(DataError):
@@ -121,7 +142,7 @@ def parse_campaign(data: Any) -> CampaignDefinition:
     return CampaignDefinition(
         name=name,
         segment=_text(data, "segment", required=True),
-        message=_message(data.get("message")),
+        message=_message(data.get("message"), offer=bool(data.get("offer_code"))),
         channel=channel,
         purpose=purpose,
         description=_text(data, "description", limit=1000),
@@ -214,7 +235,7 @@ def _quiet_hours(value: Any) -> tuple[QuietHours | None, str]:
     return QuietHours(start, end), str(policy)
 
 
-def _message(value: Any) -> MessageTemplate:
+def _message(value: Any, *, offer: bool) -> MessageTemplate:
     if not isinstance(value, Mapping) or not value:
         raise CampaignError("message", "a mapping of locales (en, da, nl...) to subject/html/text")
     default = value.get("default_locale", "en")
@@ -241,8 +262,11 @@ def _message(value: Any) -> MessageTemplate:
     if default not in variants:
         raise CampaignError("message.default_locale", f"{default!r} is not among the locales")
     template = MessageTemplate(variants, default_locale=default)
+    sample = SAMPLE_CONTEXT | ({"offer_code": "SAMPLE10"} if offer else {})
     try:
         check_template(template)
+        for locale in variants:
+            render_message(template, sample, locale=locale)
     except TemplateError as exc:
         raise CampaignError(f"message.{exc.locale}.{exc.part}", str(exc)) from None
     return template

@@ -149,6 +149,19 @@ class Worker:
         self._campaigns: dict[int, CampaignDefinition] = {}
         self._pacers = {channel: _Pacer(options.rate_per_second) for channel in channels}
 
+    def close(self) -> None:
+        """Close the channels' connections (a channel with a ``close`` method)."""
+        for channel in self.channels.values():
+            close = getattr(channel, "close", None)
+            if close is not None:
+                close()
+
+    def __enter__(self) -> Worker:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
     # -- the loop -------------------------------------------------------------------------
 
     def run(self, *, stop: threading.Event | None = None, until_idle: bool = False) -> BatchOutcome:

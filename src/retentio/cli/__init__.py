@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 
 from retentio.cli import apikey as _apikey  # noqa: F401  (registers apikey)
+from retentio.cli import campaigns as _campaigns  # noqa: F401  (registers campaign, worker)
 from retentio.cli import clv as _clv  # noqa: F401  (registers clv fit, predict, evaluate)
 from retentio.cli import data as _data  # noqa: F401  (registers demo-data and load)
 from retentio.cli import db as _db  # noqa: F401  (registers init and db)
