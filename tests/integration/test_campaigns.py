@@ -35,6 +35,7 @@ from retentio.core.clock import FixedClock
 from retentio.privacy import erase_person, is_marketable, withdraw_with_token
 from retentio.privacy.suppression import suppress
 from retentio.store.campaign_tables import CampaignAudience, Delivery
+from retentio.store.tables import Customer
 
 CUSTOMERS = [
     {"external_id": "ida", "email": "ida@example.com", "first_name": "Ida", "locale": "da-DK"},
@@ -318,3 +319,45 @@ def test_concurrent_workers_send_each_message_once(
             select(func.count()).select_from(Delivery).where(Delivery.status == "sent")
         ).scalar_one()
     assert owners == 300
+
+
+def test_best_hour_campaigns_go_out_at_each_customers_own_hour(migrated_engine: Engine) -> None:
+    from retentio.ingest import ingest_orders
+    from retentio.segments import refresh_scores
+
+    people = [
+        {"external_id": "evening", "email": "e@example.com", "time_zone": "Europe/Amsterdam"},
+        {"external_id": "morning", "email": "m@example.com", "time_zone": "America/New_York"},
+        {"external_id": "new", "email": "n@example.com"},
+    ]
+    add_shop(migrated_engine, people)  # one order each, a month before NOON at 11:00 UTC
+    local = {"evening": 19, "morning": 14}  # UTC hours: 20:00 Amsterdam, 09:00 New York
+    extra = [
+        {
+            "external_id": f"{name}-{k}",
+            "customer_id": name,
+            "ordered_at": (NOON - timedelta(days=10 + k)).replace(hour=hour).isoformat(),
+            "currency": "DKK",
+            "total": "100.00",
+        }
+        for name, hour in local.items()
+        for k in range(3)
+    ]
+    with Session(migrated_engine) as session:
+        ingest_orders(session, extra, secret=SECRET, actor="test")
+        refresh_scores(session, clock=FixedClock(NOON))
+    save(migrated_engine, campaign(send_time="best_hour"))
+    launch(migrated_engine)
+    with Session(migrated_engine) as session:
+        due = dict(
+            session.execute(
+                select(Customer.external_id, Delivery.not_before).join(
+                    Customer, Customer.id == Delivery.customer_id
+                )
+            ).all()
+        )
+    assert due["evening"] == NOON.replace(hour=19)  # 20:00 in Amsterdam, today
+    assert due["morning"] == NOON.replace(hour=14)  # 09:00 in New York (06:00 there now)
+    # "new" has one order, too few: the shop's best hour, the one most customers have (9 and
+    # 20 once each: the earlier), on the customer's clock: 09:00 in Copenhagen, tomorrow.
+    assert due["new"] == NOON.replace(day=4, hour=8)

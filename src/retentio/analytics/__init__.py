@@ -25,6 +25,7 @@ from retentio.analytics.repeat import repeat_purchase_rate
 from retentio.analytics.retention import churn_threshold_days, period_churn, threshold_churn
 from retentio.analytics.rfm import SEGMENTS, rfm, rfm_segments
 from retentio.analytics.schema import TRANSACTIONS_SCHEMA
+from retentio.analytics.send_time import best_hours
 from retentio.analytics.summary import calibration_holdout, purchase_timeline, summarize
 from retentio.analytics.value import customer_value, historical_clv, order_metrics
 
@@ -34,6 +35,7 @@ __all__ = [
     "TRANSACTIONS_SCHEMA",
     "DataRange",
     "LoadReport",
+    "best_hours",
     "calibration_holdout",
     "churn_threshold_days",
     "cohort_matrix",

@@ -14,8 +14,8 @@ flagged as exempt (transactional, explicitly) skip the guards.
   :func:`next_allowed` gives the first instant no cap blocks.
 - **Best hour.** Each customer's best hour is found from their own order, open and click
   times, read on their local clock: the most frequent hour, smoothed with its neighbours.
-  Below ``minimum`` observations there is none, and the shop's best hour (the same rule over
-  everyone's times) is used instead.
+  Below ``minimum`` observations there is none, and the shop's best hour is used instead:
+  the hour most customers have as their own (the earliest of equal ones).
 """
 
 from __future__ import annotations

@@ -1,5 +1,6 @@
-"""Stored customer scores: RFM and the BTYD predictions, computed over the whole store and
-written to ``customer_scores`` for segments to test (``retentio scores refresh``).
+"""Stored customer scores: RFM, the BTYD predictions and each customer's best hour to send
+at, computed over the whole store and written to ``customer_scores`` for segments to test
+and campaigns to time (``retentio scores refresh``).
 
 The scores are replaced in one transaction: a segment evaluated meanwhile sees the old set or
 the new one, never half of each. Erased customers get no scores.
@@ -14,6 +15,7 @@ from typing import Any
 from sqlalchemy import Table, delete, insert, select
 from sqlalchemy.orm import Session
 
+from retentio.analytics.send_time import best_hours
 from retentio.clv import compute_scores
 from retentio.core.clock import Clock, SystemClock
 from retentio.store.arrow import read_transactions
@@ -65,12 +67,18 @@ def refresh_scores(
     """Compute every customer's scores (observation end: today, UTC) and store them; commits."""
     now = (clock or SystemClock()).now()
     engine = session.get_bind()
-    scores = compute_scores(read_transactions(engine), today=now.date(), horizon=horizon)  # type: ignore[arg-type]
+    transactions = read_transactions(engine)  # type: ignore[arg-type]
+    scores = compute_scores(transactions, today=now.date(), horizon=horizon)
     c = CUSTOMERS.c
     begin_write(session)  # SQLite: no erasure between reading who is erased and the write
-    ids: dict[str, int] = dict(
-        session.execute(select(c.external_id, c.id).where(c.erased_at.is_(None))).all()
-    )
+    ids: dict[str, int] = {}
+    zones: dict[str, str | None] = {}
+    for external_id, customer_id, zone in session.execute(
+        select(c.external_id, c.id, c.time_zone).where(c.erased_at.is_(None))
+    ):
+        ids[external_id], zones[external_id] = customer_id, zone
+    orders = transactions.select(["customer_id", "ordered_at", "is_refund"]).to_pandas()
+    hours = best_hours(orders[~orders["is_refund"]], zones).to_dict()
     rows = []
     for external_id, values in scores.by_customer.items():
         customer_id = ids.get(external_id)
@@ -78,6 +86,7 @@ def refresh_scores(
             continue
         row: dict[str, Any] = {column: None for column in _COLUMNS.values()}
         row.update({_COLUMNS[k]: v for k, v in values.items() if k in _COLUMNS})
+        row["best_hour"] = hours.get(external_id)
         rows.append({**row, "customer_id": customer_id, "computed_at": now})
     session.execute(delete(SCORES))
     for start in range(0, len(rows), _CHUNK):
