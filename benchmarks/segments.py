@@ -36,6 +36,8 @@ import sqlite3
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -228,6 +230,46 @@ def fill_postgres(url: str, data: dict[str, Any]) -> None:
         db.execute("VACUUM ANALYZE")
 
 
+@contextmanager
+def filled_store(kind: str, postgres: str, data: dict[str, Any]) -> Iterator[str]:
+    """A fresh store of ``kind`` (sqlite or postgresql) filled with ``data``: its URL. The
+    store is deleted afterwards."""
+    workdir = Path(tempfile.mkdtemp(prefix=f"retentio-bench-{kind}-"))
+    pg_name = None
+    try:
+        if kind == "sqlite":
+            url = f"sqlite:///{workdir / 'bench.db'}"
+        else:
+            pg_name = f"retentio_bench_{secrets.token_hex(4)}"
+            with psycopg.connect(postgres, autocommit=True) as admin:
+                admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(pg_name)))
+            url = f"{postgres.rsplit('/', 1)[0]}/{pg_name}"
+        engine = make_engine(url)
+        upgrade(engine)
+        engine.dispose()
+        log(f"{kind}: filling the store")
+        started = time.perf_counter()
+        if kind == "sqlite":
+            fill_sqlite(workdir / "bench.db", data)
+        else:
+            fill_postgres(url, data)
+        engine = make_engine(url)
+        with engine.begin() as connection:  # what every order write keeps up to date
+            refresh_order_stats(connection, None)
+        engine.dispose()
+        log(f"{kind}: filled in {time.perf_counter() - started:.0f} s")
+        yield url
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+        if pg_name is not None:
+            with psycopg.connect(postgres, autocommit=True) as admin:
+                admin.execute(
+                    sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
+                        sql.Identifier(pg_name)
+                    )
+                )
+
+
 def measure(url: str, repeat: int) -> dict[str, Any]:
     engine = make_engine(url)
     clock = FixedClock(NOW)
@@ -304,40 +346,9 @@ def main() -> None:
         "databases": {},
     }
     for kind in args.databases.split(","):
-        workdir = Path(tempfile.mkdtemp(prefix=f"retentio-segments-{kind}-"))
-        pg_name = None
-        try:
-            if kind == "sqlite":
-                url = f"sqlite:///{workdir / 'bench.db'}"
-            else:
-                pg_name = f"retentio_bench_{secrets.token_hex(4)}"
-                with psycopg.connect(args.postgres, autocommit=True) as admin:
-                    admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(pg_name)))
-                url = f"{args.postgres.rsplit('/', 1)[0]}/{pg_name}"
-            engine = make_engine(url)
-            upgrade(engine)
-            engine.dispose()
-            log(f"{kind}: filling the store")
-            started = time.perf_counter()
-            if kind == "sqlite":
-                fill_sqlite(workdir / "bench.db", data)
-            else:
-                fill_postgres(url, data)
-            engine = make_engine(url)
-            with engine.begin() as connection:  # what every order write keeps up to date
-                refresh_order_stats(connection, None)
-            engine.dispose()
-            log(f"{kind}: filled in {time.perf_counter() - started:.0f} s; counting")
+        with filled_store(kind, args.postgres, data) as url:
+            log(f"{kind}: counting")
             result["databases"][kind] = measure(url, args.repeat)
-        finally:
-            shutil.rmtree(workdir, ignore_errors=True)
-            if pg_name is not None:
-                with psycopg.connect(args.postgres, autocommit=True) as admin:
-                    admin.execute(
-                        sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
-                            sql.Identifier(pg_name)
-                        )
-                    )
     RESULTS.mkdir(exist_ok=True)
     suffix = "" if args.customers == 1_000_000 else f"-{args.customers}"
     path = RESULTS / f"segments-{result['date']}{suffix}.json"

@@ -11,12 +11,13 @@ in which a message is sent again, with the same Message-ID, so the receiver can 
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Table, func, or_, select, update
+from sqlalchemy import Connection, Table, bindparam, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from retentio.store.campaign_tables import Delivery, DeliveryEvent
@@ -81,13 +82,28 @@ def claim(
     return sorted((Claimed(*row) for row in claimed), key=lambda c: c.id)
 
 
-def _mine(delivery_id: int, owner: str) -> Any:
+@functools.lru_cache(maxsize=8)
+def _finishing(attempted: bool, sent: bool) -> Any:
+    """The UPDATE of an outcome, built once: building it took longer than running it."""
     d = DELIVERIES.c
-    return (d.id == delivery_id) & (d.lease_owner == owner) & (d.status == "queued")
+    values: dict[str, Any] = {
+        "status": bindparam("b_status"),
+        "detail": bindparam("b_detail"),
+        "message_id": func.coalesce(bindparam("b_message_id"), d.message_id),
+        "lease_owner": None,
+        "lease_until": None,
+        "updated_at": bindparam("b_now"),
+    }
+    if attempted:
+        values["attempts"] = d.attempts + 1
+    if sent:
+        values |= {"sent_at": bindparam("b_now"), "provider_id": bindparam("b_provider_id")}
+    mine = (d.id == bindparam("b_id")) & (d.lease_owner == bindparam("b_owner"))
+    return update(DELIVERIES).where(mine & (d.status == "queued")).values(**values)
 
 
 def finish(
-    session: Session,
+    connection: Connection,
     delivery_id: int,
     *,
     owner: str,
@@ -98,28 +114,27 @@ def finish(
     provider_id: str | None = None,
     attempted: bool = True,
 ) -> bool:
-    """Record a final outcome (committed); False when the lease was lost meanwhile (another
+    """Record a final outcome on ``connection`` (the worker's autocommit connection, or a
+    transaction's that the caller commits); False when the lease was lost meanwhile (another
     worker took the row after it ran out, and its outcome stands)."""
-    values: dict[str, Any] = {
-        "status": status,
-        "detail": detail,
-        "lease_owner": None,
-        "lease_until": None,
-        "updated_at": now,
+    parameters = {
+        "b_id": delivery_id,
+        "b_owner": owner,
+        "b_status": status,
+        "b_detail": detail,
+        "b_message_id": message_id,
+        "b_now": now,
     }
-    if attempted:
-        values["attempts"] = DELIVERIES.c.attempts + 1
     if status == "sent":
-        values |= {"sent_at": now, "message_id": message_id, "provider_id": provider_id}
-    elif message_id is not None:
-        values["message_id"] = message_id
-    done = session.execute(update(DELIVERIES).where(_mine(delivery_id, owner)).values(**values))
-    session.commit()
-    return bool(done.rowcount)  # type: ignore[attr-defined]
+        parameters["b_provider_id"] = provider_id
+    # The connection, not the ORM: no ORM objects to synchronise, a third of the time; and
+    # in autocommit one round trip to PostgreSQL instead of three (BEGIN, UPDATE, COMMIT).
+    done = connection.execute(_finishing(attempted, status == "sent"), parameters)
+    return bool(done.rowcount)
 
 
 def reschedule(
-    session: Session,
+    connection: Connection,
     delivery_ids: Sequence[int],
     *,
     owner: str,
@@ -129,7 +144,7 @@ def reschedule(
     attempted: bool = False,
 ) -> None:
     """Put deliveries back in the queue, due at ``until`` (quiet hours, a frequency cap, or
-    the backoff after a transient failure: ``attempted``); committed."""
+    the backoff after a transient failure: ``attempted``), on ``connection`` as :func:`finish`."""
     if not delivery_ids:
         return
     d = DELIVERIES.c
@@ -142,12 +157,11 @@ def reschedule(
     }
     if attempted:
         values["attempts"] = d.attempts + 1
-    session.execute(
+    connection.execute(
         update(DELIVERIES)
         .where(d.id.in_(list(delivery_ids)), d.lease_owner == owner, d.status == "queued")
         .values(**values)
     )
-    session.commit()
 
 
 def backoff(attempts: int) -> timedelta:
@@ -163,10 +177,3 @@ def record_event(
     session.execute(
         EVENTS.insert().values(delivery_id=delivery_id, kind=kind, occurred_at=at, detail=detail)
     )
-
-
-def status_counts(session: Session, campaign_id: int) -> dict[str, int]:
-    """A campaign's deliveries by status."""
-    d = DELIVERIES.c
-    query = select(d.status, func.count()).where(d.campaign_id == campaign_id).group_by(d.status)
-    return {str(status): int(n) for status, n in session.execute(query)}

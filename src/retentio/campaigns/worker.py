@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
+from sqlalchemy import Connection
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
@@ -200,14 +201,22 @@ class Worker:
             by_channel: dict[str, list[Claimed]] = {}
             for delivery in claimed:
                 by_channel.setdefault(delivery.channel, []).append(delivery)
-            for channel, deliveries in by_channel.items():
-                self._dispatch(session, channel, deliveries, outcome)
+            with session.get_bind().engine.connect() as connection:
+                # Outcomes are single statements: each commits by itself, in one round trip.
+                writes = connection.execution_options(isolation_level="AUTOCOMMIT")
+                for channel, deliveries in by_channel.items():
+                    self._dispatch(session, writes, channel, deliveries, outcome)
         return outcome
 
     # -- one batch of one channel ------------------------------------------------------------
 
     def _dispatch(
-        self, session: Session, channel: str, deliveries: list[Claimed], outcome: BatchOutcome
+        self,
+        session: Session,
+        writes: Connection,
+        channel: str,
+        deliveries: list[Claimed],
+        outcome: BatchOutcome,
     ) -> None:
         now = self.clock.now()
         recipients = load_recipients(
@@ -218,6 +227,7 @@ class Worker:
             now=now,
             default_zone=self.options.default_zone,
         )
+        session.commit()  # no read transaction held open while sending
         held: dict[datetime, list[int]] = {}
         for delivery in deliveries:
             campaign = self._campaign(session, delivery.campaign_id)
@@ -225,7 +235,7 @@ class Worker:
             reason = self._refusal(delivery, recipient, channel)
             if reason is not None:
                 finish(
-                    session,
+                    writes,
                     delivery.id,
                     owner=self.name,
                     status="skipped",
@@ -239,7 +249,7 @@ class Worker:
             later, reason = self._timing(delivery, recipient, campaign, self.clock.now())
             if reason is not None and later is None:
                 finish(
-                    session,
+                    writes,
                     delivery.id,
                     owner=self.name,
                     status="skipped",
@@ -253,9 +263,9 @@ class Worker:
                 held.setdefault(later, []).append(delivery.id)
                 outcome.counts["held"] += 1
                 continue
-            outcome.counts[self._send(session, delivery, recipient, campaign)] += 1
+            outcome.counts[self._send(session, writes, delivery, recipient, campaign)] += 1
         for until, ids in held.items():
-            reschedule(session, ids, owner=self.name, until=until, now=now, detail="held")
+            reschedule(writes, ids, owner=self.name, until=until, now=now, detail="held")
 
     def _campaign(self, session: Session, campaign_id: int | None) -> CampaignDefinition:
         if campaign_id is None:  # pragma: no cover - journeys add sources without a campaign
@@ -313,6 +323,7 @@ class Worker:
     def _send(
         self,
         session: Session,
+        writes: Connection,
         delivery: Claimed,
         recipient: Recipient,
         campaign: CampaignDefinition,
@@ -332,7 +343,7 @@ class Worker:
             rendered = render_message(campaign.message, context, locale=recipient.locale)
         except TemplateError as exc:
             finish(
-                session,
+                writes,
                 delivery.id,
                 owner=self.name,
                 status="failed",
@@ -354,7 +365,7 @@ class Worker:
         done = self.clock.now()
         if result.status == "sent":
             finish(
-                session,
+                writes,
                 delivery.id,
                 owner=self.name,
                 status="sent",
@@ -368,7 +379,7 @@ class Worker:
         if result.status == "permanent":
             self._suppress(session, recipient, delivery, result, done)
             finish(
-                session,
+                session.connection(),
                 delivery.id,
                 owner=self.name,
                 status="bounced",
@@ -376,11 +387,12 @@ class Worker:
                 detail=result.detail[:500],
                 message_id=mid,
             )
+            session.commit()  # the suppression, its event and the outcome together
             return "bounced"
         tries = delivery.attempts + 1
         if tries >= self.options.max_attempts:
             finish(
-                session,
+                writes,
                 delivery.id,
                 owner=self.name,
                 status="failed",
@@ -391,7 +403,7 @@ class Worker:
             return "failed"
         log.info("delivery %s: %s; trying again", delivery.id, result.detail)
         reschedule(
-            session,
+            writes,
             [delivery.id],
             owner=self.name,
             until=done + backoff(tries),

@@ -282,7 +282,7 @@ def worker_command(
     with store_session(url):  # the database must be migrated
         pass
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    engine = make_engine(url)
+    engine = make_engine(url, relaxed_commits=True)
     options = WorkerOptions(batch=batch, lease=timedelta(seconds=lease), poll_seconds=poll)
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):

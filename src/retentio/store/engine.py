@@ -48,14 +48,29 @@ def normalise_url(url: str) -> str:
     )
 
 
-def make_engine(url: str = DEFAULT_DATABASE_URL, **kwargs: Any) -> Engine:
-    """An engine for ``url``; SQLite connections get WAL, foreign keys and a busy timeout."""
+def make_engine(
+    url: str = DEFAULT_DATABASE_URL, *, relaxed_commits: bool = False, **kwargs: Any
+) -> Engine:
+    """An engine for ``url``; SQLite connections get WAL, foreign keys and a busy timeout.
+
+    ``relaxed_commits`` (the delivery worker's engine) makes PostgreSQL commit without waiting
+    for the WAL to reach the disk (``synchronous_commit = off``): a commit then costs one
+    round trip instead of a flush, so a worker records hundreds of outcomes a second. If the
+    database server crashes (a restart flushes first), the outcomes of its last fraction of a
+    second are lost, and those messages are sent again with their Message-ID, for receivers
+    to drop; no message can be lost, because queued rows are written durably at the launch.
+    SQLite's WAL with ``synchronous = NORMAL`` makes the same trade already.
+    """
     target = normalise_url(url)
     if make_url(target).get_backend_name() == "sqlite":
         engine = create_engine(target, **kwargs)
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
     options = {"pool_pre_ping": True, "pool_size": 10, "max_overflow": 20, **kwargs}
+    if relaxed_commits:
+        connect = dict(options.get("connect_args", {}))
+        connect["options"] = f"{connect.get('options', '')} -c synchronous_commit=off".strip()
+        options["connect_args"] = connect
     return create_engine(target, **options)
 
 
