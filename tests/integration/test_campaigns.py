@@ -361,3 +361,21 @@ def test_best_hour_campaigns_go_out_at_each_customers_own_hour(migrated_engine: 
     # "new" has one order, too few: the shop's best hour, the one most customers have (9 and
     # 20 once each: the earlier), on the customer's clock: 09:00 in Copenhagen, tomorrow.
     assert due["new"] == NOON.replace(day=4, hour=8)
+
+
+def test_erasure_leaves_no_address_in_the_outbox(shop: Engine, sink: tuple[Sink, int]) -> None:
+    from privacy_helpers import dump_every_table
+
+    handler, port = sink
+    handler.refuse = {"bob@example.com": "550 5.1.1 <bob@example.com>: no such user"}
+    save(shop, campaign())
+    launch(shop)
+    worker, channel = make_worker(shop, port, FixedClock(NOON))
+    with channel:
+        worker.run(until_idle=True)
+    assert "bob@example.com" in dump_every_table(shop)["deliveries"]  # the server's answer
+    with Session(shop) as session:
+        report = erase_person(session, SECRET, "bob", actor="test")
+    assert report.deliveries_scrubbed == 1
+    dumped = dump_every_table(shop)
+    assert not [table for table, rows in dumped.items() if "bob@example.com" in rows]

@@ -273,6 +273,9 @@ class ErasureOut(BaseModel):
     suppressions_added: int
     idempotency_keys_scrubbed: int
     derived_deleted: int = Field(description="Stored scores and segment memberships deleted.")
+    deliveries_scrubbed: int = Field(
+        description="Messages whose server answers were emptied (queued ones are skipped)."
+    )
 
 
 class AuditOut(BaseModel):

@@ -40,6 +40,7 @@ from retentio.privacy.audit import record_access
 from retentio.privacy.consent import append_event
 from retentio.privacy.errors import NotFoundError
 from retentio.privacy.suppression import add_suppression
+from retentio.store.campaign_tables import Delivery, DeliveryEvent
 from retentio.store.tables import (
     AuditEntry,
     Consent,
@@ -77,6 +78,7 @@ class ErasureReport:
     suppressions_added: int = 0
     idempotency_keys_scrubbed: int = 0
     derived_deleted: int = 0
+    deliveries_scrubbed: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready: the fields above, ``erased_at`` as ISO 8601."""
@@ -192,6 +194,27 @@ def _scrub_audit(session: Session, row: Customer, pattern: re.Pattern[str]) -> N
             entry.details = {"redacted": True}
 
 
+def _scrub_deliveries(session: Session, row: Customer, now: datetime) -> int:
+    """The person's messages: the servers' answers (a bounce may quote the address) and the
+    events' details are emptied; messages still queued are skipped. The rows stay, with ids
+    only, so campaign reports keep their counts."""
+    mine = Delivery.customer_id == row.id
+    session.execute(
+        update(Delivery)
+        .where(mine, Delivery.status == "queued")
+        .values(status="skipped", lease_owner=None, lease_until=None, updated_at=now)
+    )
+    scrubbed = _count(
+        session.execute(update(Delivery).where(mine).values(detail="erased", provider_id=None))
+    )
+    session.execute(
+        update(DeliveryEvent)
+        .where(DeliveryEvent.delivery_id.in_(select(Delivery.id).where(mine)))
+        .values(detail=None)
+    )
+    return scrubbed
+
+
 def _count(result: Result[Any]) -> int:
     return int(cast("CursorResult[Any]", result).rowcount)
 
@@ -225,6 +248,7 @@ def erase_customer_row(
     ) + _count(
         session.execute(delete(SegmentMembership).where(SegmentMembership.customer_id == row.id))
     )
+    deliveries = _scrub_deliveries(session, row, now)
     orders = session.scalar(select(func.count()).where(Order.customer_id == row.id)) or 0
     session.execute(
         update(Customer)
@@ -255,6 +279,7 @@ def erase_customer_row(
         suppressions_added=suppressions,
         idempotency_keys_scrubbed=keys,
         derived_deleted=derived,
+        deliveries_scrubbed=deliveries,
     )
     details = {k: v for k, v in report.to_dict().items() if type(v) is int}
     record_access(session, actor, "person.erase", row.id, {**details, "reason": reason}, now=now)
