@@ -77,6 +77,11 @@ class Settings(BaseSettings):
         description="The share of customers in the global control group, who get no marketing "
         "from any campaign, to measure the whole programme (0: none; e.g. 0.05)",
     )
+    serve_worker: bool = Field(
+        default=True,
+        description="Whether `retentio serve` sends campaign messages itself, in a thread "
+        "(needs RETENTIO_SMTP_URL); false when separate `retentio worker` processes do",
+    )
     email_rate_per_second: float | None = Field(
         default=None,
         gt=0,

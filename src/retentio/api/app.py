@@ -24,6 +24,7 @@ from retentio.api.problems import ProblemBody, install_problem_handlers
 from retentio.api.ratelimit import RateLimiter
 from retentio.api.routes import (
     analytics,
+    campaigns,
     consent,
     customers,
     health,
@@ -33,7 +34,8 @@ from retentio.api.routes import (
     segments,
 )
 from retentio.api.scores import ScoreCache
-from retentio.bootstrap import Settings
+from retentio.bootstrap import Settings, build_worker
+from retentio.campaigns import Worker
 from retentio.core.errors import ConfigurationError
 from retentio.store import current_revision, head_revision, make_engine
 from retentio.store.arrow import read_transactions
@@ -132,6 +134,29 @@ class _Checkpointer:
         self._thread.join(timeout=10)
 
 
+class _DeliveryThread:
+    """The delivery worker, in a thread of the server process until it stops."""
+
+    def __init__(self, worker: Worker) -> None:
+        self._worker = worker
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="retentio-worker", daemon=True)
+        self._thread.start()
+        _log.info("delivery worker %s started in the server", worker.name)
+
+    def _run(self) -> None:
+        try:
+            self._worker.run(stop=self._stop)
+        except Exception:  # a crash must not pass silently: the outbox waits meanwhile
+            _log.exception("the delivery worker stopped on an error; queued messages wait")
+        finally:
+            self._worker.close()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=30)
+
+
 def create_app(config: ApiConfig) -> FastAPI:
     """The API on the database ``config.database_url`` (migrated to this version)."""
     engine = make_engine(config.database_url)
@@ -158,7 +183,10 @@ def create_app(config: ApiConfig) -> FastAPI:
         # too: what it does to latency is not known.)
         gc.set_threshold(GC_YOUNG_THRESHOLD, 20, 100)
         checkpoints = _Checkpointer(engine) if sqlite else None
+        delivery = _DeliveryThread(config.delivery_worker()) if config.delivery_worker else None
         yield
+        if delivery is not None:
+            delivery.stop()
         if checkpoints is not None:
             checkpoints.stop()
         app.state.write_lock.close()
@@ -187,13 +215,14 @@ def create_app(config: ApiConfig) -> FastAPI:
     install_problem_handlers(app)
     app.add_middleware(SecurityHeaders)
     app.state.signer = config.signer
-    for module in (health, ingest, customers, consent, privacy, analytics, segments):
+    for module in (health, ingest, customers, consent, privacy, analytics, segments, campaigns):
         app.include_router(module.router, prefix=API_PREFIX)
     app.include_router(pages.router)
     extra: tuple[type[BaseModel], ...] = (
         *ingest.BATCH_MODELS,
         *consent.BODY_MODELS,
         *segments.BODY_MODELS,
+        *campaigns.BODY_MODELS,
     )
     app.openapi = _openapi(app, extra)  # type: ignore[method-assign]
     return app
@@ -210,5 +239,29 @@ def app_from_settings() -> FastAPI:
             public_url=settings.public_url,
             rate_per_second=settings.api_rate_per_second,
             rate_burst=settings.api_rate_burst,
+            global_control=settings.global_control,
+            delivery_worker=_worker_of(settings),
         )
     )
+
+
+def _worker_of(settings: Settings) -> Callable[[], Worker] | None:
+    """The in-process delivery worker of ``settings``: none without an SMTP server, or when
+    ``RETENTIO_SERVE_WORKER`` is false (workers run apart)."""
+    if not settings.serve_worker:
+        return None
+    if not settings.smtp_url:
+        _log.warning("RETENTIO_SMTP_URL is not set: campaign messages are queued, not sent")
+        return None
+    # Checked now, so that a missing setting stops the server instead of the thread.
+    engine = make_engine(settings.database_url)
+    try:
+        build_worker(settings, engine).close()
+    finally:
+        engine.dispose()
+
+    def make() -> Worker:
+        engine = make_engine(settings.database_url, relaxed_commits=True)
+        return build_worker(settings, engine)
+
+    return make

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 
+from retentio.campaigns import Worker
 from retentio.core.signing import Signer
 
 __all__ = ["ApiConfig"]
@@ -20,7 +22,8 @@ class ApiConfig:
     (withdrawal), whose base is ``public_url`` (e.g. https://shop.example/retentio) when the
     server sits behind a proxy, else the URL the request came in on. A verified API key is
     remembered for ``key_cache_seconds`` (a revocation takes effect within that time; 0: every
-    request looks its key up).
+    request looks its key up). ``delivery_worker`` builds the worker that the server runs
+    in a thread while it serves (``retentio serve``'s default when SMTP is configured).
     """
 
     database_url: str
@@ -35,3 +38,8 @@ class ApiConfig:
     signer: Signer | None = None
     public_url: str | None = None
     key_cache_seconds: float = 1.0
+    #: The share of customers in the global control group, for campaign launches.
+    global_control: float = 0.0
+    #: Builds the delivery worker the server runs in a thread (None: messages are queued and
+    #: sent by a separate ``retentio worker``).
+    delivery_worker: Callable[[], Worker] | None = None

@@ -17,6 +17,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from retentio.campaigns import CampaignError, CampaignNotFound, CampaignStateError
 from retentio.core.errors import ConfigurationError, DataError, RetentioError
 from retentio.core.signing import TokenError
 from retentio.privacy.errors import NotFoundError
@@ -42,6 +43,7 @@ TYPES: dict[str, tuple[int, str]] = {
     "method-not-allowed": (405, "Method not allowed"),
     "invalid-token": (400, "The token is not valid"),
     "token-expired": (410, "The token has expired or was already used"),
+    "conflict": (409, "The resource's state does not allow this"),
     "idempotency-in-flight": (409, "A request with this Idempotency-Key is still in progress"),
     "payload-too-large": (413, "The request body is too large"),
     "unsupported-media-type": (415, "The request body must be application/json"),
@@ -175,6 +177,19 @@ def install_problem_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(SegmentError)
     async def _segment(_request: Request, exc: SegmentError) -> JSONResponse:
+        errors = [{"field": exc.path, "message": exc.reason}]
+        return Problem("validation-error", str(exc), errors=errors).response()
+
+    @app.exception_handler(CampaignNotFound)
+    async def _no_campaign(_request: Request, exc: CampaignNotFound) -> JSONResponse:
+        return Problem("not-found", exc.reason).response()
+
+    @app.exception_handler(CampaignStateError)
+    async def _campaign_state(_request: Request, exc: CampaignStateError) -> JSONResponse:
+        return Problem("conflict", exc.reason).response()
+
+    @app.exception_handler(CampaignError)
+    async def _campaign(_request: Request, exc: CampaignError) -> JSONResponse:
         errors = [{"field": exc.path, "message": exc.reason}]
         return Problem("validation-error", str(exc), errors=errors).response()
 

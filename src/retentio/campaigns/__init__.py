@@ -23,6 +23,7 @@ from retentio.campaigns.holdout import (
 )
 from retentio.campaigns.service import (
     CampaignNotFound,
+    CampaignStateError,
     LaunchResult,
     SavedCampaign,
     find_campaign,
@@ -51,6 +52,7 @@ __all__ = [
     "CampaignDefinition",
     "CampaignError",
     "CampaignNotFound",
+    "CampaignStateError",
     "FrequencyCap",
     "LaunchResult",
     "Limits",

@@ -31,6 +31,7 @@ from retentio.store.transactions import begin_write
 
 __all__ = [
     "CampaignNotFound",
+    "CampaignStateError",
     "LaunchResult",
     "SavedCampaign",
     "find_campaign",
@@ -45,6 +46,10 @@ DELIVERIES: Table = Delivery.__table__  # type: ignore[assignment]
 CUSTOMERS: Table = Customer.__table__  # type: ignore[assignment]
 SCORES: Table = CustomerScore.__table__  # type: ignore[assignment]
 _BATCH = 50_000
+
+
+class CampaignStateError(CampaignError):
+    """A change the campaign's state forbids (launching twice, editing a launched one)."""
 
 
 class CampaignNotFound(CampaignError):
@@ -145,7 +150,7 @@ def save_campaign(session: Session, data: Any, *, replace: bool = False) -> Save
     if row is not None and (not replace or row.status != "draft"):
         why = "launched: it cannot change" if row.status != "draft" else "exists (use replace)"
         session.rollback()
-        raise CampaignError("name", f"campaign {definition.name!r} {why}")
+        raise CampaignStateError("name", f"campaign {definition.name!r} {why}")
     if row is None:
         row = Campaign(name=definition.name, status="draft")
         session.add(row)
@@ -156,7 +161,7 @@ def save_campaign(session: Session, data: Any, *, replace: bool = False) -> Save
         session.commit()
     except IntegrityError:  # the same name saved at the same moment
         session.rollback()
-        raise CampaignError("name", f"campaign {definition.name!r} exists") from None
+        raise CampaignStateError("name", f"campaign {definition.name!r} exists") from None
     return _saved(row)
 
 
@@ -209,7 +214,7 @@ def launch_campaign(
     row = _row(session, name, lock=True)
     if row.status != "draft":
         session.rollback()
-        raise CampaignError("name", f"campaign {row.name!r} was launched already")
+        raise CampaignStateError("name", f"campaign {row.name!r} was launched already")
     definition = parse_campaign(row.definition)
     send_at = max(definition.send_at or now, now)
     arms: dict[str, int] = {"treated": 0, "control": 0, "global": 0}
