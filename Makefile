@@ -12,7 +12,7 @@ PORT ?= 8000
 
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 
-.PHONY: run test install install-dev lint typecheck layers unit bench bench-models bench-store bench-api bench-segments clean
+.PHONY: run test install install-dev lint typecheck layers unit bench bench-models bench-store bench-api bench-segments bench-campaigns clean
 
 $(UV):
 	$(PYTHON) -m venv $(TOOLS)
@@ -78,3 +78,6 @@ bench-api: install-dev
 
 bench-segments: install-dev
 	$(BIN)/python benchmarks/segments.py
+
+bench-campaigns: install-dev
+	$(BIN)/python benchmarks/campaigns.py --workers 3
