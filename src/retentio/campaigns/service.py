@@ -24,7 +24,7 @@ from retentio.campaigns.guards import customer_zone, next_at_hour
 from retentio.campaigns.holdout import in_global_control, in_holdout
 from retentio.core.clock import Clock, SystemClock
 from retentio.segments import SegmentNotFound, find_segment, member_ids
-from retentio.store.bulk import bulk_insert
+from retentio.store.bulk import copy_rows
 from retentio.store.campaign_tables import Campaign, CampaignAudience, Delivery
 from retentio.store.tables import Customer, CustomerScore
 from retentio.store.transactions import begin_write
@@ -222,18 +222,20 @@ def launch_campaign(
     audience: list[tuple[int, int, str]] = []
     deliveries: list[tuple[str, int, int, str, str, str, datetime]] = []
     due = _due_times(definition, send_at, _shop_hour(session))
+    campaign_id, channel, purpose, holdout = row.id, row.channel, row.purpose, definition.holdout
+    global_share = 0.0 if definition.exempt else global_control
     for customer_id, zone, hour in _members(session, definition, now):
-        if in_global_control(customer_id, global_control) and not definition.exempt:
+        if global_share and in_global_control(customer_id, global_share):
             arm = "global"
-        elif in_holdout(key, customer_id, definition.holdout):
+        elif in_holdout(key, customer_id, holdout):
             arm = "control"
         else:
             arm = "treated"
             deliveries.append(
-                (key, row.id, customer_id, row.channel, row.purpose, "queued", due(zone, hour))
+                (key, campaign_id, customer_id, channel, purpose, "queued", due(zone, hour))
             )
         arms[arm] += 1
-        audience.append((row.id, customer_id, arm))
+        audience.append((campaign_id, customer_id, arm))
         if len(audience) >= _BATCH:
             _write(connection, audience, deliveries)
     _write(connection, audience, deliveries)
@@ -266,8 +268,8 @@ _DELIVERY_COLUMNS = (
 
 def _write(connection: Any, audience: list[Any], deliveries: list[Any]) -> None:
     """Insert and empty the batches."""
-    bulk_insert(connection, AUDIENCE, _AUDIENCE_COLUMNS, audience)
-    bulk_insert(connection, DELIVERIES, _DELIVERY_COLUMNS, deliveries)
+    copy_rows(connection, AUDIENCE, _AUDIENCE_COLUMNS, audience)
+    copy_rows(connection, DELIVERIES, _DELIVERY_COLUMNS, deliveries)
     audience.clear()
     deliveries.clear()
 

@@ -26,7 +26,7 @@ from sqlalchemy.engine import Dialect
 
 from retentio.store.params import is_postgres
 
-__all__ = ["bind_rows", "bulk_insert", "insert_under"]
+__all__ = ["bind_rows", "bulk_insert", "copy_rows", "insert_under"]
 
 
 Row = Sequence[Any]
@@ -72,6 +72,32 @@ def bulk_insert(
         inserted = connection.exec_driver_sql(sql + " RETURNING (xmax = 0)", payload).scalars()
         return sum(1 for new in inserted if new)
     return connection.exec_driver_sql(sql, payload).rowcount
+
+
+def copy_rows(
+    connection: Connection, table: Table, columns: Sequence[str], rows: Sequence[Row]
+) -> None:
+    """Append ``rows`` (plain values: ints, strings, aware datetimes) to ``table``, in the
+    connection's transaction: PostgreSQL's ``COPY`` (binary), else :func:`bulk_insert`. For
+    new rows only (no conflict handling): a campaign launch's audience and outbox, where
+    COPY takes half the time of an INSERT of the rows as JSON."""
+    if not rows:
+        return
+    if not is_postgres(connection):
+        bulk_insert(connection, table, columns, rows)
+        return
+    quote = connection.dialect.identifier_preparer.quote
+    names = ", ".join(quote(c) for c in columns)
+    driver = connection.connection.driver_connection
+    assert driver is not None  # noqa: S101 (an open connection)
+    with (
+        driver.cursor() as cursor,
+        cursor.copy(
+            f"COPY {quote(table.name)} ({names}) FROM STDIN"  # noqa: S608 (names from the metadata)
+        ) as copy,
+    ):
+        for row in rows:
+            copy.write_row(row)
 
 
 def insert_under(

@@ -57,17 +57,20 @@ class Campaign(Base):
 
 class CampaignAudience(Base):
     """Who a launched campaign was for, and in which arm: ``treated``, ``control`` (its
-    holdout) or ``global`` (the global control group, which gets no marketing)."""
+    holdout) or ``global`` (the global control group, which gets no marketing).
+
+    No foreign keys, here and on ``deliveries``' customer and campaign: a launch writes a
+    million rows, and PostgreSQL's check of each key (a locking look-up per row and key) took
+    two thirds of its time (200,000 rows: 2.5 s with the keys, 0.5 s without, measured). The
+    ids are read from their tables in the launch's own transaction, customers are never
+    deleted (erasure keeps the row, pseudonymised) and campaigns neither.
+    """
 
     __tablename__ = "campaign_audience"
     __table_args__ = {"sqlite_with_rowid": False}
 
-    campaign_id: Mapped[int] = mapped_column(
-        ForeignKey("campaigns.id", ondelete="CASCADE"), primary_key=True
-    )
-    customer_id: Mapped[int] = mapped_column(
-        ForeignKey("customers.id", ondelete="CASCADE"), primary_key=True
-    )
+    campaign_id: Mapped[int] = mapped_column(primary_key=True)
+    customer_id: Mapped[int] = mapped_column(primary_key=True)
     arm: Mapped[str] = mapped_column(String(10))
 
 
@@ -99,8 +102,8 @@ class Delivery(Base):
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     source: Mapped[str] = mapped_column(String(100))
-    campaign_id: Mapped[int | None] = mapped_column(ForeignKey("campaigns.id"))
-    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"))
+    campaign_id: Mapped[int | None]  # no foreign keys: see CampaignAudience
+    customer_id: Mapped[int]
     channel: Mapped[str] = mapped_column(String(20))
     purpose: Mapped[str] = mapped_column(String(20))
     status: Mapped[str] = mapped_column(String(20), default="queued")
