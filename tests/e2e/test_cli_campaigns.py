@@ -179,3 +179,44 @@ def test_bad_definitions_and_names_get_clear_errors(store: str, tmp_path: Path) 
     no_smtp = invoke("worker", "--until-idle")
     assert isinstance(no_smtp.exception, ConfigurationError)
     assert "RETENTIO_SMTP_URL" in str(no_smtp.exception)
+
+
+JOURNEY = """\
+name: welcome-back
+trigger: {segment: buyers}
+holdout: 0
+quiet_hours: false
+steps:
+  - send:
+      message:
+        en: {subject: "Welcome back", text: "Hi {{ first_name | default('there') }}"}
+  - wait: {days: 2}
+  - send:
+      message:
+        en: {subject: "Anything we can help with?", text: "Reply to this mail."}
+"""
+
+
+def test_journey_create_list_pause_resume(store: str, tmp_path: Path, inbox: Inbox) -> None:
+    (tmp_path / "journey.yaml").write_text(JOURNEY)
+    created = invoke("journey", "create", "journey.yaml")
+    assert created.exit_code == 0, created.output
+    assert "Saved journey welcome-back (active): 3 steps, entered by segment buyers" in (
+        created.output
+    )
+    # Customers enter at the segment's next refresh; the worker sends the first message.
+    (tmp_path / "buyers.yaml").write_text("name: buyers\nwhere: {order_count: {gte: 2}}\n")
+    assert invoke("segment", "create", "buyers.yaml").exit_code == 0
+    assert invoke("segment", "refresh", "buyers").exit_code == 0
+    worked = invoke("worker", "--until-idle", "--poll", "0.05")
+    assert worked.exit_code == 0, worked.output
+    welcomed = [m for m in inbox.received if m["Subject"] == "Welcome back"]
+    listed = json.loads(invoke("journey", "list", "--json").stdout)
+    assert listed[0]["entries"] == {"active": len(welcomed)} and len(welcomed) > 0
+    paused = invoke("journey", "pause", "welcome-back")
+    assert "welcome-back (paused)" in paused.output
+    assert "welcome-back (active)" in invoke("journey", "resume", "welcome-back").output
+    shown = json.loads(invoke("journey", "show", "welcome-back").stdout)
+    assert [s["kind"] for s in shown["steps"]] == ["send", "wait", "send"]
+    again = invoke("journey", "create", "journey.yaml")
+    assert "exists" in str(again.exception)

@@ -29,6 +29,7 @@ from retentio.api.routes import (
     customers,
     health,
     ingest,
+    journeys,
     pages,
     privacy,
     segments,
@@ -215,7 +216,8 @@ def create_app(config: ApiConfig) -> FastAPI:
     install_problem_handlers(app)
     app.add_middleware(SecurityHeaders)
     app.state.signer = config.signer
-    for module in (health, ingest, customers, consent, privacy, analytics, segments, campaigns):
+    routers = (health, ingest, customers, consent, privacy, analytics, segments, campaigns)
+    for module in (*routers, journeys):
         app.include_router(module.router, prefix=API_PREFIX)
     app.include_router(pages.router)
     extra: tuple[type[BaseModel], ...] = (
@@ -223,6 +225,7 @@ def create_app(config: ApiConfig) -> FastAPI:
         *consent.BODY_MODELS,
         *segments.BODY_MODELS,
         *campaigns.BODY_MODELS,
+        *journeys.BODY_MODELS,
     )
     app.openapi = _openapi(app, extra)  # type: ignore[method-assign]
     return app

@@ -13,6 +13,8 @@ __all__ = [
     "CampaignPreviewIn",
     "CampaignPreviewOut",
     "CampaignReportOut",
+    "JourneyIn",
+    "JourneyOut",
     "LaunchOut",
 ]
 
@@ -114,3 +116,41 @@ class CampaignReportOut(BaseModel):
     )
     incremental_revenue: dict[str, float | None]
     verdict: str
+
+
+class JourneyIn(BaseModel):
+    """A journey definition (docs/campaigns.md#journeys): a trigger, steps and a goal."""
+
+    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]{0,59}$", examples=["winback"])
+    description: str = Field(default="", max_length=1000)
+    trigger: dict[str, str] = Field(
+        description="{segment: <saved segment>} or {event: <event name>}",
+        examples=[{"segment": "lapsing-buyers"}],
+    )
+    goal: str | None = Field(default=None, description="order: an order after entering ends it")
+    re_entry: bool | dict[str, int] = Field(default=False, description="or {after_days: n}")
+    holdout: float = Field(default=0.1, ge=0, le=0.5)
+    channel: str = "email"
+    purpose: str = "marketing"
+    quiet_hours: dict[str, Any] | bool | None = None
+    offer_code: str | None = None
+    steps: list[dict[str, Any]] = Field(
+        description="send {message}, wait {days, hours, until}, branch {if, goto}, "
+        "split [{weight, goto}], exit {}; each may have an id",
+    )
+
+
+class JourneyOut(BaseModel):
+    """A journey and its entrants by status."""
+
+    id: int
+    name: str
+    description: str
+    status: str = Field(description="active or paused")
+    trigger: dict[str, str]
+    goal: str | None
+    holdout: float
+    channel: str
+    steps: list[dict[str, str]]
+    created_at: datetime
+    entries: dict[str, int] = Field(description="active, done, exited, goal, control")

@@ -17,7 +17,14 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from retentio.campaigns import CampaignError, CampaignNotFound, CampaignStateError
+from retentio.campaigns import (
+    CampaignError,
+    CampaignNotFound,
+    CampaignStateError,
+    JourneyConflict,
+    JourneyError,
+    JourneyNotFound,
+)
 from retentio.core.errors import ConfigurationError, DataError, RetentioError
 from retentio.core.signing import TokenError
 from retentio.privacy.errors import NotFoundError
@@ -190,6 +197,19 @@ def install_problem_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(CampaignError)
     async def _campaign(_request: Request, exc: CampaignError) -> JSONResponse:
+        errors = [{"field": exc.path, "message": exc.reason}]
+        return Problem("validation-error", str(exc), errors=errors).response()
+
+    @app.exception_handler(JourneyNotFound)
+    async def _no_journey(_request: Request, exc: JourneyNotFound) -> JSONResponse:
+        return Problem("not-found", exc.reason).response()
+
+    @app.exception_handler(JourneyConflict)
+    async def _journey_exists(_request: Request, exc: JourneyConflict) -> JSONResponse:
+        return Problem("conflict", exc.reason).response()
+
+    @app.exception_handler(JourneyError)
+    async def _journey(_request: Request, exc: JourneyError) -> JSONResponse:
         errors = [{"field": exc.path, "message": exc.reason}]
         return Problem("validation-error", str(exc), errors=errors).response()
 

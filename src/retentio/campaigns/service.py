@@ -192,8 +192,9 @@ def find_campaign(session: Session, name: str | int) -> SavedCampaign:
 
 
 def list_campaigns(session: Session) -> list[SavedCampaign]:
-    """Every campaign, newest first."""
-    rows = session.scalars(select(Campaign).order_by(Campaign.id.desc()))
+    """Every campaign, newest first (journeys' steps are listed with their journey)."""
+    query = select(Campaign).where(Campaign.journey_id.is_(None)).order_by(Campaign.id.desc())
+    rows = session.scalars(query)
     return [_saved(row) for row in rows]
 
 

@@ -15,7 +15,9 @@ For each claimed delivery, in order:
    tried again after a growing wait (1 minute to 12 hours) until ``max_attempts``; a permanent
    one (a hard bounce) suppresses the address.
 
-Any number of workers may run: each claim is a lease (see :mod:`retentio.campaigns.outbox`).
+Before each claim the worker moves the journeys' entrants along (:mod:`retentio.campaigns.
+journeys`), which queues their messages. Any number of workers may run: each claim is a lease
+(see :mod:`retentio.campaigns.outbox`), and each journey is advanced by one worker at a time.
 """
 
 from __future__ import annotations
@@ -45,6 +47,7 @@ from retentio.campaigns.guards import (
     next_allowed,
     quiet_until,
 )
+from retentio.campaigns.journeys import advance_journeys
 from retentio.campaigns.outbox import Claimed, backoff, claim, finish, record_event, reschedule
 from retentio.campaigns.recipients import Recipient, load_recipients
 from retentio.campaigns.templates import TemplateError, render_message
@@ -185,9 +188,11 @@ class Worker:
         return total
 
     def run_once(self) -> BatchOutcome:
-        """Claim one batch and deal with each delivery in it."""
+        """Move the journeys' entrants along (queueing their messages), then claim one batch
+        and deal with each delivery in it."""
         outcome = BatchOutcome()
         with self.sessions() as session:
+            advance_journeys(session, clock=self.clock)
             now = self.clock.now()
             claimed = claim(
                 session,

@@ -28,14 +28,62 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from retentio.store.tables import Base
 
-__all__ = ["Campaign", "CampaignAudience", "Delivery", "DeliveryEvent"]
+__all__ = ["Campaign", "CampaignAudience", "Delivery", "DeliveryEvent", "Journey", "JourneyEntry"]
 
 #: 64-bit ids on PostgreSQL; SQLite's INTEGER PRIMARY KEY (its rowid) is 64-bit already.
 BigId = BigInteger().with_variant(Integer(), "sqlite")
 
 
+class Journey(Base):
+    """An automated journey: a trigger, steps, a goal; ``status`` active or paused. The
+    triggers seen so far end at ``cursor`` (the last entry or event taken in)."""
+
+    __tablename__ = "journeys"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(60), unique=True)
+    definition: Mapped[dict[str, Any]]
+    status: Mapped[str] = mapped_column(String(20), default="active")
+    created_at: Mapped[datetime] = mapped_column(server_default=func.now())
+    activated_at: Mapped[datetime]
+    cursor: Mapped[datetime]
+
+
+class JourneyEntry(Base):
+    """One customer's way through a journey: the step they are at and when it is due.
+    ``status``: active, done (ran out of steps), exited (an exit step), goal (the goal
+    happened), control (held out: recorded for the lift, sent nothing)."""
+
+    __tablename__ = "journey_entries"
+    __table_args__ = (
+        Index(
+            "uq_journey_entries_active",
+            "journey_id",
+            "customer_id",
+            unique=True,
+            sqlite_where=text("status = 'active'"),
+            postgresql_where=text("status = 'active'"),
+        ),
+        Index("ix_journey_entries_due", "journey_id", "status", "due_at"),
+        Index("ix_journey_entries_customer", "customer_id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    journey_id: Mapped[int] = mapped_column(ForeignKey("journeys.id", ondelete="CASCADE"))
+    customer_id: Mapped[int]
+    arm: Mapped[str] = mapped_column(String(10))
+    status: Mapped[str] = mapped_column(String(20))
+    step: Mapped[int] = mapped_column(Integer, default=0)
+    path: Mapped[str] = mapped_column(String(200), default="")
+    entered_at: Mapped[datetime]
+    due_at: Mapped[datetime]
+    ended_at: Mapped[datetime | None]
+
+
 class Campaign(Base):
-    """A one-off campaign: a saved segment, a message, a channel, a schedule, a holdout."""
+    """A one-off campaign: a saved segment, a message, a channel, a schedule, a holdout. A
+    journey's send step is a campaign too (``journey_id`` set, no segment), so that the worker
+    sends both alike."""
 
     __tablename__ = "campaigns"
 
@@ -43,7 +91,8 @@ class Campaign(Base):
     name: Mapped[str] = mapped_column(String(100), unique=True)
     channel: Mapped[str] = mapped_column(String(20))
     purpose: Mapped[str] = mapped_column(String(20))
-    segment_id: Mapped[int] = mapped_column(ForeignKey("segments.id"))
+    segment_id: Mapped[int | None] = mapped_column(ForeignKey("segments.id"))
+    journey_id: Mapped[int | None] = mapped_column(ForeignKey("journeys.id"))
     #: The definition as given (message, send time, quiet hours, ...), YAML/JSON decoded.
     definition: Mapped[dict[str, Any]]
     holdout: Mapped[float] = mapped_column(Float)
@@ -98,11 +147,13 @@ class Delivery(Base):
         # Frequency caps: a customer's sends, by time.
         Index("ix_deliveries_customer_sent", "customer_id", "sent_at"),
         Index("ix_deliveries_campaign_status", "campaign_id", "status"),
+        Index("ix_deliveries_journey_entry", "journey_entry_id"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     source: Mapped[str] = mapped_column(String(100))
     campaign_id: Mapped[int | None]  # no foreign keys: see CampaignAudience
+    journey_entry_id: Mapped[int | None] = mapped_column(BigId)
     customer_id: Mapped[int]
     channel: Mapped[str] = mapped_column(String(20))
     purpose: Mapped[str] = mapped_column(String(20))

@@ -1,0 +1,102 @@
+"""`retentio journey create|list|show|pause|resume`."""
+
+# No `from __future__ import annotations`: Typer reads the annotations as objects.
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from retentio.campaigns import (
+    SavedJourney,
+    find_journey,
+    list_journeys,
+    save_journey,
+    set_journey_status,
+)
+from retentio.cli.app import app, out
+from retentio.cli.db import DatabaseUrl, store_session
+from retentio.cli.segments import load_definition_file
+
+__all__ = ["journey_app"]
+
+journey_app = typer.Typer(
+    help="Journeys: a trigger (entering a segment, an event), steps (send, wait, branch, "
+    "split, exit) and a goal; moved along by the worker.",
+    no_args_is_help=True,
+)
+app.add_typer(journey_app, name="journey")
+
+NameArg = Annotated[str, typer.Argument(help="The journey's name.", show_default=False)]
+AsJson = Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")]
+
+
+def _line(journey: SavedJourney) -> str:
+    entries = ", ".join(f"{n:,} {status}" for status, n in sorted(journey.entries.items()))
+    return f"{journey.name} ({journey.status}): {entries or 'nobody yet'}"
+
+
+@journey_app.command("create")
+def create_command(
+    file: Annotated[
+        Path,
+        typer.Argument(help="The definition (.yaml, .yml or .json).", exists=True, dir_okay=False),
+    ],
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Save a journey; it is active from now (customers who enter its trigger from now on)."""
+    with store_session(database_url) as session:
+        saved = save_journey(session, load_definition_file(file))
+    d = saved.definition
+    trigger = f"segment {d.trigger_segment}" if d.trigger_segment else f"event {d.trigger_event}"
+    out.print(
+        f"Saved journey {d.name} (active): {len(d.steps)} steps, entered by {trigger}, "
+        f"{d.holdout:.0%} held out"
+    )
+
+
+@journey_app.command("list")
+def list_command(database_url: DatabaseUrl = None, as_json: AsJson = False) -> None:
+    """The journeys, with their entrants by status."""
+    with store_session(database_url) as session:
+        journeys = list_journeys(session)
+    if as_json:
+        out.print_json(json.dumps([j.to_dict() for j in journeys]))
+        return
+    table = Table(title="Journeys")
+    for name in ("name", "status", "trigger", "steps", "entrants"):
+        table.add_column(name)
+    for j in journeys:
+        d = j.definition
+        trigger = (
+            f"segment {d.trigger_segment}" if d.trigger_segment else f"event {d.trigger_event}"
+        )
+        entrants = ", ".join(f"{n:,} {s}" for s, n in sorted(j.entries.items()))
+        table.add_row(d.name, j.status, trigger, str(len(d.steps)), entrants)
+    out.print(table)
+
+
+@journey_app.command("show")
+def show_command(name: NameArg, database_url: DatabaseUrl = None) -> None:
+    """One journey as JSON: its steps and entrants by status."""
+    with store_session(database_url) as session:
+        journey = find_journey(session, name)
+    out.print_json(json.dumps(journey.to_dict()))
+
+
+@journey_app.command("pause")
+def pause_command(name: NameArg, database_url: DatabaseUrl = None) -> None:
+    """Pause: no one enters or moves on (messages already queued still go)."""
+    with store_session(database_url) as session:
+        journey = set_journey_status(session, name, "paused")
+    out.print(_line(journey))
+
+
+@journey_app.command("resume")
+def resume_command(name: NameArg, database_url: DatabaseUrl = None) -> None:
+    """Resume a paused journey: entrants move on where they stopped."""
+    with store_session(database_url) as session:
+        journey = set_journey_status(session, name, "active")
+    out.print(_line(journey))
