@@ -143,7 +143,15 @@ def test_the_database_going_away_mid_batch_loses_nothing(
         migrated_engine, port, SystemClock(), batch=20, lease=timedelta(seconds=2)
     )
     stop = threading.Event()
-    thread = threading.Thread(target=lambda: worker.run(stop=stop))
+    failures: list[BaseException] = []
+
+    def work() -> None:
+        try:
+            worker.run(stop=stop)
+        except BaseException as exc:  # noqa: BLE001 (reported by the test, not the thread)
+            failures.append(exc)
+
+    thread = threading.Thread(target=work)
     try:
         with channel:
             thread.start()
@@ -152,9 +160,11 @@ def test_the_database_going_away_mid_batch_loses_nothing(
             wait_for(lambda: outcome(migrated_engine)[0]["sent"] == CUSTOMERS, 90, "all sent")
             stop.set()
             thread.join(timeout=30)
+            assert not thread.is_alive(), "the worker did not stop"
     finally:
         stop.set()
         controller.stop()
+    assert failures == []
     ids = message_ids(handler)
     assert set(ids) == outcome(migrated_engine)[1] and len(set(ids)) == CUSTOMERS
     assert len(ids) - len(set(ids)) <= 1

@@ -302,16 +302,22 @@ def test_concurrent_workers_send_each_message_once(
     launch(migrated_engine)
     workers = [make_worker(migrated_engine, port, FixedClock(NOON), batch=20) for _ in range(4)]
 
+    failures: list[BaseException] = []
+
     def work(index: int) -> None:
         worker, channel = workers[index]
-        with channel:
-            worker.run(until_idle=True)
+        try:
+            with channel:
+                worker.run(until_idle=True)
+        except BaseException as exc:  # noqa: BLE001 (reported by the test, not the thread)
+            failures.append(exc)
 
     threads = [threading.Thread(target=work, args=(n,)) for n in range(4)]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join(timeout=120)
+    assert failures == [] and not any(t.is_alive() for t in threads)
     ids = message_ids(handler)
     assert len(ids) == len(set(ids)) == 300
     with Session(migrated_engine) as session:

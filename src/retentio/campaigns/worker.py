@@ -35,7 +35,7 @@ from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from sqlalchemy import Connection
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from retentio.campaigns.compose import compose_email, message_id, sender_domain
@@ -176,8 +176,9 @@ class Worker:
         while not stop.is_set():
             try:
                 outcome = self.run_once()
-            except DBAPIError as exc:
-                log.warning("worker %s: the database failed (%s); retrying", self.name, exc.orig)
+            except SQLAlchemyError as exc:  # a lost connection, a restart: wait it out
+                cause = exc.orig if isinstance(exc, DBAPIError) else exc
+                log.warning("worker %s: the database failed (%s); retrying", self.name, cause)
                 stop.wait(self.options.poll_seconds)
                 continue
             total.add(outcome)
