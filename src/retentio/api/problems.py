@@ -155,6 +155,31 @@ def _validation_errors(errors: Sequence[Any]) -> list[dict[str, Any]]:
     ]
 
 
+#: (error class, problem type): not found and conflicts by their reason, the rest as a
+#: validation error naming the path (``where.all[1].p_aliv``, ``message.da.subject``).
+_PATH_ERRORS: tuple[tuple[type[Exception], str], ...] = (
+    (SegmentNotFound, "not-found"),
+    (SegmentError, "validation-error"),
+    (CampaignNotFound, "not-found"),
+    (CampaignStateError, "conflict"),
+    (CampaignError, "validation-error"),
+    (JourneyNotFound, "not-found"),
+    (JourneyConflict, "conflict"),
+    (JourneyError, "validation-error"),
+)
+
+
+def _path_handler(slug: str) -> Any:
+    async def handle(_request: Request, exc: Exception) -> JSONResponse:
+        reason = str(getattr(exc, "reason", exc))
+        if slug != "validation-error":
+            return Problem(slug, reason).response()
+        errors = [{"field": str(getattr(exc, "path", "")), "message": reason}]
+        return Problem(slug, str(exc), errors=errors).response()
+
+    return handle
+
+
 def install_problem_handlers(app: FastAPI) -> None:
     """Answer every error, expected or not, as problem+json."""
 
@@ -178,40 +203,10 @@ def install_problem_handlers(app: FastAPI) -> None:
     async def _not_found(_request: Request, exc: NotFoundError) -> JSONResponse:
         return Problem("not-found", str(exc)).response()
 
-    @app.exception_handler(SegmentNotFound)
-    async def _no_segment(_request: Request, exc: SegmentNotFound) -> JSONResponse:
-        return Problem("not-found", exc.reason).response()
-
-    @app.exception_handler(SegmentError)
-    async def _segment(_request: Request, exc: SegmentError) -> JSONResponse:
-        errors = [{"field": exc.path, "message": exc.reason}]
-        return Problem("validation-error", str(exc), errors=errors).response()
-
-    @app.exception_handler(CampaignNotFound)
-    async def _no_campaign(_request: Request, exc: CampaignNotFound) -> JSONResponse:
-        return Problem("not-found", exc.reason).response()
-
-    @app.exception_handler(CampaignStateError)
-    async def _campaign_state(_request: Request, exc: CampaignStateError) -> JSONResponse:
-        return Problem("conflict", exc.reason).response()
-
-    @app.exception_handler(CampaignError)
-    async def _campaign(_request: Request, exc: CampaignError) -> JSONResponse:
-        errors = [{"field": exc.path, "message": exc.reason}]
-        return Problem("validation-error", str(exc), errors=errors).response()
-
-    @app.exception_handler(JourneyNotFound)
-    async def _no_journey(_request: Request, exc: JourneyNotFound) -> JSONResponse:
-        return Problem("not-found", exc.reason).response()
-
-    @app.exception_handler(JourneyConflict)
-    async def _journey_exists(_request: Request, exc: JourneyConflict) -> JSONResponse:
-        return Problem("conflict", exc.reason).response()
-
-    @app.exception_handler(JourneyError)
-    async def _journey(_request: Request, exc: JourneyError) -> JSONResponse:
-        errors = [{"field": exc.path, "message": exc.reason}]
-        return Problem("validation-error", str(exc), errors=errors).response()
+    # Errors of definitions (segments, campaigns, journeys) carry the path of the problem.
+    # Starlette picks the handler of the most specific class, so the subclasses come first.
+    for kind, slug in _PATH_ERRORS:
+        app.add_exception_handler(kind, _path_handler(slug))
 
     @app.exception_handler(TokenError)
     async def _token(_request: Request, exc: TokenError) -> JSONResponse:
