@@ -16,7 +16,7 @@ from pydantic import BaseModel
 
 from retentio.api.problems import Problem
 
-__all__ = ["JsonBody", "openapi_body", "read_json_body"]
+__all__ = ["JsonBody", "openapi_body", "read_json_body", "require_empty"]
 
 
 @dataclass(frozen=True)
@@ -65,3 +65,13 @@ def openapi_body(model: type[BaseModel]) -> dict[str, Any]:
     to the document's components by the app)."""
     ref = {"$ref": f"#/components/schemas/{model.__name__}"}
     return {"requestBody": {"required": True, "content": {"application/json": {"schema": ref}}}}
+
+
+def require_empty(body: JsonBody) -> None:
+    """A 422 unless the body is ``{}`` (actions such as launch, refresh and pause take none)."""
+    if body.value != {}:
+        raise Problem(
+            "validation-error",
+            "the body must be {}",
+            errors=[{"field": "body", "message": "send an empty object"}],
+        )

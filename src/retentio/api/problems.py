@@ -18,17 +18,15 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from retentio.campaigns import (
-    CampaignError,
     CampaignNotFound,
     CampaignStateError,
     JourneyConflict,
-    JourneyError,
     JourneyNotFound,
 )
-from retentio.core.errors import ConfigurationError, DataError, RetentioError
+from retentio.core.errors import ConfigurationError, DataError, DefinitionError, RetentioError
 from retentio.core.signing import TokenError
 from retentio.privacy.errors import NotFoundError
-from retentio.segments import SegmentError, SegmentNotFound
+from retentio.segments import SegmentNotFound
 
 __all__ = [
     "PROBLEM_JSON",
@@ -159,13 +157,11 @@ def _validation_errors(errors: Sequence[Any]) -> list[dict[str, Any]]:
 #: validation error naming the path (``where.all[1].p_aliv``, ``message.da.subject``).
 _PATH_ERRORS: tuple[tuple[type[Exception], str], ...] = (
     (SegmentNotFound, "not-found"),
-    (SegmentError, "validation-error"),
     (CampaignNotFound, "not-found"),
     (CampaignStateError, "conflict"),
-    (CampaignError, "validation-error"),
     (JourneyNotFound, "not-found"),
     (JourneyConflict, "conflict"),
-    (JourneyError, "validation-error"),
+    (DefinitionError, "validation-error"),
 )
 
 

@@ -40,7 +40,7 @@ from retentio.campaigns.templates import (
     check_template,
     render_message,
 )
-from retentio.core.errors import DataError
+from retentio.core.errors import DefinitionError
 from retentio.core.vocabulary import PURPOSES
 
 __all__ = [
@@ -93,13 +93,8 @@ SAMPLE_CONTEXT: dict[str, Any] = {
 }
 
 
-class CampaignError(DataError):
+class CampaignError(DefinitionError):
     """A campaign definition that cannot be used; ``path`` names where (``message.en.html``)."""
-
-    def __init__(self, path: str, message: str) -> None:
-        self.path = path
-        self.reason = message
-        super().__init__(f"{path}: {message}")
 
 
 @dataclass(frozen=True, slots=True)

@@ -36,7 +36,7 @@ from datetime import time, timedelta
 from typing import Any
 
 from retentio.campaigns.definition import CampaignDefinition, CampaignError, parse_campaign
-from retentio.core.errors import DataError
+from retentio.core.errors import DefinitionError
 from retentio.segments import Condition, SegmentError, parse_definition
 
 __all__ = [
@@ -73,13 +73,8 @@ _MAX_STEPS = 50
 _MAX_WAIT_DAYS = 365
 
 
-class JourneyError(DataError):
+class JourneyError(DefinitionError):
     """A journey definition that cannot be used; ``path`` names where (``steps[1].wait``)."""
-
-    def __init__(self, path: str, message: str) -> None:
-        self.path = path
-        self.reason = message
-        super().__init__(f"{path}: {message}")
 
 
 @dataclass(frozen=True, slots=True)

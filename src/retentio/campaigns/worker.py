@@ -240,30 +240,12 @@ class Worker:
             recipient = recipients.get(delivery.customer_id)
             reason = self._refusal(delivery, recipient, channel)
             if reason is not None:
-                finish(
-                    writes,
-                    delivery.id,
-                    owner=self.name,
-                    status="skipped",
-                    now=now,
-                    detail=reason,
-                    attempted=False,
-                )
-                outcome.counts["skipped"] += 1
+                self._skip(writes, delivery, reason, now, outcome)
                 continue
             assert recipient is not None  # noqa: S101 (a refusal otherwise)
             later, reason = self._timing(delivery, recipient, campaign, self.clock.now())
             if reason is not None and later is None:
-                finish(
-                    writes,
-                    delivery.id,
-                    owner=self.name,
-                    status="skipped",
-                    now=now,
-                    detail=reason,
-                    attempted=False,
-                )
-                outcome.counts["skipped"] += 1
+                self._skip(writes, delivery, reason, now, outcome)
                 continue
             if later is not None:
                 held.setdefault(later, []).append(delivery.id)
@@ -272,6 +254,26 @@ class Worker:
             outcome.counts[self._send(session, writes, delivery, recipient, campaign)] += 1
         for until, ids in held.items():
             reschedule(writes, ids, owner=self.name, until=until, now=now, detail="held")
+
+    def _skip(
+        self,
+        writes: Connection,
+        delivery: Claimed,
+        reason: str,
+        now: datetime,
+        outcome: BatchOutcome,
+    ) -> None:
+        """Record that the message will not go, and why."""
+        finish(
+            writes,
+            delivery.id,
+            owner=self.name,
+            status="skipped",
+            now=now,
+            detail=reason,
+            attempted=False,
+        )
+        outcome.counts["skipped"] += 1
 
     def _campaign(self, session: Session, campaign_id: int | None) -> CampaignDefinition:
         if campaign_id is None:  # pragma: no cover - journeys add sources without a campaign

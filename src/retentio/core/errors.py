@@ -10,7 +10,9 @@ catch everything retentio-specific with one ``except``::
     │   ├── SchemaError           missing / unknown columns, wrong types
     │   ├── ParseError            unparseable values (dates, amounts), with row numbers
     │   ├── EmptyDataError        nothing to work on
-    │   └── CurrencyError         mixed currencies without a conversion
+    │   ├── CurrencyError         mixed currencies without a conversion
+    │   └── DefinitionError       a segment, campaign or journey definition, with the path
+    │                             of the problem (SegmentError, CampaignError, JourneyError)
     ├── ModelFormatError          saved model JSON of another type or version, or malformed
     └── MoneyError                arithmetic on amounts of different currencies, bad precision
 """
@@ -25,6 +27,7 @@ __all__ = [
     "ConvergenceError",
     "CurrencyError",
     "DataError",
+    "DefinitionError",
     "EmptyDataError",
     "ModelFormatError",
     "MoneyError",
@@ -53,6 +56,16 @@ class ModelFormatError(RetentioError):
 
 class DataError(RetentioError):
     """Input data that cannot be used as given."""
+
+
+class DefinitionError(DataError):
+    """A definition (YAML/JSON) that cannot be used; ``path`` names where (``where.all[1]``,
+    ``message.da.subject``) and ``reason`` says what is wrong there."""
+
+    def __init__(self, path: str, message: str) -> None:
+        self.path = path
+        self.reason = message
+        super().__init__(f"{path}: {message}")
 
 
 class SchemaError(DataError):

@@ -34,7 +34,7 @@ from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from retentio.core.errors import DataError
+from retentio.core.errors import DataError, DefinitionError
 from retentio.core.money import Money
 from retentio.core.vocabulary import CONSENT_CHANNELS, PURPOSES
 from retentio.segments.fields import ATTRIBUTE_PREFIX, FIELDS, KIND_OPERATORS, Field, source_of
@@ -62,13 +62,8 @@ _MAX_TEXT = 1000
 _KEY = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,99}")
 
 
-class SegmentError(DataError):
+class SegmentError(DefinitionError):
     """A segment definition that cannot be used; ``path`` names where (``where.all[1]``)."""
-
-    def __init__(self, path: str, message: str) -> None:
-        self.path = path
-        self.reason = message
-        super().__init__(f"{path}: {message}")
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,7 +6,7 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 
-from retentio.api.body import openapi_body
+from retentio.api.body import openapi_body, require_empty
 from retentio.api.campaign_schemas import (
     CampaignIn,
     CampaignOut,
@@ -17,7 +17,7 @@ from retentio.api.campaign_schemas import (
 )
 from retentio.api.deps import Body, DbSession, Reader, Writer
 from retentio.api.idempotency import Outcome, run_idempotent
-from retentio.api.problems import Problem, problem_responses
+from retentio.api.problems import problem_responses
 from retentio.campaigns import (
     CampaignNotFound,
     find_campaign,
@@ -109,12 +109,7 @@ def launch_route(
 ) -> Any:
     """Record the audience and queue the messages (the worker sends them). Send ``{}``.
     Launching twice answers 409."""
-    if body.value != {}:
-        raise Problem(
-            "validation-error",
-            "the body must be {}",
-            errors=[{"field": "body", "message": "send an empty object"}],
-        )
+    require_empty(body)
     share = request.app.state.config.global_control
 
     def work(_key: str | None) -> Outcome:

@@ -6,11 +6,11 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 
-from retentio.api.body import openapi_body
+from retentio.api.body import openapi_body, require_empty
 from retentio.api.campaign_schemas import JourneyIn, JourneyOut
 from retentio.api.deps import Body, DbSession, Reader, Writer
 from retentio.api.idempotency import Outcome, run_idempotent
-from retentio.api.problems import Problem, problem_responses
+from retentio.api.problems import problem_responses
 from retentio.campaigns import find_journey, list_journeys, save_journey, set_journey_status
 
 __all__ = ["BODY_MODELS", "router"]
@@ -55,12 +55,7 @@ def _status_route(status: str) -> Any:
     def route(
         request: Request, session: DbSession, principal: Writer, name: str, body: Body
     ) -> Any:
-        if body.value != {}:
-            raise Problem(
-                "validation-error",
-                "the body must be {}",
-                errors=[{"field": "body", "message": "send an empty object"}],
-            )
+        require_empty(body)
 
         def work(_key: str | None) -> Outcome:
             return Outcome(200, set_journey_status(session, name, status).to_dict())

@@ -6,11 +6,11 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response
 
-from retentio.api.body import openapi_body
+from retentio.api.body import openapi_body, require_empty
 from retentio.api.deps import Body, DbSession, Reader, Writer
 from retentio.api.idempotency import Outcome, run_idempotent
 from retentio.api.pagination import Cursor, Limit, decode_cursor, encode_cursor
-from retentio.api.problems import Problem, problem_responses
+from retentio.api.problems import problem_responses
 from retentio.api.schemas import (
     SegmentCountOut,
     SegmentIn,
@@ -121,12 +121,7 @@ def refresh_route(
     request: Request, session: DbSession, principal: Writer, name: str, body: Body
 ) -> Any:
     """Evaluate the saved segment and record who entered and who left. Send ``{}``."""
-    if body.value != {}:
-        raise Problem(
-            "validation-error",
-            "the body must be {}",
-            errors=[{"field": "body", "message": "send an empty object"}],
-        )
+    require_empty(body)
 
     def work(_key: str | None) -> Outcome:
         return Outcome(200, refresh_segment(session, name).to_dict())
