@@ -385,3 +385,23 @@ def test_erasure_leaves_no_address_in_the_outbox(shop: Engine, sink: tuple[Sink,
     assert report.deliveries_scrubbed == 1
     dumped = dump_every_table(shop)
     assert not [table for table, rows in dumped.items() if "bob@example.com" in rows]
+
+
+def test_a_soft_bounce_on_every_try_suppresses_the_address(
+    shop: Engine, sink: tuple[Sink, int]
+) -> None:
+    handler, port = sink
+    handler.refuse = {"bob@example.com": "452 4.2.2 Mailbox full"}
+    clock = FixedClock(NOON)
+    worker, channel = make_worker(shop, port, clock, max_attempts=3)
+    save(shop, campaign())
+    launch(shop)
+    with channel:
+        assert worker.run(until_idle=True).to_dict() == {"retry": 1, "sent": 2, "skipped": 3}
+        for wait in (1, 5):  # the backoff: 1 minute, then 5
+            clock.advance(timedelta(minutes=wait))
+            done = worker.run(until_idle=True).to_dict()
+        assert done == {"bounced": 1}
+    assert deliveries(shop)["bob"] == ("bounced", "after 3 tries: 452 4.2.2 Mailbox full")
+    with Session(shop) as session:
+        assert not is_marketable(session, SECRET, "bob", "email")

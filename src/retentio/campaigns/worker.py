@@ -384,20 +384,24 @@ class Worker:
             )
             recipient.sends.append(PastSend(done, delivery.channel, delivery.purpose))
             return "sent"
-        if result.status == "permanent":
-            self._suppress(session, recipient, delivery, result, done)
+        tries = delivery.attempts + 1
+        soft_bounce = result.code is not None  # the server answered 4xx for this recipient
+        if result.status == "permanent" or (soft_bounce and tries >= self.options.max_attempts):
+            kind = "hard" if result.status == "permanent" else "soft"
+            self._suppress(session, recipient, delivery, result, done, kind)
             finish(
                 session.connection(),
                 delivery.id,
                 owner=self.name,
                 status="bounced",
                 now=done,
-                detail=result.detail[:500],
+                detail=(
+                    result.detail if kind == "hard" else f"after {tries} tries: {result.detail}"
+                )[:500],
                 message_id=mid,
             )
             session.commit()  # the suppression, its event and the outcome together
             return "bounced"
-        tries = delivery.attempts + 1
         if tries >= self.options.max_attempts:
             finish(
                 writes,
@@ -436,10 +440,14 @@ class Worker:
         delivery: Claimed,
         result: DeliveryResult,
         at: datetime,
+        kind: str,
     ) -> None:
-        """A hard bounce: the address goes on the suppression list (with the outcome's commit)."""
+        """A hard bounce, or a soft one (4xx) on every try: the address goes on the
+        suppression list (with the outcome's commit)."""
         address = recipient.addresses[delivery.channel]
         digest = address_hmac(self.secret, delivery.channel, address, recipient.country)
-        add_suppression(session, delivery.channel, digest, "hard_bounce")
-        record_event(session, delivery.id, "bounced", at=at, detail=f"hard: {result.detail}"[:500])
+        add_suppression(session, delivery.channel, digest, f"{kind}_bounce")
+        record_event(
+            session, delivery.id, "bounced", at=at, detail=f"{kind}: {result.detail}"[:500]
+        )
         recipient.suppressed.add(delivery.channel)
