@@ -405,3 +405,29 @@ def test_a_soft_bounce_on_every_try_suppresses_the_address(
     assert deliveries(shop)["bob"] == ("bounced", "after 3 tries: 452 4.2.2 Mailbox full")
     with Session(shop) as session:
         assert not is_marketable(session, SECRET, "bob", "email")
+
+
+def test_the_persons_export_lists_their_messages_and_arms(
+    shop: Engine, sink: tuple[Sink, int]
+) -> None:
+    from retentio.privacy import export_person
+
+    _, port = sink
+    save(shop, campaign())
+    launch(shop)
+    worker, channel = make_worker(shop, port, FixedClock(NOON))
+    with channel:
+        worker.run(until_idle=True)
+    with Session(shop) as session:
+        document = export_person(session, "ida", actor="test")
+    [message] = document["messages"]
+    assert (message["campaign"], message["status"], message["channel"]) == (
+        "winback",
+        "sent",
+        "email",
+    )
+    assert message["message_id"].startswith(f"<{message['id']}.campaign-")
+    assert document["campaigns"] == [
+        {"campaign": "winback", "arm": "treated", "launched_at": NOON.isoformat()}
+    ]
+    assert [s["segment"] for s in document["segments"]] == []  # never refreshed

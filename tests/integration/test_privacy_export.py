@@ -126,6 +126,11 @@ def test_the_zip_has_the_json_and_one_neutralised_csv_per_section(migrated_engin
         "consents.csv",
         "consent_events.csv",
         "audit.csv",
+        "messages.csv",
+        "segments.csv",
+        "scores.csv",
+        "campaigns.csv",
+        "journeys.csv",
     }
     assert json.loads(archive.read("person.json")) == document
 

@@ -24,6 +24,7 @@ from retentio.core.errors import DataError
 from retentio.privacy._shared import find_customer, iso, utc_now
 from retentio.privacy.audit import record_access
 from retentio.privacy.consent import state_of
+from retentio.privacy.export_derived import DERIVED_SECTIONS, derived_sections
 from retentio.store.tables import (
     AuditEntry,
     Consent,
@@ -193,7 +194,8 @@ def export_person(
     """Everything held on ``customer`` (the shop's id) as a schema-valid, JSON-ready document.
 
     Keys: format, version, exported_at, customer, orders (with lines and refunds), events,
-    consents, consent_events, audit. The read is audited (committed); the audit list shows
+    consents, consent_events, audit, and what was derived or done: messages, segments, scores,
+    campaigns, journeys. The read is audited (committed); the audit list shows
     the accesses before this one.
     """
     at = utc_now(now)
@@ -213,6 +215,7 @@ def export_person(
         "consents": [state_of(row, c).to_dict() for c in consents],
         "consent_events": _consent_events(session, row.id),
         "audit": _audit(session, row.id),
+        **derived_sections(session, row.id),
     }
     for consent in document["consents"]:
         del consent["customer"]
@@ -254,7 +257,7 @@ def export_zip(document: dict[str, Any]) -> bytes:
         "order_lines": (lines, ["order", *defs["line"]["required"]]),
         "refunds": (refunds, ["order", *defs["refund"]["required"]]),
     }
-    for section in ("events", "consents", "consent_events", "audit"):
+    for section in ("events", "consents", "consent_events", "audit", *DERIVED_SECTIONS):
         tables[section] = (document[section], list(schema[section]["items"]["required"]))
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
