@@ -7,6 +7,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+import yaml
 from campaign_helpers import NOON, SECRET, add_shop, make_worker
 from smtp_helpers import Sink
 from sqlalchemy import Engine, select
@@ -20,6 +21,7 @@ from retentio.campaigns import (
     save_journey,
     set_journey_status,
 )
+from retentio.campaigns.journey_templates import TEMPLATES, journey_template
 from retentio.core.clock import FixedClock
 from retentio.ingest import ingest_events, ingest_orders
 from retentio.segments import refresh_segment, save_segment
@@ -230,3 +232,27 @@ def test_a_bad_definition_names_the_path(shop: Engine, changes: dict[str, Any], 
     with Session(shop) as session, pytest.raises(JourneyError) as caught:
         save_journey(session, winback(**changes))
     assert caught.value.path == path, caught.value
+
+
+@pytest.mark.parametrize("name", TEMPLATES)
+def test_each_built_in_template_saves_with_the_segment_it_names(
+    migrated_engine: Engine, name: str
+) -> None:
+    text = journey_template(name)
+    commented = [line[4:] for line in text.splitlines() if line.startswith("#   ")]
+    with Session(migrated_engine) as session:
+        if commented:  # the segment it needs, in the comment at the top
+            save_segment(session, yaml.safe_load("\n".join(commented)))
+        saved = save_journey(session, yaml.safe_load(text))
+    assert saved.name == name and saved.status == "active"
+    assert {"da", "en", "nl"} <= {
+        locale
+        for step in saved.definition.steps
+        if hasattr(step, "message")
+        for locale in step.message.message.variants
+    }
+
+
+def test_an_unknown_template_is_named() -> None:
+    with pytest.raises(JourneyError, match="no template 'welcome'; there are winback"):
+        journey_template("welcome")

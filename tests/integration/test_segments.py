@@ -150,6 +150,9 @@ def members(engine: Engine, where: Any, currency: str | None = "DKK") -> list[st
         ({"days_since_first_order": {"between": [69, 70]}}, ["A"]),
         ({"days_since_last_order": {"exists": False}}, ["D"]),
         ({"average_days_between_orders": {"between": [29.99, 30.01]}}, ["A"]),
+        # A: 10 days since the latest order, 30 days between orders: a third of the usual gap.
+        ({"overdue_ratio": {"between": [0.33, 0.34]}}, ["A"]),
+        ({"not": {"overdue_ratio": {"gte": 0.3}}}, ["B", "C", "D", "E"]),
         ({"last_order_at": {"after": "2026-05-30"}}, ["A", "B", "C"]),
         ({"last_order_at": {"before": "2026-05-30"}}, ["E"]),
         ({"country": "DK"}, ["A", "C"]),  # "dk" is stored upper-cased

@@ -1,4 +1,4 @@
-"""`retentio journey create|list|show|pause|resume`."""
+"""`retentio journey create|list|show|pause|resume|template`."""
 
 # No `from __future__ import annotations`: Typer reads the annotations as objects.
 
@@ -16,6 +16,7 @@ from retentio.campaigns import (
     save_journey,
     set_journey_status,
 )
+from retentio.campaigns.journey_templates import TEMPLATES, journey_template
 from retentio.cli.app import app, out
 from retentio.cli.db import DatabaseUrl, store_session
 from retentio.cli.segments import load_definition_file
@@ -100,3 +101,29 @@ def resume_command(name: NameArg, database_url: DatabaseUrl = None) -> None:
     with store_session(database_url) as session:
         journey = set_journey_status(session, name, "active")
     out.print(_line(journey))
+
+
+@journey_app.command("template")
+def template_command(
+    name: Annotated[
+        str | None,
+        typer.Argument(
+            help=f"One of {', '.join(TEMPLATES)} [default: list them].", show_default=False
+        ),
+    ] = None,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Write it to this file.")
+    ] = None,
+) -> None:
+    """A built-in journey to start from (win-back, re-engagement, post-purchase,
+    replenishment), as YAML: edit it, create its segment, then `retentio journey create`."""
+    if name is None:
+        for template in TEMPLATES:
+            out.print(template)
+        return
+    text = journey_template(name)
+    if output is None:
+        out.print(text, markup=False, highlight=False, end="")
+        return
+    output.write_text(text, encoding="utf-8")
+    out.print(f"Wrote the {name} journey to {output}")

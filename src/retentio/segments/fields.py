@@ -74,6 +74,13 @@ FIELDS: dict[str, Field] = _fields(
         "number",
         "(latest - first order) / (orders - 1), in days; unset below two orders",
     ),
+    Field(
+        "overdue_ratio",
+        "orders",
+        "number",
+        "days since the latest order / average_days_between_orders: 2 is twice the "
+        "customer's own usual gap (win-back); unset below two orders",
+    ),
     Field("rfm_segment", "scores", "text", "RFM segment, e.g. At risk", RFM_SEGMENTS),
     Field("rfm_score", "scores", "text", "R, F and M quintiles, e.g. 545"),
     Field("p_alive", "scores", "number", "probability the customer is still active (0-1)"),

@@ -225,6 +225,9 @@ class _Compiler:
         if name == "average_days_between_orders":
             span = self._days_between(o.first_order_at, o.last_order_at)
             return span / func.nullif(o.order_count - 1, 0)
+        if name == "overdue_ratio":  # the customer's own rhythm: > 1 is later than usual
+            since = self._days_between(o.last_order_at, literal(self.now, Timestamp))
+            return since / func.nullif(self.value("average_days_between_orders"), 0)
         spend = func.coalesce(SPEND.c.spend_minor, 0)
         if name == "total_spend":
             return spend
