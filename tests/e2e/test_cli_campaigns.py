@@ -220,3 +220,17 @@ def test_journey_create_list_pause_resume(store: str, tmp_path: Path, inbox: Inb
     assert [s["kind"] for s in shown["steps"]] == ["send", "wait", "send"]
     again = invoke("journey", "create", "journey.yaml")
     assert "exists" in str(again.exception)
+
+
+def test_journey_templates_are_listed_and_written(tmp_path: Path) -> None:
+    listed = invoke("journey", "template")
+    assert listed.exit_code == 0 and listed.output.split() == [
+        "winback",
+        "re-engagement",
+        "post-purchase",
+        "replenishment",
+    ]
+    written = invoke("journey", "template", "winback", "-o", str(tmp_path / "w.yaml"))
+    assert written.exit_code == 0, written.output
+    assert (tmp_path / "w.yaml").read_text().startswith("# Win-back:")
+    assert "no template 'nope'" in str(invoke("journey", "template", "nope").exception)
