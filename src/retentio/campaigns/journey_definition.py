@@ -40,6 +40,7 @@ from retentio.core.errors import DefinitionError
 from retentio.segments import Condition, SegmentError, parse_definition
 
 __all__ = [
+    "SHARED_KEYS",
     "Branch",
     "Exit",
     "JourneyDefinition",
@@ -68,7 +69,7 @@ _KEYS = {
     "steps",
 }
 #: Keys of the journey that every send step's message shares (as a campaign would have them).
-_SHARED = ("channel", "purpose", "quiet_hours", "offer_code", "attribution_days")
+SHARED_KEYS = ("channel", "purpose", "quiet_hours", "offer_code", "attribution_days")
 _MAX_STEPS = 50
 _MAX_WAIT_DAYS = 365
 
@@ -163,7 +164,7 @@ def parse_journey(data: Any) -> JourneyDefinition:
         raise JourneyError(
             "goal", f"'order' (an order after entering ends it) or none, not {goal!r}"
         )
-    shared = {k: data[k] for k in _SHARED if k in data}
+    shared = {k: data[k] for k in SHARED_KEYS if k in data}
     holdout = data.get("holdout", 0.1)
     probe = _campaign(name, "probe", shared | {"holdout": holdout}, {"en": {"text": "-"}}, "")
     steps = _steps(name, data.get("steps"), shared)

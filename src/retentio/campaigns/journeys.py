@@ -33,6 +33,7 @@ from retentio.campaigns.definition import CampaignError
 from retentio.campaigns.guards import customer_zone
 from retentio.campaigns.holdout import bucket, in_holdout
 from retentio.campaigns.journey_definition import (
+    SHARED_KEYS,
     Branch,
     Exit,
     JourneyDefinition,
@@ -178,7 +179,7 @@ def save_journey(session: Session, data: Any, *, clock: Clock | None = None) -> 
 def _step_definition(data: Any, step_id: str) -> dict[str, Any]:
     """The campaign definition of a send step, as :func:`parse_journey` checked it."""
     step = next(s for n, s in enumerate(data["steps"]) if s.get("id", f"step-{n + 1}") == step_id)
-    shared = {k: data[k] for k in ("channel", "purpose", "quiet_hours", "offer_code") if k in data}
+    shared = {k: data[k] for k in SHARED_KEYS if k in data}
     return _stored(
         {**shared, "name": f"{data['name']}--{step_id}", "segment": "-", "holdout": 0}
         | {"message": step["send"]["message"]}

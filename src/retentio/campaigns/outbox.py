@@ -25,7 +25,6 @@ from retentio.store.params import is_postgres
 from retentio.store.transactions import begin_write
 
 __all__ = [
-    "FINAL_STATUSES",
     "Claimed",
     "backoff",
     "claim",
@@ -36,7 +35,6 @@ __all__ = [
 
 DELIVERIES: Table = Delivery.__table__  # type: ignore[assignment]
 EVENTS: Table = DeliveryEvent.__table__  # type: ignore[assignment]
-FINAL_STATUSES = ("sent", "bounced", "failed", "skipped")
 #: Waits after the 1st, 2nd, ... transient failure; the last repeats.
 _BACKOFF = (60, 300, 900, 3600, 3 * 3600, 6 * 3600, 12 * 3600)
 

@@ -326,10 +326,3 @@ def _due_times(definition: CampaignDefinition, send_at: datetime, shop_hour: int
         return found
 
     return due
-
-
-def audience_counts(session: Session, campaign_id: int) -> dict[str, int]:
-    """How many customers of a campaign are in each arm (for the report)."""
-    a = AUDIENCE.c
-    query = select(a.arm, func.count()).where(a.campaign_id == campaign_id).group_by(a.arm)
-    return {str(arm): int(n) for arm, n in session.execute(query)}

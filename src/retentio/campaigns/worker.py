@@ -136,10 +136,11 @@ class Worker:
         clock: Clock | None = None,
         name: str | None = None,
     ) -> None:
+        self._domain = ""
         if "email" in channels:
             if not mail_from:
                 raise ConfigurationError("RETENTIO_MAIL_FROM is not set (the From of e-mail)")
-            sender_domain(mail_from)
+            self._domain = sender_domain(mail_from)  # the Message-IDs' domain, read once
         if not public_url or not public_url.startswith("https://"):
             raise ConfigurationError(
                 "RETENTIO_PUBLIC_URL must be set to the server's https:// address: every "
@@ -339,7 +340,7 @@ class Worker:
         """Render and send one message; record the outcome. Returns the outcome's name."""
         now = self.clock.now()
         assert self.mail_from is not None  # noqa: S101 (checked for e-mail at start)
-        mid = message_id(delivery.id, delivery.source, sender_domain(self.mail_from))
+        mid = message_id(delivery.id, delivery.source, self._domain)
         unsubscribe = self._unsubscribe_url(delivery)
         context = recipient.context(
             now,
