@@ -7,6 +7,7 @@ takes arguments.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import replace
 
 from pydantic import Field, SecretStr, field_validator
@@ -15,8 +16,18 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import sessionmaker
 
 from retentio.campaigns import Worker, WorkerOptions
-from retentio.channels import SmtpChannel, SmtpSettings
-from retentio.core.errors import ConfigurationError
+from retentio.campaigns.worker import Channel
+from retentio.channels import (
+    HttpSmsChannel,
+    InboxChannel,
+    SmsSettings,
+    SmtpChannel,
+    SmtpSettings,
+    WebhookChannel,
+    decode_secret,
+    parse_networks,
+)
+from retentio.core.errors import ConfigurationError, DataError
 from retentio.core.signing import Signer, derive_key
 from retentio.store import DEFAULT_DATABASE_URL
 
@@ -88,6 +99,38 @@ class Settings(BaseSettings):
         description="At most this many e-mails a second per worker (your SMTP provider's "
         "limit); unset: as fast as the server takes them",
     )
+    sms_url: str | None = Field(
+        default=None,
+        description="The SMS provider's HTTP JSON endpoint (see docs/campaigns.md, SMS), e.g. "
+        "https://sms.example/v1/messages; unset: SMS messages stay queued",
+    )
+    sms_auth: SecretStr | None = Field(
+        default=None,
+        description="The Authorization header sent to the SMS provider, e.g. 'Bearer sk_...'",
+    )
+    sms_from: str | None = Field(
+        default=None,
+        max_length=15,
+        description="The SMS sender: a number in E.164 or an alphanumeric id of up to 11 "
+        "characters (e.g. Butikken)",
+    )
+    sms_rate_per_second: float | None = Field(
+        default=None, gt=0, description="At most this many SMS a second per worker"
+    )
+    webhook_secret: SecretStr | None = Field(
+        default=None,
+        description="The Standard Webhooks key that signs outgoing webhooks, whsec_<base64 of "
+        "24+ random bytes>; unset: webhook messages stay queued",
+    )
+    webhook_allow_networks: str = Field(
+        default="",
+        description="Private networks webhooks may reach on purpose (e.g. 10.20.0.0/16 for a "
+        "receiver on the shop's own network), comma-separated; by default every loopback, "
+        "private and link-local address is refused",
+    )
+    webhook_rate_per_second: float | None = Field(
+        default=None, gt=0, description="At most this many webhook calls a second per worker"
+    )
     retention_events_days: int = Field(
         default=730,
         ge=0,
@@ -145,6 +188,46 @@ class Settings(BaseSettings):
             )
         return SmtpChannel(SmtpSettings.from_url(self.smtp_url))
 
+    def sms_channel(self) -> HttpSmsChannel:
+        """The SMS channel of ``RETENTIO_SMS_URL`` (a ConfigurationError when unset)."""
+        if not self.sms_url:
+            raise ConfigurationError("RETENTIO_SMS_URL is not set (the SMS provider's endpoint)")
+        auth = self.sms_auth.get_secret_value() if self.sms_auth else None
+        return HttpSmsChannel(SmsSettings(self.sms_url, authorization=auth, sender=self.sms_from))
+
+    def webhook_channel(self) -> WebhookChannel:
+        """The webhook channel signing with ``RETENTIO_WEBHOOK_SECRET``."""
+        if self.webhook_secret is None:
+            raise ConfigurationError(
+                "RETENTIO_WEBHOOK_SECRET is not set; generate one with: python -c 'import "
+                'base64, secrets; print("whsec_" + base64.b64encode(secrets.token_bytes(32))'
+                ".decode())'"
+            )
+        try:
+            allowed = parse_networks(self.webhook_allow_networks)
+        except DataError as exc:
+            raise ConfigurationError(f"RETENTIO_WEBHOOK_ALLOW_NETWORKS: {exc}") from None
+        key = decode_secret(self.webhook_secret.get_secret_value())
+        return WebhookChannel(key, allowed=allowed)
+
+    def sending_channels(self) -> tuple[str, ...]:
+        """The channels that reach outside retentio and are configured."""
+        configured = {
+            "email": self.smtp_url,
+            "sms": self.sms_url,
+            "webhook": self.webhook_secret,
+        }
+        return tuple(name for name, value in configured.items() if value)
+
+    def channel_rates(self) -> dict[str, float]:
+        """Messages per second per channel, where a limit is set."""
+        rates = {
+            "email": self.email_rate_per_second,
+            "sms": self.sms_rate_per_second,
+            "webhook": self.webhook_rate_per_second,
+        }
+        return {name: rate for name, rate in rates.items() if rate is not None}
+
     def require_secret(self) -> bytes:
         """The secret key as bytes; a ConfigurationError saying how to set it when missing."""
         if self.secret_key is None:
@@ -160,13 +243,27 @@ def build_worker(
     engine: Engine,
     options: WorkerOptions = WorkerOptions(),  # noqa: B008 (frozen)
 ) -> Worker:
-    """The delivery worker of ``settings``: e-mail over ``RETENTIO_SMTP_URL``, unsubscribe
-    links to ``RETENTIO_PUBLIC_URL``, at most ``RETENTIO_EMAIL_RATE_PER_SECOND``."""
-    if options.rate_per_second is None and settings.email_rate_per_second is not None:
-        options = replace(options, rate_per_second=settings.email_rate_per_second)
+    """The delivery worker of ``settings``: the in-app inbox always; e-mail over
+    ``RETENTIO_SMTP_URL``, SMS through ``RETENTIO_SMS_URL`` and webhooks signed with
+    ``RETENTIO_WEBHOOK_SECRET`` where they are set; unsubscribe links to
+    ``RETENTIO_PUBLIC_URL``; at most ``RETENTIO_<CHANNEL>_RATE_PER_SECOND`` per channel."""
+    if not settings.public_url and not settings.sending_channels():
+        raise ConfigurationError(
+            "nothing is set up for sending: set RETENTIO_PUBLIC_URL (the https:// address "
+            "messages link to) and the channels to send through (RETENTIO_SMTP_URL, "
+            "RETENTIO_SMS_URL, RETENTIO_WEBHOOK_SECRET; the in-app inbox needs none)"
+        )
+    options = replace(options, channel_rates={**settings.channel_rates(), **options.channel_rates})
+    makers: dict[str, Callable[[], Channel]] = {
+        "email": settings.email_channel,
+        "sms": settings.sms_channel,
+        "webhook": settings.webhook_channel,
+    }
+    channels: dict[str, Channel] = {"in_app": InboxChannel(engine)}
+    channels |= {name: makers[name]() for name in settings.sending_channels()}
     return Worker(
         sessionmaker(engine),
-        {"email": settings.email_channel()},
+        channels,
         secret=settings.require_secret(),
         signer=settings.signer(),
         mail_from=settings.mail_from,

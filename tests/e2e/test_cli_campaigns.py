@@ -178,6 +178,7 @@ def test_bad_definitions_and_names_get_clear_errors(store: str, tmp_path: Path) 
     assert "no campaign 'nope'" in str(unknown.exception)
     no_smtp = invoke("worker", "--until-idle")
     assert isinstance(no_smtp.exception, ConfigurationError)
+    assert "RETENTIO_PUBLIC_URL" in str(no_smtp.exception)
     assert "RETENTIO_SMTP_URL" in str(no_smtp.exception)
 
 

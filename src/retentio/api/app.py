@@ -28,11 +28,13 @@ from retentio.api.routes import (
     consent,
     customers,
     health,
+    inbox,
     ingest,
     journeys,
     pages,
     privacy,
     segments,
+    sms,
 )
 from retentio.api.scores import ScoreCache
 from retentio.bootstrap import Settings, build_worker
@@ -217,7 +219,7 @@ def create_app(config: ApiConfig) -> FastAPI:
     app.add_middleware(SecurityHeaders)
     app.state.signer = config.signer
     routers = (health, ingest, customers, consent, privacy, analytics, segments, campaigns)
-    for module in (*routers, journeys):
+    for module in (*routers, journeys, sms, inbox):
         app.include_router(module.router, prefix=API_PREFIX)
     app.include_router(pages.router)
     extra: tuple[type[BaseModel], ...] = (
@@ -226,6 +228,7 @@ def create_app(config: ApiConfig) -> FastAPI:
         *segments.BODY_MODELS,
         *campaigns.BODY_MODELS,
         *journeys.BODY_MODELS,
+        *sms.BODY_MODELS,
     )
     app.openapi = _openapi(app, extra)  # type: ignore[method-assign]
     return app
@@ -243,18 +246,23 @@ def app_from_settings() -> FastAPI:
             rate_per_second=settings.api_rate_per_second,
             rate_burst=settings.api_rate_burst,
             global_control=settings.global_control,
+            sms_from=settings.sms_from,
             delivery_worker=_worker_of(settings),
         )
     )
 
 
 def _worker_of(settings: Settings) -> Callable[[], Worker] | None:
-    """The in-process delivery worker of ``settings``: none without an SMTP server, or when
-    ``RETENTIO_SERVE_WORKER`` is false (workers run apart)."""
+    """The in-process delivery worker of ``settings``: none when ``RETENTIO_SERVE_WORKER`` is
+    false (workers run apart), or when nothing is set up for sending (no
+    ``RETENTIO_PUBLIC_URL``, which every marketing message links to, and no channel)."""
     if not settings.serve_worker:
         return None
-    if not settings.smtp_url:
-        _log.warning("RETENTIO_SMTP_URL is not set: campaign messages are queued, not sent")
+    if not settings.public_url and not settings.sending_channels():
+        _log.warning(
+            "RETENTIO_PUBLIC_URL and the channels (RETENTIO_SMTP_URL, RETENTIO_SMS_URL, "
+            "RETENTIO_WEBHOOK_SECRET) are not set: campaign messages are queued, not sent"
+        )
         return None
     # Checked now, so that a missing setting stops the server instead of the thread.
     engine = make_engine(settings.database_url)

@@ -38,6 +38,13 @@ class CampaignIn(BaseModel):
     )
     attribution_days: int = Field(default=14, ge=1, le=365)
     offer_code: str | None = Field(default=None, max_length=100)
+    link: str | None = Field(
+        default=None, description="Where a push or in-app message leads: https:// or an app link."
+    )
+    webhook: dict[str, str] | None = Field(
+        default=None,
+        description="channel webhook: {url: https://..., consent: <the channel it relies on>}",
+    )
     message: dict[str, Any] = Field(
         description="default_locale and, per locale, subject / html / text (Jinja2).",
         examples=[

@@ -40,6 +40,8 @@ class ApiConfig:
     key_cache_seconds: float = 1.0
     #: The share of customers in the global control group, for campaign launches.
     global_control: float = 0.0
+    #: How answers to texts (STOP, HELP) name the shop: the SMS sender.
+    sms_from: str | None = None
     #: Builds the delivery worker the server runs in a thread (None: messages are queued and
     #: sent by a separate ``retentio worker``).
     delivery_worker: Callable[[], Worker] | None = None

@@ -1,9 +1,17 @@
-"""From a rendered message to what a channel sends: an e-mail with a stable Message-ID and,
-for marketing, the RFC 8058 one-click unsubscribe headers and a visible unsubscribe link.
+"""From a rendered message to what a channel sends.
 
-The visible link is the template's own when it shows ``{{ unsubscribe_url }}``; otherwise a
-short footer in the message's language is added to the text and the HTML, so no marketing
-message goes out without one (TRUST.md, "Sending").
+- **E-mail**: a stable Message-ID and, for marketing, the RFC 8058 one-click unsubscribe
+  headers and a visible unsubscribe link: the template's own when it shows
+  ``{{ unsubscribe_url }}``, otherwise a short footer in the message's language, so no
+  marketing e-mail goes out without one (TRUST.md, "Sending").
+- **SMS**: a marketing text ends with how to stop ("Reply STOP to opt out", in the message's
+  language) unless the template already says STOP; the number is the customer's, in E.164.
+- **In-app**: the subject is the inbox title; the campaign's ``link`` is where a tap leads.
+- **Webhook**: a JSON event (``retentio.message``) with the rendered parts, the customer's
+  external id (no address: the shop's system has its own) and the unsubscribe link.
+
+Every message carries a reference derived from its delivery, the same on every try: the
+Message-ID of an e-mail, the idempotency key of an SMS, the ``webhook-id`` of a webhook.
 """
 
 from __future__ import annotations
@@ -11,12 +19,24 @@ from __future__ import annotations
 from datetime import datetime
 from email.utils import parseaddr
 from html import escape
+from typing import Any
 
 from retentio.campaigns.templates import RenderedMessage
 from retentio.channels.email import OutgoingEmail
+from retentio.channels.inbox import OutgoingInboxMessage
+from retentio.channels.sms import OutgoingSms
+from retentio.channels.webhook import OutgoingWebhook
 from retentio.core.errors import ConfigurationError
 
-__all__ = ["compose_email", "message_id", "sender_domain"]
+__all__ = [
+    "compose_email",
+    "compose_inbox",
+    "compose_sms",
+    "compose_webhook",
+    "delivery_reference",
+    "message_id",
+    "sender_domain",
+]
 
 _FOOTER = {
     "da": "Vil du ikke have flere e-mails fra os? Afmeld her:",
@@ -34,13 +54,31 @@ def sender_domain(sender: str) -> str:
     return domain
 
 
+_SMS_FOOTER = {
+    "da": "Afmeld: svar STOP",
+    "nl": "Afmelden: antwoord STOP",
+    "en": "Reply STOP to opt out",
+}
+#: The event type of a webhook message.
+WEBHOOK_TYPE = "retentio.message"
+
+
+def delivery_reference(delivery_id: int, source: str) -> str:
+    """The delivery's reference: the same on every try, unique per delivery."""
+    return f"{delivery_id}.{source.replace(':', '-')}"
+
+
 def message_id(delivery_id: int, source: str, domain: str) -> str:
     """The delivery's Message-ID: the same on every try, unique per delivery."""
-    return f"<{delivery_id}.{source.replace(':', '-')}@{domain}>"
+    return f"<{delivery_reference(delivery_id, source)}@{domain}>"
+
+
+def _localised(texts: dict[str, str], locale: str) -> str:
+    return texts.get(locale.split("-")[0].lower(), texts["en"])
 
 
 def _footer(locale: str) -> str:
-    return _FOOTER.get(locale.split("-")[0].lower(), _FOOTER["en"])
+    return _localised(_FOOTER, locale)
 
 
 def compose_email(
@@ -73,3 +111,66 @@ def compose_email(
         unsubscribe_url=unsubscribe_url,
         sent_at=sent_at,
     )
+
+
+def compose_sms(
+    rendered: RenderedMessage, *, recipient: str, reference: str, marketing: bool
+) -> OutgoingSms:
+    """The SMS of a rendered message to ``recipient`` (E.164); a marketing text ends with how
+    to stop unless it says STOP already."""
+    text = rendered.text.strip()
+    if marketing and "STOP" not in text.upper():
+        text = f"{text}\n{_localised(_SMS_FOOTER, rendered.locale)}"
+    return OutgoingSms(reference=reference, recipient=recipient, text=text)
+
+
+def compose_inbox(
+    rendered: RenderedMessage,
+    *,
+    delivery_id: int,
+    customer_id: int,
+    link: str | None,
+    sent_at: datetime,
+) -> OutgoingInboxMessage:
+    """The inbox message of a rendered message."""
+    return OutgoingInboxMessage(
+        delivery_id=delivery_id,
+        customer_id=customer_id,
+        title=rendered.subject,
+        text=rendered.text,
+        html=rendered.html,
+        link=link,
+        created_at=sent_at,
+    )
+
+
+def compose_webhook(
+    rendered: RenderedMessage,
+    *,
+    url: str,
+    reference: str,
+    delivery_id: int,
+    campaign: str,
+    purpose: str,
+    customer: str,
+    link: str | None,
+    offer_code: str | None,
+    unsubscribe_url: str | None,
+    sent_at: datetime,
+) -> OutgoingWebhook:
+    """The webhook call of a rendered message: a ``retentio.message`` event."""
+    message = {"locale": rendered.locale, "subject": rendered.subject, "text": rendered.text}
+    if rendered.html:
+        message["html"] = rendered.html
+    data: dict[str, Any] = {
+        "delivery_id": delivery_id,
+        "reference": reference,
+        "campaign": campaign,
+        "purpose": purpose,
+        "customer": {"external_id": customer},
+        "message": message,
+    }
+    optional = {"link": link, "offer_code": offer_code, "unsubscribe_url": unsubscribe_url}
+    data.update({key: value for key, value in optional.items() if value})
+    payload = {"type": WEBHOOK_TYPE, "timestamp": sent_at.isoformat(), "data": data}
+    return OutgoingWebhook(id=f"msg_{reference}", url=url, payload=payload)

@@ -12,10 +12,17 @@ A definition is a mapping::
     quiet_hours: {start: "21:00", end: "08:00", policy: hold}   # or drop; false: none
     attribution_days: 14                   # how long a purchase counts for the report
     offer_code: WINBACK10                  # optional, for the message
+    link: https://butik.dk/tilbud          # optional: where a push or in-app message leads
     message:
       default_locale: en
       en: {subject: "We miss you, {{ first_name | default('there') }}", html: ..., text: ...}
       da: {subject: ..., html: ..., text: ...}
+
+The channel decides the parts a message has: ``email`` a subject and a text and/or HTML body;
+``sms`` a text only; ``push`` a subject (the title) and a text; ``in_app`` a subject and a
+text and/or HTML body; ``webhook`` any of them, posted as JSON to ``webhook.url`` (https) for
+the shop's own system to act on. A webhook reaches no address of its own, so a marketing one
+names the consent it relies on: ``webhook: {url: https://..., consent: sms}``.
 
 :func:`parse_campaign` checks it and compiles every template, or raises
 :class:`CampaignError` naming the path of the first problem (``message.da.subject``).
@@ -41,7 +48,7 @@ from retentio.campaigns.templates import (
     render_message,
 )
 from retentio.core.errors import DefinitionError
-from retentio.core.vocabulary import PURPOSES
+from retentio.core.vocabulary import CONSENT_CHANNELS, PURPOSES
 
 __all__ = [
     "CHANNELS",
@@ -51,8 +58,17 @@ __all__ = [
     "parse_campaign",
 ]
 
-#: The channels a campaign can send over (this version: e-mail; SMS, push, webhooks follow).
-CHANNELS = ("email",)
+#: The channels a campaign can send over.
+CHANNELS = ("email", "sms", "push", "in_app", "webhook")
+#: The parts a message has on each channel: (required, allowed); "body" is text or html.
+_CHANNEL_PARTS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    "email": (("body",), ("subject", "html", "text")),
+    "sms": (("text",), ("text",)),
+    "push": (("subject", "text"), ("subject", "text")),
+    "in_app": (("subject", "body"), ("subject", "html", "text")),
+    "webhook": (("body",), ("subject", "html", "text")),
+}
+_LINK = re.compile(r"^(https://|[a-z][a-z0-9+.-]{1,30}://)[^\s]{1,2000}$")
 SEND_TIMES = ("scheduled", "best_hour")
 QUIET_POLICIES = ("hold", "drop")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,99}$")
@@ -69,6 +85,8 @@ _KEYS = {
     "quiet_hours",
     "attribution_days",
     "offer_code",
+    "link",
+    "webhook",
     "message",
 }
 _MAX_ATTRIBUTION_DAYS = 365
@@ -114,11 +132,20 @@ class CampaignDefinition:
     quiet_policy: str = "hold"
     attribution_days: int = 14
     offer_code: str | None = None
+    link: str | None = None
+    webhook_url: str | None = None
+    webhook_consent: str | None = None
 
     @property
     def exempt(self) -> bool:
         """Transactional messages skip frequency caps and quiet hours (never marketing)."""
         return self.purpose == "transactional"
+
+    @property
+    def consent_channel(self) -> str | None:
+        """The channel whose consent a marketing message needs (a webhook's is named; None:
+        a transactional webhook, which needs none)."""
+        return self.webhook_consent if self.channel == "webhook" else self.channel
 
 
 def parse_campaign(data: Any) -> CampaignDefinition:
@@ -134,10 +161,14 @@ def parse_campaign(data: Any) -> CampaignDefinition:
     channel = _choice(data, "channel", CHANNELS, "email")
     purpose = _choice(data, "purpose", PURPOSES, "marketing")
     quiet, policy = _quiet_hours(data.get("quiet_hours", {}))
+    url, consent = _webhook(data.get("webhook"), channel, purpose)
+    link = _text(data, "link", limit=2000) or None
+    if link is not None and not _LINK.match(link):
+        raise CampaignError("link", "an https:// address or an app link (myshop://...)")
     return CampaignDefinition(
         name=name,
         segment=_text(data, "segment", required=True),
-        message=_message(data.get("message"), offer=bool(data.get("offer_code"))),
+        message=_message(data.get("message"), channel, offer=bool(data.get("offer_code"))),
         channel=channel,
         purpose=purpose,
         description=_text(data, "description", limit=1000),
@@ -148,7 +179,36 @@ def parse_campaign(data: Any) -> CampaignDefinition:
         quiet_policy=policy,
         attribution_days=_days(data.get("attribution_days", 14)),
         offer_code=_text(data, "offer_code", limit=100) or None,
+        link=link,
+        webhook_url=url,
+        webhook_consent=consent,
     )
+
+
+def _webhook(value: Any, channel: str, purpose: str) -> tuple[str | None, str | None]:
+    """The webhook's https URL and the consent it relies on (None for a transactional one)."""
+    if channel != "webhook":
+        if value is not None:
+            raise CampaignError("webhook", "only for channel: webhook")
+        return None, None
+    if not isinstance(value, Mapping):
+        raise CampaignError("webhook", "a mapping {url: https://..., consent: <channel>}")
+    extra = sorted(str(k) for k in set(value) - {"url", "consent"})
+    if extra:
+        raise CampaignError(f"webhook.{extra[0]}", "unknown key; known: consent, url")
+    url = value.get("url")
+    if not isinstance(url, str) or not url.startswith("https://") or len(url) > 2000:
+        raise CampaignError("webhook.url", "an https:// address (at most 2,000 characters)")
+    consent = value.get("consent")
+    if consent is None and purpose != "transactional":
+        raise CampaignError(
+            "webhook.consent",
+            f"a {purpose} webhook names the consent it relies on: one of "
+            + ", ".join(CONSENT_CHANNELS),
+        )
+    if consent is not None and consent not in CONSENT_CHANNELS:
+        raise CampaignError("webhook.consent", f"one of {', '.join(CONSENT_CHANNELS)}")
+    return url, consent
 
 
 def _text(data: Mapping[str, Any], key: str, *, required: bool = False, limit: int = 200) -> str:
@@ -230,9 +290,10 @@ def _quiet_hours(value: Any) -> tuple[QuietHours | None, str]:
     return QuietHours(start, end), str(policy)
 
 
-def _message(value: Any, *, offer: bool) -> MessageTemplate:
+def _message(value: Any, channel: str, *, offer: bool) -> MessageTemplate:
     if not isinstance(value, Mapping) or not value:
         raise CampaignError("message", "a mapping of locales (en, da, nl...) to subject/html/text")
+    required, allowed = _CHANNEL_PARTS[channel]
     default = value.get("default_locale", "en")
     variants: dict[str, Variant] = {}
     for locale, parts in value.items():
@@ -249,8 +310,15 @@ def _message(value: Any, *, offer: bool) -> MessageTemplate:
         for part in PARTS:
             if not isinstance(parts.get(part, ""), str):
                 raise CampaignError(f"{path}.{part}", "expected text")
-        if not parts.get("text") and not parts.get("html"):
-            raise CampaignError(path, "a message needs a text or an html body")
+            if parts.get(part) and part not in allowed:
+                raise CampaignError(
+                    f"{path}.{part}", f"a {channel} message has {' and '.join(allowed)} only"
+                )
+        for part in required:
+            if part == "body" and not parts.get("text") and not parts.get("html"):
+                raise CampaignError(path, "a message needs a text or an html body")
+            if part != "body" and not parts.get(part):
+                raise CampaignError(f"{path}.{part}", f"a {channel} message needs a {part}")
         variants[locale] = Variant(**{part: parts.get(part, "") for part in PARTS})
     if not variants:
         raise CampaignError("message", "at least one locale")

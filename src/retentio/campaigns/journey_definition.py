@@ -66,10 +66,20 @@ _KEYS = {
     "quiet_hours",
     "offer_code",
     "attribution_days",
+    "link",
+    "webhook",
     "steps",
 }
 #: Keys of the journey that every send step's message shares (as a campaign would have them).
-SHARED_KEYS = ("channel", "purpose", "quiet_hours", "offer_code", "attribution_days")
+SHARED_KEYS = (
+    "channel",
+    "purpose",
+    "quiet_hours",
+    "offer_code",
+    "attribution_days",
+    "link",
+    "webhook",
+)
 _MAX_STEPS = 50
 _MAX_WAIT_DAYS = 365
 
@@ -166,7 +176,9 @@ def parse_journey(data: Any) -> JourneyDefinition:
         )
     shared = {k: data[k] for k in SHARED_KEYS if k in data}
     holdout = data.get("holdout", 0.1)
-    probe = _campaign(name, "probe", shared | {"holdout": holdout}, {"en": {"text": "-"}}, "")
+    titled = shared.get("channel") in ("push", "in_app")  # their messages need a subject
+    probe_message = {"en": {"subject": "-", "text": "-"} if titled else {"text": "-"}}
+    probe = _campaign(name, "probe", shared | {"holdout": holdout}, probe_message, "")
     steps = _steps(name, data.get("steps"), shared)
     return JourneyDefinition(
         name=name,

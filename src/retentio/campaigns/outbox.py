@@ -53,9 +53,16 @@ class Claimed:
 
 
 def claim(
-    session: Session, *, owner: str, now: datetime, lease: timedelta, limit: int
+    session: Session,
+    *,
+    owner: str,
+    now: datetime,
+    lease: timedelta,
+    limit: int,
+    channels: Sequence[str] | None = None,
 ) -> list[Claimed]:
-    """Lease up to ``limit`` due deliveries to ``owner`` (committed), oldest due first."""
+    """Lease up to ``limit`` due deliveries to ``owner`` (committed), oldest due first; only
+    those of ``channels`` when given (a channel no worker has stays queued)."""
     connection = begin_write(session)
     d = DELIVERIES.c
     due = (
@@ -68,6 +75,8 @@ def claim(
         .order_by(d.not_before, d.id)
         .limit(limit)
     )
+    if channels is not None:
+        due = due.where(d.channel.in_(list(channels)))
     if is_postgres(connection):
         due = due.with_for_update(skip_locked=True)
     claimed = connection.execute(

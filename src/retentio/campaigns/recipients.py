@@ -1,6 +1,7 @@
 """Who a batch of deliveries goes to: each customer's address, consent, suppression, recent
 sends (for frequency caps) and the values a message may show, read in a few queries per batch
-rather than per message.
+rather than per message. An e-mail address and a phone number come normalised (the number in
+E.164); the in-app inbox and webhooks address the customer by external id.
 
 The template context is a plain dict of plain values. A value the customer does not have (no
 first name, no scores yet) is left out rather than set to None, so that ``{{ first_name |
@@ -21,7 +22,7 @@ from sqlalchemy.orm import Session
 
 from retentio.campaigns.guards import PastSend, customer_zone
 from retentio.core.errors import DataError
-from retentio.privacy.addresses import address_hmac
+from retentio.privacy.addresses import address_hmac, normalise_address
 from retentio.store.campaign_tables import Delivery
 from retentio.store.tables import (
     Consent,
@@ -43,6 +44,7 @@ DELIVERIES: Table = Delivery.__table__  # type: ignore[assignment]
 SENDS_LOOKBACK = timedelta(days=8)
 _SCORES = ("p_alive", "churn_risk", "risk_band", "expected_purchases", "clv", "rfm_segment")
 _ADDRESS = {"email": "email", "sms": "phone"}
+_BY_ID = ("in_app", "webhook")
 
 
 @dataclass(slots=True)
@@ -102,6 +104,8 @@ def load_recipients(
         values["_last_order_at"] = row["last_order_at"]
         values.update({k: row[k] for k in _SCORES if row[k] is not None})
         addresses = {ch: row[col] for ch, col in _ADDRESS.items() if row[col]}
+        # The in-app inbox and the shop's own system (webhooks) know the customer by id.
+        addresses |= {ch: row["external_id"] for ch in _BY_ID}
         found[row["id"]] = Recipient(
             id=row["id"],
             external_id=row["external_id"],
@@ -140,10 +144,13 @@ def _add_suppressions(
         if address is None:
             continue
         try:
+            normalised = normalise_address(channel, address, recipient.country)
             digest = address_hmac(secret, channel, address, recipient.country)
         except DataError:
             recipient.unusable.add(channel)
             continue
+        if channel == "sms":
+            recipient.addresses[channel] = normalised  # an SMS goes to the E.164 number
         digests[digest].append(recipient)
     if not digests:
         return

@@ -6,18 +6,24 @@ For each claimed delivery, in order:
 
 1. **Who.** An erased customer, one without an address for the channel, or one whose address
    is on the suppression list is skipped. Marketing needs an effective consent for the
-   channel, checked now (a withdrawal a second ago counts).
+   channel (a webhook's: the consent it names), checked now (a withdrawal a second ago
+   counts).
 2. **When.** Unless the message is transactional, quiet hours on the customer's clock hold it
    until the window opens (or drop it, as the campaign says), and the frequency caps, counted
    over every channel's recent sends, hold it until no cap blocks.
-3. **Send.** The message is rendered in the sandbox and sent with a Message-ID derived from
-   the delivery, the same on every try. ``sent`` is recorded at once; a transient failure is
-   tried again after a growing wait (1 minute to 12 hours) until ``max_attempts``; a permanent
-   one (a hard bounce) suppresses the address.
+3. **Send.** The message is rendered in the sandbox, composed for its channel (e-mail, SMS,
+   in-app inbox, webhook: :mod:`retentio.campaigns.compose`) and sent with a reference derived
+   from the delivery, the same on every try (an e-mail's Message-ID, an SMS's idempotency key,
+   a webhook's id). ``sent`` is recorded at once; a transient failure is tried again after a
+   growing wait (1 minute to 12 hours, or the provider's longer ``Retry-After``) until
+   ``max_attempts``; a permanent one (a hard bounce) suppresses the address; a message the
+   provider rejects fails at once.
 
-Before each claim the worker moves the journeys' entrants along (:mod:`retentio.campaigns.
-journeys`), which queues their messages. Any number of workers may run: each claim is a lease
-(see :mod:`retentio.campaigns.outbox`), and each journey is advanced by one worker at a time.
+A worker claims only the deliveries of the channels it has; the others wait in the queue for
+a worker that has them. Before each claim the worker moves the journeys' entrants along
+(:mod:`retentio.campaigns.journeys`), which queues their messages. Any number of workers may
+run: each claim is a lease (see :mod:`retentio.campaigns.outbox`), and each journey is
+advanced by one worker at a time.
 """
 
 from __future__ import annotations
@@ -38,7 +44,15 @@ from sqlalchemy import Connection
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from retentio.campaigns.compose import compose_email, message_id, sender_domain
+from retentio.campaigns.compose import (
+    compose_email,
+    compose_inbox,
+    compose_sms,
+    compose_webhook,
+    delivery_reference,
+    message_id,
+    sender_domain,
+)
 from retentio.campaigns.definition import CampaignDefinition, parse_campaign
 from retentio.campaigns.guards import (
     DEFAULT_CAPS,
@@ -50,7 +64,7 @@ from retentio.campaigns.guards import (
 from retentio.campaigns.journeys import advance_journeys
 from retentio.campaigns.outbox import Claimed, backoff, claim, finish, record_event, reschedule
 from retentio.campaigns.recipients import Recipient, load_recipients
-from retentio.campaigns.templates import TemplateError, render_message
+from retentio.campaigns.templates import RenderedMessage, TemplateError, render_message
 from retentio.channels.base import DeliveryResult
 from retentio.core.clock import Clock, SystemClock
 from retentio.core.errors import ConfigurationError
@@ -63,6 +77,8 @@ from retentio.store.campaign_tables import Campaign
 __all__ = ["BatchOutcome", "Channel", "Worker", "WorkerOptions"]
 
 log = logging.getLogger("retentio.worker")
+#: The channels whose addresses go on the suppression list when they bounce.
+SUPPRESSIBLE = ("email", "sms")
 
 
 class Channel(Protocol):
@@ -79,8 +95,10 @@ class WorkerOptions:
     lease: timedelta = timedelta(minutes=5)
     max_attempts: int = 8
     caps: tuple[FrequencyCap, ...] = DEFAULT_CAPS
-    #: Messages per second per channel (None: as fast as the channel takes them).
+    #: Messages per second per channel (None: as fast as the channel takes them) ...
     rate_per_second: float | None = None
+    #: ... unless the channel has its own rate here.
+    channel_rates: Mapping[str, float] = field(default_factory=dict)
     poll_seconds: float = 1.0
     default_zone: str = "Europe/Copenhagen"
 
@@ -120,8 +138,8 @@ class _Pacer:
 
 class Worker:
     """Dispatches the outbox. ``sessions`` makes sessions; ``channels`` maps a channel name
-    (``email``) to its adapter; ``mail_from`` is the From of e-mail; ``public_url`` (https)
-    is where unsubscribe links point (``/u/<token>``)."""
+    (``email``, ``sms``, ``in_app``, ``webhook``) to its adapter; ``mail_from`` is the From
+    of e-mail; ``public_url`` (https) is where unsubscribe links point (``/u/<token>``)."""
 
     def __init__(
         self,
@@ -152,7 +170,11 @@ class Worker:
         self.options, self.clock = options, clock or SystemClock()
         self.name = name or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self._campaigns: dict[int, CampaignDefinition] = {}
-        self._pacers = {channel: _Pacer(options.rate_per_second) for channel in channels}
+        self._pacers = {
+            channel: _Pacer(options.channel_rates.get(channel, options.rate_per_second))
+            for channel in channels
+        }
+        self._channel_names = tuple(sorted(channels))
 
     def close(self) -> None:
         """Close the channels' connections (a channel with a ``close`` method)."""
@@ -202,6 +224,7 @@ class Worker:
                 now=now,
                 lease=self.options.lease,
                 limit=self.options.batch,
+                channels=self._channel_names,
             )
             if not claimed:
                 return outcome
@@ -239,7 +262,7 @@ class Worker:
         for delivery in deliveries:
             campaign = self._campaign(session, delivery.campaign_id)
             recipient = recipients.get(delivery.customer_id)
-            reason = self._refusal(delivery, recipient, channel)
+            reason = self._refusal(delivery, recipient, campaign)
             if reason is not None:
                 self._skip(writes, delivery, reason, now, outcome)
                 continue
@@ -288,18 +311,22 @@ class Worker:
         return found
 
     @staticmethod
-    def _refusal(delivery: Claimed, recipient: Recipient | None, channel: str) -> str | None:
+    def _refusal(
+        delivery: Claimed, recipient: Recipient | None, campaign: CampaignDefinition
+    ) -> str | None:
         """Why the customer must not get this message at all, or None."""
+        channel = delivery.channel
         if recipient is None or recipient.erased:
             return "erased"
         if channel not in recipient.addresses or channel in recipient.unusable:
             return f"no usable {channel} address"
         if channel in recipient.suppressed:
             return "suppressed"
-        if delivery.purpose != "transactional" and (channel, delivery.purpose) not in (
+        consent = campaign.consent_channel
+        if delivery.purpose != "transactional" and (consent, delivery.purpose) not in (
             recipient.consents
         ):
-            return f"no consent for {channel} {delivery.purpose}"
+            return f"no consent for {consent} {delivery.purpose}"
         return None
 
     def _timing(
@@ -339,9 +366,10 @@ class Worker:
     ) -> str:
         """Render and send one message; record the outcome. Returns the outcome's name."""
         now = self.clock.now()
-        assert self.mail_from is not None  # noqa: S101 (checked for e-mail at start)
-        mid = message_id(delivery.id, delivery.source, self._domain)
-        unsubscribe = self._unsubscribe_url(delivery)
+        reference = delivery_reference(delivery.id, delivery.source)
+        if delivery.channel == "email":
+            reference = message_id(delivery.id, delivery.source, self._domain)
+        unsubscribe = self._unsubscribe_url(delivery, campaign)
         context = recipient.context(
             now,
             campaign=campaign.name,
@@ -351,87 +379,141 @@ class Worker:
         try:
             rendered = render_message(campaign.message, context, locale=recipient.locale)
         except TemplateError as exc:
-            finish(
-                writes,
-                delivery.id,
-                owner=self.name,
-                status="failed",
-                now=now,
-                detail=str(exc)[:500],
-                message_id=mid,
-            )
+            self._finish(writes, delivery, "failed", now, str(exc), reference)
             return "failed"
-        email = compose_email(
-            rendered,
-            recipient=recipient.addresses["email"],
-            sender=self.mail_from,
-            message_id=mid,
-            unsubscribe_url=unsubscribe,
-            sent_at=now,
-        )
+        message = self._compose(delivery, recipient, campaign, rendered, reference, unsubscribe)
         self._pacers[delivery.channel].wait()
-        result = self.channels[delivery.channel].send(email)
+        result = self.channels[delivery.channel].send(message)
+        return self._record(session, writes, delivery, recipient, result, reference)
+
+    def _compose(
+        self,
+        delivery: Claimed,
+        recipient: Recipient,
+        campaign: CampaignDefinition,
+        rendered: RenderedMessage,
+        reference: str,
+        unsubscribe: str | None,
+    ) -> Any:
+        """What the delivery's channel sends (see :mod:`retentio.campaigns.compose`)."""
+        now, channel = self.clock.now(), delivery.channel
+        if channel == "email":
+            assert self.mail_from is not None  # noqa: S101 (checked for e-mail at start)
+            return compose_email(
+                rendered,
+                recipient=recipient.addresses["email"],
+                sender=self.mail_from,
+                message_id=reference,
+                unsubscribe_url=unsubscribe,
+                sent_at=now,
+            )
+        if channel == "sms":
+            return compose_sms(
+                rendered,
+                recipient=recipient.addresses["sms"],
+                reference=reference,
+                marketing=delivery.purpose != "transactional",
+            )
+        if channel == "in_app":
+            return compose_inbox(
+                rendered,
+                delivery_id=delivery.id,
+                customer_id=delivery.customer_id,
+                link=campaign.link,
+                sent_at=now,
+            )
+        if channel == "webhook" and campaign.webhook_url is not None:
+            return compose_webhook(
+                rendered,
+                url=campaign.webhook_url,
+                reference=reference,
+                delivery_id=delivery.id,
+                campaign=campaign.name,
+                purpose=delivery.purpose,
+                customer=recipient.external_id,
+                link=campaign.link,
+                offer_code=campaign.offer_code,
+                unsubscribe_url=unsubscribe,
+                sent_at=now,
+            )
+        raise ConfigurationError(f"no composer for channel {channel!r}")  # pragma: no cover
+
+    def _record(
+        self,
+        session: Session,
+        writes: Connection,
+        delivery: Claimed,
+        recipient: Recipient,
+        result: DeliveryResult,
+        reference: str,
+    ) -> str:
+        """Record what the channel answered; returns the outcome's name.
+
+        ``sent``: done. ``rejected``: failed at once. ``permanent``: a hard bounce, the
+        address suppressed. ``transient``: tried again after the backoff (or the provider's
+        longer ``Retry-After``) until ``max_attempts``; an answer about the recipient (a soft
+        bounce) on every try suppresses the address, an outage never does."""
         done = self.clock.now()
         if result.status == "sent":
-            finish(
-                writes,
-                delivery.id,
-                owner=self.name,
-                status="sent",
-                now=done,
-                detail=result.detail[:500],
-                message_id=mid,
-                provider_id=result.provider_id,
-            )
+            self._finish(writes, delivery, "sent", done, result.detail, reference, result)
             recipient.sends.append(PastSend(done, delivery.channel, delivery.purpose))
             return "sent"
+        if result.status == "rejected":
+            self._finish(writes, delivery, "failed", done, result.detail, reference)
+            return "failed"
         tries = delivery.attempts + 1
-        soft_bounce = result.code is not None  # the server answered 4xx for this recipient
-        if result.status == "permanent" or (soft_bounce and tries >= self.options.max_attempts):
+        if result.status == "permanent" or (result.refused and tries >= self.options.max_attempts):
             kind = "hard" if result.status == "permanent" else "soft"
-            self._suppress(session, recipient, delivery, result, done, kind)
-            finish(
-                session.connection(),
-                delivery.id,
-                owner=self.name,
-                status="bounced",
-                now=done,
-                detail=(
-                    result.detail if kind == "hard" else f"after {tries} tries: {result.detail}"
-                )[:500],
-                message_id=mid,
-            )
+            if delivery.channel in SUPPRESSIBLE:
+                self._suppress(session, recipient, delivery, result, done, kind)
+            detail = result.detail if kind == "hard" else f"after {tries} tries: {result.detail}"
+            self._finish(session.connection(), delivery, "bounced", done, detail, reference)
             session.commit()  # the suppression, its event and the outcome together
             return "bounced"
         if tries >= self.options.max_attempts:
-            finish(
-                writes,
-                delivery.id,
-                owner=self.name,
-                status="failed",
-                now=done,
-                detail=f"after {tries} tries: {result.detail}"[:500],
-                message_id=mid,
-            )
+            detail = f"after {tries} tries: {result.detail}"
+            self._finish(writes, delivery, "failed", done, detail, reference)
             return "failed"
         log.info("delivery %s: %s; trying again", delivery.id, result.detail)
+        wait = max(backoff(tries), timedelta(seconds=result.retry_after or 0))
         reschedule(
             writes,
             [delivery.id],
             owner=self.name,
-            until=done + backoff(tries),
+            until=done + wait,
             now=done,
             detail=result.detail[:500],
             attempted=True,
         )
         return "retry"
 
-    def _unsubscribe_url(self, delivery: Claimed) -> str | None:
-        if delivery.purpose == "transactional":
-            return None
-        token = withdrawal_token(
-            self.signer, delivery.customer_id, delivery.channel, delivery.purpose
+    def _finish(
+        self,
+        connection: Connection,
+        delivery: Claimed,
+        status: str,
+        now: datetime,
+        detail: str,
+        reference: str,
+        result: DeliveryResult | None = None,
+    ) -> None:
+        finish(
+            connection,
+            delivery.id,
+            owner=self.name,
+            status=status,
+            now=now,
+            detail=detail[:500],
+            message_id=reference,
+            provider_id=result.provider_id if result is not None else None,
         )
+
+    def _unsubscribe_url(self, delivery: Claimed, campaign: CampaignDefinition) -> str | None:
+        """The one-click withdrawal of the consent the message relies on (marketing)."""
+        consent = campaign.consent_channel
+        if delivery.purpose == "transactional" or consent is None:
+            return None
+        token = withdrawal_token(self.signer, delivery.customer_id, consent, delivery.purpose)
         return f"{self.public_url}/u/{token}"
 
     def _suppress(

@@ -329,5 +329,5 @@ def _answer(code: int, answer: bytes | str) -> str:
 def _refused(code: int, answer: bytes | str) -> DeliveryResult:
     """A refusal of the recipient or the message: 5xx permanent, else transient."""
     if 500 <= code < 600:
-        return DeliveryResult("permanent", _answer(code, answer), code=code)
-    return DeliveryResult("transient", _answer(code, answer), code=code)
+        return DeliveryResult("permanent", _answer(code, answer), code=code, refused=True)
+    return DeliveryResult("transient", _answer(code, answer), code=code, refused=True)

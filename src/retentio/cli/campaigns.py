@@ -289,7 +289,10 @@ def worker_command(
         signal.signal(signum, lambda *_: stop.set())
     try:
         with build_worker(settings, engine, options) as worker:
-            err.print(f"Worker {worker.name} started (Ctrl-C stops it after the current batch)")
+            err.print(
+                f"Worker {worker.name} started, sending {', '.join(worker.channels)} "
+                "(Ctrl-C stops it after the current batch)"
+            )
             total = worker.run(stop=stop, until_idle=until_idle)
     finally:
         engine.dispose()

@@ -41,6 +41,7 @@ from retentio.privacy.consent import append_event
 from retentio.privacy.errors import NotFoundError
 from retentio.privacy.suppression import add_suppression
 from retentio.store.campaign_tables import Delivery, DeliveryEvent
+from retentio.store.channel_tables import InboxMessage, PushSubscription
 from retentio.store.tables import (
     AuditEntry,
     Consent,
@@ -79,6 +80,7 @@ class ErasureReport:
     idempotency_keys_scrubbed: int = 0
     derived_deleted: int = 0
     deliveries_scrubbed: int = 0
+    channel_rows_deleted: int = 0  # in-app inbox messages and push subscriptions
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready: the fields above, ``erased_at`` as ISO 8601."""
@@ -249,6 +251,11 @@ def erase_customer_row(
         session.execute(delete(SegmentMembership).where(SegmentMembership.customer_id == row.id))
     )
     deliveries = _scrub_deliveries(session, row, now)
+    channel_rows = _count(
+        session.execute(delete(InboxMessage).where(InboxMessage.customer_id == row.id))
+    ) + _count(
+        session.execute(delete(PushSubscription).where(PushSubscription.customer_id == row.id))
+    )
     orders = session.scalar(select(func.count()).where(Order.customer_id == row.id)) or 0
     session.execute(
         update(Customer)
@@ -280,6 +287,7 @@ def erase_customer_row(
         idempotency_keys_scrubbed=keys,
         derived_deleted=derived,
         deliveries_scrubbed=deliveries,
+        channel_rows_deleted=channel_rows,
     )
     details = {k: v for k, v in report.to_dict().items() if type(v) is int}
     record_access(session, actor, "person.erase", row.id, {**details, "reason": reason}, now=now)

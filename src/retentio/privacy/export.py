@@ -195,8 +195,8 @@ def export_person(
 
     Keys: format, version, exported_at, customer, orders (with lines and refunds), events,
     consents, consent_events, audit, and what was derived or done: messages, segments, scores,
-    campaigns, journeys. The read is audited (committed); the audit list shows
-    the accesses before this one.
+    campaigns, journeys, inbox, push_subscriptions. The read is audited (committed); the audit
+    list shows the accesses before this one.
     """
     at = utc_now(now)
     row = find_customer(session, customer)

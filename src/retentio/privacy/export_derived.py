@@ -1,6 +1,7 @@
 """The parts of a person's export that retentio derived or did: the messages sent to them,
 the segments they were in, their stored scores, the campaigns and journeys they were part of
-(and in which arm). Ids and names only; no message holds an address."""
+(and in which arm), their in-app inbox and the devices push messages reach. Ids and names
+only; no message holds an address."""
 
 from __future__ import annotations
 
@@ -17,12 +18,21 @@ from retentio.store.campaign_tables import (
     Journey,
     JourneyEntry,
 )
+from retentio.store.channel_tables import InboxMessage, PushSubscription
 from retentio.store.tables import CustomerScore, Segment, SegmentMembership
 
 __all__ = ["DERIVED_SECTIONS", "derived_sections"]
 
 #: The sections, in the export's order.
-DERIVED_SECTIONS = ("messages", "segments", "scores", "campaigns", "journeys")
+DERIVED_SECTIONS = (
+    "messages",
+    "segments",
+    "scores",
+    "campaigns",
+    "journeys",
+    "inbox",
+    "push_subscriptions",
+)
 _SCORES = (
     "recency_days",
     "frequency",
@@ -46,7 +56,49 @@ def derived_sections(session: Session, customer_id: int) -> dict[str, list[dict[
         "scores": _scores(session, customer_id),
         "campaigns": _campaigns(session, customer_id),
         "journeys": _journeys(session, customer_id),
+        "inbox": _inbox(session, customer_id),
+        "push_subscriptions": _push_subscriptions(session, customer_id),
     }
+
+
+def _inbox(session: Session, customer_id: int) -> list[dict[str, Any]]:
+    query = (
+        select(InboxMessage)
+        .where(InboxMessage.customer_id == customer_id)
+        .order_by(InboxMessage.id)
+    )
+    return [
+        {
+            "id": m.id,
+            "title": m.title,
+            "text": m.text,
+            "html": m.html,
+            "link": m.link,
+            "created_at": iso(m.created_at),
+            "read_at": iso(m.read_at),
+            "archived_at": iso(m.archived_at),
+        }
+        for m in session.scalars(query)
+    ]
+
+
+def _push_subscriptions(session: Session, customer_id: int) -> list[dict[str, Any]]:
+    query = (
+        select(PushSubscription)
+        .where(PushSubscription.customer_id == customer_id)
+        .order_by(PushSubscription.id)
+    )
+    return [
+        {
+            "kind": p.kind,
+            "endpoint": p.endpoint,
+            "platform": p.platform,
+            "created_at": iso(p.created_at),
+            "last_sent_at": iso(p.last_sent_at),
+            "revoked_at": iso(p.revoked_at),
+        }
+        for p in session.scalars(query)
+    ]
 
 
 def _messages(session: Session, customer_id: int) -> list[dict[str, Any]]:

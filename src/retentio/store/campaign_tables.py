@@ -148,6 +148,8 @@ class Delivery(Base):
         Index("ix_deliveries_customer_sent", "customer_id", "sent_at"),
         Index("ix_deliveries_campaign_status", "campaign_id", "status"),
         Index("ix_deliveries_journey_entry", "journey_entry_id"),
+        # A provider's delivery report names its own id.
+        Index("ix_deliveries_provider", "provider_id"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)

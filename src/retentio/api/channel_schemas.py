@@ -1,0 +1,75 @@
+"""The API's bodies for the channels: the SMS provider's inbound texts and delivery reports,
+and the in-app inbox the shop's app reads."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel, ConfigDict, Field
+
+__all__ = [
+    "InboundSmsIn",
+    "InboundSmsOut",
+    "InboxMessageOut",
+    "InboxPageOut",
+    "SmsReportIn",
+    "SmsReportOut",
+]
+
+
+class InboundSmsIn(BaseModel):
+    """A text a person sent to the shop's number, as the provider forwards it."""
+
+    model_config = ConfigDict(extra="ignore", populate_by_name=True)
+
+    sender: str = Field(
+        alias="from",
+        max_length=40,
+        description="The sender's number, E.164.",
+        examples=["+4520123456"],
+    )
+    text: str = Field(max_length=1600, examples=["STOP"])
+
+
+class InboundSmsOut(BaseModel):
+    action: str = Field(description="stop, start, help or none", examples=["stop"])
+    reply: str | None = Field(description="The text to send back, or null for none.")
+
+
+class SmsReportIn(BaseModel):
+    """A delivery report: the provider's id of the message, and what became of it."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    id: str = Field(min_length=1, max_length=250, description="The id the provider answered.")
+    status: str = Field(description="delivered, failed, undelivered, expired or rejected")
+    reason: str | None = Field(
+        default=None, max_length=100, description="e.g. invalid_number, unreachable, expired"
+    )
+    at: datetime | None = Field(default=None, description="When; default: now.")
+
+
+class SmsReportOut(BaseModel):
+    delivery_id: int
+    event: str = Field(description="delivered or bounced")
+    recorded: bool = Field(description="False when the same report was recorded already.")
+    suppressed: bool = Field(description="Whether the number went on the suppression list.")
+
+
+class InboxMessageOut(BaseModel):
+    id: int
+    title: str
+    text: str
+    html: str
+    link: str | None
+    created_at: datetime
+    read_at: datetime | None
+    archived_at: datetime | None
+
+
+class InboxPageOut(BaseModel):
+    messages: list[InboxMessageOut]
+    unread: int = Field(description="Unread messages, not archived, in all.")
+    next_before: int | None = Field(
+        description="Pass as ?before= for the older messages; null at the end."
+    )
