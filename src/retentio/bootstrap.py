@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import replace
+from datetime import UTC, datetime
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -16,14 +17,19 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import sessionmaker
 
 from retentio.campaigns import Worker, WorkerOptions
+from retentio.campaigns.push_subscriptions import mark_devices
 from retentio.campaigns.worker import Channel
 from retentio.channels import (
+    GatewaySender,
     HttpSmsChannel,
     InboxChannel,
+    PushChannel,
     SmsSettings,
     SmtpChannel,
     SmtpSettings,
+    VapidKey,
     WebhookChannel,
+    WebPushSender,
     decode_secret,
     parse_networks,
 )
@@ -128,6 +134,32 @@ class Settings(BaseSettings):
         "receiver on the shop's own network), comma-separated; by default every loopback, "
         "private and link-local address is refused",
     )
+    vapid_private_key_file: str | None = Field(
+        default=None,
+        description="The PEM file of the shop's VAPID key that signs Web Push messages "
+        "(make one with: retentio push vapid-keys); unset: no Web Push",
+    )
+    vapid_subject: str | None = Field(
+        default=None,
+        description="A contact the push services may use, mailto:ops@shop.example or an "
+        "https:// address (required with a VAPID key)",
+    )
+    push_gateway_url: str | None = Field(
+        default=None,
+        description="The shop's mobile push gateway (in front of APNs and FCM), e.g. "
+        "https://push.butik.dk/send; unset: no mobile push",
+    )
+    push_gateway_auth: SecretStr | None = Field(
+        default=None, description="The Authorization header sent to the push gateway"
+    )
+    push_allow_networks: str = Field(
+        default="",
+        description="Private networks Web Push endpoints may be in on purpose (as "
+        "RETENTIO_WEBHOOK_ALLOW_NETWORKS); by default internal addresses are refused",
+    )
+    push_rate_per_second: float | None = Field(
+        default=None, gt=0, description="At most this many push messages a second per worker"
+    )
     webhook_rate_per_second: float | None = Field(
         default=None, gt=0, description="At most this many webhook calls a second per worker"
     )
@@ -210,11 +242,38 @@ class Settings(BaseSettings):
         key = decode_secret(self.webhook_secret.get_secret_value())
         return WebhookChannel(key, allowed=allowed)
 
+    def vapid_key(self) -> VapidKey | None:
+        """The VAPID key of ``RETENTIO_VAPID_PRIVATE_KEY_FILE``, or None when unset."""
+        if not self.vapid_private_key_file:
+            return None
+        return VapidKey.load(self.vapid_private_key_file, self.vapid_subject)
+
+    def push_channel(self, engine: Engine) -> PushChannel:
+        """The push channel: Web Push with the VAPID key, the gateway where set; gone
+        subscriptions are revoked through ``engine``."""
+        try:
+            allowed = parse_networks(self.push_allow_networks)
+        except DataError as exc:
+            raise ConfigurationError(f"RETENTIO_PUSH_ALLOW_NETWORKS: {exc}") from None
+        key = self.vapid_key()
+        web = WebPushSender(key, allowed=allowed) if key is not None else None
+        gateway = None
+        if self.push_gateway_url:
+            auth = self.push_gateway_auth.get_secret_value() if self.push_gateway_auth else None
+            gateway = GatewaySender(self.push_gateway_url, authorization=auth)
+        return PushChannel(
+            web=web,
+            gateway=gateway,
+            on_gone=lambda ids: mark_devices(engine, ids, now=datetime.now(UTC), gone=True),
+            on_sent=lambda ids: mark_devices(engine, ids, now=datetime.now(UTC), gone=False),
+        )
+
     def sending_channels(self) -> tuple[str, ...]:
         """The channels that reach outside retentio and are configured."""
         configured = {
             "email": self.smtp_url,
             "sms": self.sms_url,
+            "push": self.vapid_private_key_file or self.push_gateway_url,
             "webhook": self.webhook_secret,
         }
         return tuple(name for name, value in configured.items() if value)
@@ -224,6 +283,7 @@ class Settings(BaseSettings):
         rates = {
             "email": self.email_rate_per_second,
             "sms": self.sms_rate_per_second,
+            "push": self.push_rate_per_second,
             "webhook": self.webhook_rate_per_second,
         }
         return {name: rate for name, rate in rates.items() if rate is not None}
@@ -244,19 +304,22 @@ def build_worker(
     options: WorkerOptions = WorkerOptions(),  # noqa: B008 (frozen)
 ) -> Worker:
     """The delivery worker of ``settings``: the in-app inbox always; e-mail over
-    ``RETENTIO_SMTP_URL``, SMS through ``RETENTIO_SMS_URL`` and webhooks signed with
+    ``RETENTIO_SMTP_URL``, SMS through ``RETENTIO_SMS_URL``, push with a VAPID key or a
+    gateway, and webhooks signed with
     ``RETENTIO_WEBHOOK_SECRET`` where they are set; unsubscribe links to
     ``RETENTIO_PUBLIC_URL``; at most ``RETENTIO_<CHANNEL>_RATE_PER_SECOND`` per channel."""
     if not settings.public_url and not settings.sending_channels():
         raise ConfigurationError(
             "nothing is set up for sending: set RETENTIO_PUBLIC_URL (the https:// address "
             "messages link to) and the channels to send through (RETENTIO_SMTP_URL, "
-            "RETENTIO_SMS_URL, RETENTIO_WEBHOOK_SECRET; the in-app inbox needs none)"
+            "RETENTIO_SMS_URL, RETENTIO_VAPID_PRIVATE_KEY_FILE, RETENTIO_PUSH_GATEWAY_URL, "
+            "RETENTIO_WEBHOOK_SECRET; the in-app inbox needs none)"
         )
     options = replace(options, channel_rates={**settings.channel_rates(), **options.channel_rates})
     makers: dict[str, Callable[[], Channel]] = {
         "email": settings.email_channel,
         "sms": settings.sms_channel,
+        "push": lambda: settings.push_channel(engine),
         "webhook": settings.webhook_channel,
     }
     channels: dict[str, Channel] = {"in_app": InboxChannel(engine)}

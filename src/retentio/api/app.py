@@ -33,6 +33,7 @@ from retentio.api.routes import (
     journeys,
     pages,
     privacy,
+    push,
     segments,
     sms,
 )
@@ -219,7 +220,7 @@ def create_app(config: ApiConfig) -> FastAPI:
     app.add_middleware(SecurityHeaders)
     app.state.signer = config.signer
     routers = (health, ingest, customers, consent, privacy, analytics, segments, campaigns)
-    for module in (*routers, journeys, sms, inbox):
+    for module in (*routers, journeys, sms, inbox, push):
         app.include_router(module.router, prefix=API_PREFIX)
     app.include_router(pages.router)
     extra: tuple[type[BaseModel], ...] = (
@@ -229,6 +230,7 @@ def create_app(config: ApiConfig) -> FastAPI:
         *campaigns.BODY_MODELS,
         *journeys.BODY_MODELS,
         *sms.BODY_MODELS,
+        *push.BODY_MODELS,
     )
     app.openapi = _openapi(app, extra)  # type: ignore[method-assign]
     return app
@@ -247,9 +249,15 @@ def app_from_settings() -> FastAPI:
             rate_burst=settings.api_rate_burst,
             global_control=settings.global_control,
             sms_from=settings.sms_from,
+            vapid_public_key=_vapid_public_key(settings),
             delivery_worker=_worker_of(settings),
         )
     )
+
+
+def _vapid_public_key(settings: Settings) -> str | None:
+    key = settings.vapid_key()
+    return key.public_key if key is not None else None
 
 
 def _worker_of(settings: Settings) -> Callable[[], Worker] | None:

@@ -1,5 +1,5 @@
 """The API's bodies for the channels: the SMS provider's inbound texts and delivery reports,
-and the in-app inbox the shop's app reads."""
+the in-app inbox the shop's app reads, and the devices push messages reach."""
 
 from __future__ import annotations
 
@@ -12,8 +12,14 @@ __all__ = [
     "InboundSmsOut",
     "InboxMessageOut",
     "InboxPageOut",
+    "PushKeys",
+    "PushRevokeIn",
+    "PushRevokeOut",
+    "PushSubscriptionIn",
+    "PushSubscriptionOut",
     "SmsReportIn",
     "SmsReportOut",
+    "VapidKeyOut",
 ]
 
 
@@ -73,3 +79,43 @@ class InboxPageOut(BaseModel):
     next_before: int | None = Field(
         description="Pass as ?before= for the older messages; null at the end."
     )
+
+
+class PushKeys(BaseModel):
+    p256dh: str = Field(max_length=200, description="The browser's public key (base64url).")
+    auth: str = Field(max_length=100, description="The browser's auth secret (base64url).")
+
+
+class PushSubscriptionIn(BaseModel):
+    """A browser's Web Push subscription (``PushSubscription.toJSON()`` plus ``kind: web``)
+    or a device token of the shop's push gateway (``kind: gateway``)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    kind: str = Field(default="web", description="web or gateway", examples=["web"])
+    endpoint: str | None = Field(default=None, max_length=2000, description="web: the endpoint.")
+    keys: PushKeys | None = Field(default=None, description="web: the subscription's keys.")
+    token: str | None = Field(default=None, max_length=2000, description="gateway: the token.")
+    platform: str | None = Field(default=None, description="gateway: ios or android.")
+
+
+class PushSubscriptionOut(BaseModel):
+    id: int
+    kind: str
+    platform: str | None
+    created_at: datetime
+    revoked_at: datetime | None
+
+
+class PushRevokeIn(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    endpoint: str = Field(max_length=2000, description="The endpoint or the device token.")
+
+
+class PushRevokeOut(BaseModel):
+    revoked: bool = Field(description="False when it was not registered (or revoked already).")
+
+
+class VapidKeyOut(BaseModel):
+    public_key: str = Field(description="The applicationServerKey for pushManager.subscribe().")

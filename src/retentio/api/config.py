@@ -42,6 +42,8 @@ class ApiConfig:
     global_control: float = 0.0
     #: How answers to texts (STOP, HELP) name the shop: the SMS sender.
     sms_from: str | None = None
+    #: The VAPID public key browsers subscribe with (None: no Web Push).
+    vapid_public_key: str | None = None
     #: Builds the delivery worker the server runs in a thread (None: messages are queued and
     #: sent by a separate ``retentio worker``).
     delivery_worker: Callable[[], Worker] | None = None

@@ -6,6 +6,8 @@
   marketing e-mail goes out without one (TRUST.md, "Sending").
 - **SMS**: a marketing text ends with how to stop ("Reply STOP to opt out", in the message's
   language) unless the template already says STOP; the number is the customer's, in E.164.
+- **Push**: the subject is the notification's title, the text its body, ``link`` where a tap
+  leads; it goes to every device of the customer.
 - **In-app**: the subject is the inbox title; the campaign's ``link`` is where a tap leads.
 - **Webhook**: a JSON event (``retentio.message``) with the rendered parts, the customer's
   external id (no address: the shop's system has its own) and the unsubscribe link.
@@ -24,6 +26,7 @@ from typing import Any
 from retentio.campaigns.templates import RenderedMessage
 from retentio.channels.email import OutgoingEmail
 from retentio.channels.inbox import OutgoingInboxMessage
+from retentio.channels.push import OutgoingPush, PushTarget
 from retentio.channels.sms import OutgoingSms
 from retentio.channels.webhook import OutgoingWebhook
 from retentio.core.errors import ConfigurationError
@@ -31,6 +34,7 @@ from retentio.core.errors import ConfigurationError
 __all__ = [
     "compose_email",
     "compose_inbox",
+    "compose_push",
     "compose_sms",
     "compose_webhook",
     "delivery_reference",
@@ -174,3 +178,16 @@ def compose_webhook(
     data.update({key: value for key, value in optional.items() if value})
     payload = {"type": WEBHOOK_TYPE, "timestamp": sent_at.isoformat(), "data": data}
     return OutgoingWebhook(id=f"msg_{reference}", url=url, payload=payload)
+
+
+def compose_push(
+    rendered: RenderedMessage, *, reference: str, link: str | None, devices: list[PushTarget]
+) -> OutgoingPush:
+    """The push message of a rendered message, for each of ``devices``."""
+    return OutgoingPush(
+        reference=reference,
+        title=rendered.subject,
+        text=rendered.text,
+        link=link,
+        targets=tuple(devices),
+    )

@@ -1,7 +1,8 @@
 """Who a batch of deliveries goes to: each customer's address, consent, suppression, recent
 sends (for frequency caps) and the values a message may show, read in a few queries per batch
 rather than per message. An e-mail address and a phone number come normalised (the number in
-E.164); the in-app inbox and webhooks address the customer by external id.
+E.164); the in-app inbox and webhooks address the customer by external id; push reaches the
+customer's devices that are not revoked.
 
 The template context is a plain dict of plain values. A value the customer does not have (no
 first name, no scores yet) is left out rather than set to None, so that ``{{ first_name |
@@ -21,9 +22,11 @@ from sqlalchemy import Table, select
 from sqlalchemy.orm import Session
 
 from retentio.campaigns.guards import PastSend, customer_zone
+from retentio.channels.push import PushTarget
 from retentio.core.errors import DataError
 from retentio.privacy.addresses import address_hmac, normalise_address
 from retentio.store.campaign_tables import Delivery
+from retentio.store.channel_tables import PushSubscription
 from retentio.store.tables import (
     Consent,
     Customer,
@@ -40,6 +43,7 @@ SCORES: Table = CustomerScore.__table__  # type: ignore[assignment]
 CONSENTS: Table = Consent.__table__  # type: ignore[assignment]
 SUPPRESSIONS: Table = Suppression.__table__  # type: ignore[assignment]
 DELIVERIES: Table = Delivery.__table__  # type: ignore[assignment]
+PUSH: Table = PushSubscription.__table__  # type: ignore[assignment]
 #: How far back sends count for caps: the longest default cap (7 local days) and a day more.
 SENDS_LOOKBACK = timedelta(days=8)
 _SCORES = ("p_alive", "churn_risk", "risk_band", "expected_purchases", "clv", "rfm_segment")
@@ -63,6 +67,7 @@ class Recipient:
     suppressed: set[str] = field(default_factory=set)
     unusable: set[str] = field(default_factory=set)  # addresses that cannot be normalised
     sends: list[PastSend] = field(default_factory=list)
+    devices: list[PushTarget] = field(default_factory=list)  # push subscriptions not revoked
 
     def context(self, now: datetime, **extra: Any) -> dict[str, Any]:
         """The template context: the customer's values, days since the last order, extras."""
@@ -118,6 +123,8 @@ def load_recipients(
         )
     _add_consents(session, found, ids)
     _add_suppressions(session, found, channel, secret)
+    if channel == "push":
+        _add_devices(session, found, ids)
     _add_sends(session, found, ids, now)
     return found
 
@@ -159,6 +166,20 @@ def _add_suppressions(
     for (digest,) in session.execute(query):
         for recipient in digests[digest]:
             recipient.suppressed.add(channel)
+
+
+def _add_devices(session: Session, found: dict[int, Recipient], ids: list[int]) -> None:
+    """Each customer's push subscriptions that are not revoked; one is the push "address"."""
+    p = PUSH.c
+    query = (
+        select(p.customer_id, p.id, p.kind, p.endpoint, p.p256dh, p.auth, p.platform)
+        .where(p.customer_id.in_(ids), p.revoked_at.is_(None))
+        .order_by(p.id)
+    )
+    for customer_id, *device in session.execute(query):
+        recipient = found[customer_id]
+        recipient.devices.append(PushTarget(*device))
+        recipient.addresses["push"] = f"{len(recipient.devices)} device(s)"
 
 
 def _add_sends(

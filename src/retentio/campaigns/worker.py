@@ -12,12 +12,12 @@ For each claimed delivery, in order:
    until the window opens (or drop it, as the campaign says), and the frequency caps, counted
    over every channel's recent sends, hold it until no cap blocks.
 3. **Send.** The message is rendered in the sandbox, composed for its channel (e-mail, SMS,
-   in-app inbox, webhook: :mod:`retentio.campaigns.compose`) and sent with a reference derived
-   from the delivery, the same on every try (an e-mail's Message-ID, an SMS's idempotency key,
-   a webhook's id). ``sent`` is recorded at once; a transient failure is tried again after a
-   growing wait (1 minute to 12 hours, or the provider's longer ``Retry-After``) until
-   ``max_attempts``; a permanent one (a hard bounce) suppresses the address; a message the
-   provider rejects fails at once.
+   push, in-app inbox, webhook: :mod:`retentio.campaigns.compose`) and sent with a reference
+   derived from the delivery, the same on every try (an e-mail's Message-ID, an SMS's
+   idempotency key, a webhook's id). ``sent`` is recorded at once; a transient failure is
+   tried again after a growing wait (1 minute to 12 hours, or the provider's longer
+   ``Retry-After``) until ``max_attempts``; a permanent one (a hard bounce) suppresses the
+   address; a message the provider rejects fails at once.
 
 A worker claims only the deliveries of the channels it has; the others wait in the queue for
 a worker that has them. Before each claim the worker moves the journeys' entrants along
@@ -47,6 +47,7 @@ from sqlalchemy.orm import Session
 from retentio.campaigns.compose import (
     compose_email,
     compose_inbox,
+    compose_push,
     compose_sms,
     compose_webhook,
     delivery_reference,
@@ -138,8 +139,9 @@ class _Pacer:
 
 class Worker:
     """Dispatches the outbox. ``sessions`` makes sessions; ``channels`` maps a channel name
-    (``email``, ``sms``, ``in_app``, ``webhook``) to its adapter; ``mail_from`` is the From
-    of e-mail; ``public_url`` (https) is where unsubscribe links point (``/u/<token>``)."""
+    (``email``, ``sms``, ``push``, ``in_app``, ``webhook``) to its adapter; ``mail_from`` is
+    the From of e-mail; ``public_url`` (https) is where unsubscribe links point
+    (``/u/<token>``)."""
 
     def __init__(
         self,
@@ -413,6 +415,10 @@ class Worker:
                 recipient=recipient.addresses["sms"],
                 reference=reference,
                 marketing=delivery.purpose != "transactional",
+            )
+        if channel == "push":
+            return compose_push(
+                rendered, reference=reference, link=campaign.link, devices=recipient.devices
             )
         if channel == "in_app":
             return compose_inbox(

@@ -11,6 +11,7 @@ from retentio.cli import data as _data  # noqa: F401  (registers demo-data and l
 from retentio.cli import db as _db  # noqa: F401  (registers init and db)
 from retentio.cli import journeys as _journeys  # noqa: F401  (registers journey)
 from retentio.cli import privacy as _privacy  # noqa: F401  (registers privacy and consent)
+from retentio.cli import push as _push  # noqa: F401  (registers push)
 from retentio.cli import segments as _segments  # noqa: F401  (registers segment and scores)
 from retentio.cli import serve as _serve  # noqa: F401  (registers serve)
 from retentio.cli.app import app, err
