@@ -199,6 +199,7 @@ def test_a_gone_subscription_is_revoked_and_every_device_gone_bounces(
         )
     gone = {"ida-old", "bob"}
     push_service.answer = lambda r: Answer(410 if r.path.rsplit("/", 1)[1] in gone else 201)
+
     def channel() -> PushChannel:
         return PushChannel(
             web=web_sender(ca, vapid),
