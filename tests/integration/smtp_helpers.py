@@ -14,9 +14,11 @@ from aiosmtpd.smtp import SMTP, Envelope, Session
 
 @dataclass
 class Sink:
-    """An SMTP handler that keeps what it received; ``refuse`` answers for some recipients."""
+    """An SMTP handler that keeps what it received (parsed, and ``raw`` as the bytes that
+    came); ``refuse`` answers for some recipients."""
 
     received: list[Message] = field(default_factory=list)
+    raw: list[bytes] = field(default_factory=list)
     sessions: int = 0
     refuse: dict[str, str] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -42,6 +44,7 @@ class Sink:
         assert isinstance(envelope.content, bytes)
         with self.lock:
             self.received.append(email.message_from_bytes(envelope.content))
+            self.raw.append(envelope.content)
         return "250 Message accepted"
 
 

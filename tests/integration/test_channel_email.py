@@ -1,21 +1,34 @@
 """E-mail over SMTP against a real SMTP server (aiosmtpd on loopback): what arrives, one
-connection for many messages, STARTTLS and smtps, and how refusals and outages are classed."""
+connection for many messages, STARTTLS and smtps, how refusals and outages are classed, and
+DKIM signatures that verify on the bytes received."""
 
 from __future__ import annotations
 
+import base64
 import email
 import socket
 import ssl
 import time
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
+import dkim
 import pytest
 import trustme
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
+from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.hazmat.primitives.serialization import (
+    Encoding,
+    NoEncryption,
+    PrivateFormat,
+    PublicFormat,
+)
 from smtp_helpers import Sink, free_port
 
 from retentio.channels import OutgoingEmail, SmtpChannel, SmtpSettings
+from retentio.channels.dkim_signing import DkimKey, load_dkim_key
 from retentio.core.errors import ConfigurationError
 
 
@@ -247,3 +260,112 @@ def test_a_server_that_drops_every_connection_is_transient() -> None:
         channel = SmtpChannel(SmtpSettings.from_url(f"smtp://127.0.0.1:{port}", timeout=2))
         result = channel.send(message(1))
     assert result.status == "transient"
+
+
+# DKIM: signed just before sending, checked by dkimpy on the bytes the server received.
+
+
+@pytest.fixture(scope="module")
+def dkim_key(tmp_path_factory: pytest.TempPathFactory) -> tuple[DkimKey, Callable[..., Any]]:
+    """A 2048-bit key loaded from its file, and the DNS lookup of its TXT record."""
+    private = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    path = tmp_path_factory.mktemp("dkim") / "dkim.pem"
+    path.write_bytes(private.private_bytes(Encoding.PEM, PrivateFormat.PKCS8, NoEncryption()))
+    der = private.public_key().public_bytes(Encoding.DER, PublicFormat.SubjectPublicKeyInfo)
+    record = b"v=DKIM1; k=rsa; p=" + base64.b64encode(der)
+
+    def txt(name: bytes, timeout: float = 5) -> bytes | None:
+        return record if name == b"mail2026._domainkey.butik.example." else None
+
+    return load_dkim_key("mail2026", "butik.example", path), txt
+
+
+def test_signed_messages_verify_as_they_arrived(
+    sink: tuple[Sink, int], dkim_key: tuple[DkimKey, Callable[..., Any]]
+) -> None:
+    handler, port = sink
+    key, txt = dkim_key
+    url = f"smtp://127.0.0.1:{port}"
+    with SmtpChannel(SmtpSettings.from_url(url), dkim=key) as channel:
+        assert channel.send(message(1)).sent  # HTML and text, List-Unsubscribe
+        assert channel.send(message(2, html="", text="Hej", reply_to="svar@butik.example")).sent
+    first, second = handler.raw
+    assert first.startswith(
+        b"DKIM-Signature: v=1; a=rsa-sha256; c=relaxed/relaxed; d=butik.example; s=mail2026;"
+    )
+    assert dkim.verify(first, dnsfunc=txt) and dkim.verify(second, dnsfunc=txt)
+    assert signed_headers(handler.received[0]) == (
+        "from:to:subject:date:message-id:mime-version:content-type:list-unsubscribe:"
+        "list-unsubscribe-post"
+    )
+    assert signed_headers(handler.received[1]) == (
+        "from:to:subject:date:message-id:reply-to:mime-version:content-type:list-unsubscribe:"
+        "list-unsubscribe-post"
+    )
+    assert handler.received[0].get_content_type() == "multipart/alternative"
+
+
+def signed_headers(received: email.message.Message) -> str:
+    """The h= tag of a message's DKIM-Signature: the header fields it signs."""
+    tags = dkim.util.parse_tag_value(str(received["DKIM-Signature"]).encode("ascii"))
+    return str(tags[b"h"].decode("ascii"))
+
+
+@pytest.mark.parametrize(
+    ("old", "new"),
+    [
+        (b"<p>Hej Ida</p>", b"<p>Hej Ide</p>"),  # the HTML part
+        (b"/u/TOKEN>", b"/u/TOKEX>"),  # the one-click unsubscribe link
+    ],
+    ids=["body", "list-unsubscribe"],
+)
+def test_a_changed_byte_fails_verification(
+    sink: tuple[Sink, int], dkim_key: tuple[DkimKey, Callable[..., Any]], old: bytes, new: bytes
+) -> None:
+    handler, port = sink
+    key, txt = dkim_key
+    with SmtpChannel(SmtpSettings.from_url(f"smtp://127.0.0.1:{port}"), dkim=key) as channel:
+        assert channel.send(message(1)).sent
+    (raw,) = handler.raw
+    assert raw.count(old) == 1 and dkim.verify(raw, dnsfunc=txt)
+    assert not dkim.verify(raw.replace(old, new), dnsfunc=txt)
+
+
+def test_without_a_dkim_key_messages_are_not_signed(sink: tuple[Sink, int]) -> None:
+    handler, port = sink
+    with SmtpChannel(SmtpSettings.from_url(f"smtp://127.0.0.1:{port}")) as channel:
+        assert channel.dkim is None and channel.send(message(1)).sent
+    assert handler.received[0]["DKIM-Signature"] is None
+    assert b"DKIM-Signature" not in handler.raw[0]
+
+
+def test_a_bad_dkim_key_file_is_a_configuration_error(tmp_path: Path) -> None:
+    path = tmp_path / "dkim.pem"
+    path.write_bytes(b"-----BEGIN PRIVATE KEY-----\nbm90IGEga2V5\n-----END PRIVATE KEY-----\n")
+    with pytest.raises(ConfigurationError, match="RETENTIO_DKIM_KEY_FILE"):
+        load_dkim_key("mail2026", "butik.example", path)
+    with pytest.raises(ConfigurationError, match="RETENTIO_DKIM_KEY_FILE: cannot read"):
+        load_dkim_key("mail2026", "butik.example", tmp_path / "missing.pem")
+
+
+def test_the_settings_sign_with_the_dkim_key_of_the_mail_from_domain(
+    sink: tuple[Sink, int],
+    dkim_key: tuple[DkimKey, Callable[..., Any]],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from retentio.bootstrap import Settings
+
+    handler, port = sink
+    key, txt = dkim_key
+    path = tmp_path / "dkim.pem"
+    path.write_bytes(key.private_key)
+    monkeypatch.setenv("RETENTIO_SMTP_URL", f"smtp://127.0.0.1:{port}")
+    monkeypatch.setenv("RETENTIO_MAIL_FROM", "Butikken <shop@Butik.Example>")
+    monkeypatch.setenv("RETENTIO_DKIM_KEY_FILE", str(path))
+    with pytest.raises(ConfigurationError, match="RETENTIO_DKIM_SELECTOR is not set"):
+        Settings(_env_file=None).email_channel()  # type: ignore[call-arg]
+    monkeypatch.setenv("RETENTIO_DKIM_SELECTOR", "mail2026")
+    with Settings(_env_file=None).email_channel() as channel:  # type: ignore[call-arg]
+        assert channel.send(message(3)).sent
+    assert dkim.verify(handler.raw[0], dnsfunc=txt)  # d= the domain of RETENTIO_MAIL_FROM

@@ -131,6 +131,8 @@ def test_the_zip_has_the_json_and_one_neutralised_csv_per_section(migrated_engin
         "scores.csv",
         "campaigns.csv",
         "journeys.csv",
+        "inbox.csv",
+        "push_subscriptions.csv",
     }
     assert json.loads(archive.read("person.json")) == document
 

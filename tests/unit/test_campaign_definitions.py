@@ -70,6 +70,33 @@ def test_yaml_times_and_sexagesimal_quiet_hours_are_read() -> None:
         ({"message": {"en": {"text": "{{ frist_name }}"}}}, "message.en.text", "frist_name"),
         ({"message": {"en": {"text": "{{ ''.__class__ }}"}}}, "message.en.text", "not allowed"),
         ({"message": {"en": {"text": "{{ offer_code }}"}}}, "message.en.text", "offer_code"),
+        ({"tracking": {"opens": "yes"}}, "tracking.opens", "true or false"),
+        ({"tracking": {"views": True}}, "tracking.views", "unknown key"),
+        ({"tracking": True}, "tracking", "a mapping"),
+        (
+            {"channel": "sms", "tracking": {"clicks": True}, "message": {"en": {"text": "x"}}},
+            "tracking",
+            "e-mail only",
+        ),
+        ({"channel": "sms"}, "message.en.subject", "a sms message has text only"),
+        ({"channel": "push", "message": {"en": {"text": "x"}}}, "message.en.subject", "needs"),
+        ({"link": "javascript:alert(1)"}, "link", "https:// address or an app link"),
+        ({"channel": "webhook", "message": {"en": {"text": "x"}}}, "webhook", "a mapping"),
+        (
+            {
+                "channel": "webhook",
+                "webhook": {"url": "https://h.example/"},
+                "message": {"en": {"text": "x"}},
+            },
+            "webhook.consent",
+            "names the consent",
+        ),
+        (
+            {"webhook": {"url": "http://h.example/", "consent": "sms"}, "channel": "webhook"},
+            "webhook.url",
+            "https://",
+        ),
+        ({"webhook": {"url": "https://h.example/"}}, "webhook", "only for channel: webhook"),
     ],
 )
 def test_problems_are_named_by_path(changes: dict[str, Any], path: str, words: str) -> None:

@@ -36,6 +36,7 @@ from retentio.api.routes import (
     push,
     segments,
     sms,
+    tracking,
 )
 from retentio.api.scores import ScoreCache
 from retentio.bootstrap import Settings, build_worker
@@ -223,6 +224,7 @@ def create_app(config: ApiConfig) -> FastAPI:
     for module in (*routers, journeys, sms, inbox, push):
         app.include_router(module.router, prefix=API_PREFIX)
     app.include_router(pages.router)
+    app.include_router(tracking.router)
     extra: tuple[type[BaseModel], ...] = (
         *ingest.BATCH_MODELS,
         *consent.BODY_MODELS,

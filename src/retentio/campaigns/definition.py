@@ -13,6 +13,7 @@ A definition is a mapping::
     attribution_days: 14                   # how long a purchase counts for the report
     offer_code: WINBACK10                  # optional, for the message
     link: https://butik.dk/tilbud          # optional: where a push or in-app message leads
+    tracking: {opens: true, clicks: true}  # optional, e-mail: needs the customers' consent
     message:
       default_locale: en
       en: {subject: "We miss you, {{ first_name | default('there') }}", html: ..., text: ...}
@@ -87,6 +88,7 @@ _KEYS = {
     "offer_code",
     "link",
     "webhook",
+    "tracking",
     "message",
 }
 _MAX_ATTRIBUTION_DAYS = 365
@@ -135,6 +137,8 @@ class CampaignDefinition:
     link: str | None = None
     webhook_url: str | None = None
     webhook_consent: str | None = None
+    track_opens: bool = False
+    track_clicks: bool = False
 
     @property
     def exempt(self) -> bool:
@@ -162,6 +166,7 @@ def parse_campaign(data: Any) -> CampaignDefinition:
     purpose = _choice(data, "purpose", PURPOSES, "marketing")
     quiet, policy = _quiet_hours(data.get("quiet_hours", {}))
     url, consent = _webhook(data.get("webhook"), channel, purpose)
+    opens, clicks = _tracking(data.get("tracking"), channel)
     link = _text(data, "link", limit=2000) or None
     if link is not None and not _LINK.match(link):
         raise CampaignError("link", "an https:// address or an app link (myshop://...)")
@@ -182,7 +187,29 @@ def parse_campaign(data: Any) -> CampaignDefinition:
         link=link,
         webhook_url=url,
         webhook_consent=consent,
+        track_opens=opens,
+        track_clicks=clicks,
     )
+
+
+def _tracking(value: Any, channel: str) -> tuple[bool, bool]:
+    """Whether opens and clicks are tracked (e-mail only; off unless asked for)."""
+    if value is None or value is False:
+        return False, False
+    if channel != "email":
+        raise CampaignError("tracking", "opens and clicks are tracked for e-mail only")
+    if not isinstance(value, Mapping):
+        raise CampaignError("tracking", "a mapping {opens: true, clicks: true}")
+    extra = sorted(str(k) for k in set(value) - {"opens", "clicks"})
+    if extra:
+        raise CampaignError(f"tracking.{extra[0]}", "unknown key; known: clicks, opens")
+    found = []
+    for key in ("opens", "clicks"):
+        flag = value.get(key, False)
+        if not isinstance(flag, bool):
+            raise CampaignError(f"tracking.{key}", "true or false")
+        found.append(flag)
+    return found[0], found[1]
 
 
 def _webhook(value: Any, channel: str, purpose: str) -> tuple[str | None, str | None]:

@@ -79,6 +79,7 @@ SHARED_KEYS = (
     "attribution_days",
     "link",
     "webhook",
+    "tracking",
 )
 _MAX_STEPS = 50
 _MAX_WAIT_DAYS = 365

@@ -66,6 +66,7 @@ from retentio.campaigns.journeys import advance_journeys
 from retentio.campaigns.outbox import Claimed, backoff, claim, finish, record_event, reschedule
 from retentio.campaigns.recipients import Recipient, load_recipients
 from retentio.campaigns.templates import RenderedMessage, TemplateError, render_message
+from retentio.campaigns.tracking import track_message
 from retentio.channels.base import DeliveryResult
 from retentio.core.clock import Clock, SystemClock
 from retentio.core.errors import ConfigurationError
@@ -401,6 +402,16 @@ class Worker:
         now, channel = self.clock.now(), delivery.channel
         if channel == "email":
             assert self.mail_from is not None  # noqa: S101 (checked for e-mail at start)
+            if campaign.track_opens or campaign.track_clicks:
+                rendered = track_message(
+                    rendered,
+                    signer=self.signer,
+                    delivery_id=delivery.id,
+                    base_url=self.public_url,
+                    opens=campaign.track_opens,
+                    clicks=campaign.track_clicks,
+                    keep=(unsubscribe,) if unsubscribe else (),
+                )
             return compose_email(
                 rendered,
                 recipient=recipient.addresses["email"],

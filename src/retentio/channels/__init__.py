@@ -1,8 +1,10 @@
-"""Channels: ports with adapters that deliver a message and say how it went: e-mail over SMTP,
+"""Channels: ports with adapters that deliver a message and say how it went: e-mail over SMTP
+(DKIM-signed where a key is set),
 SMS through a provider's HTTP API, Web Push and a mobile push gateway, signed webhooks behind
 an SSRF guard, and the in-app inbox."""
 
 from retentio.channels.base import DeliveryResult, DeliveryStatus
+from retentio.channels.dkim_signing import DkimKey, load_dkim_key
 from retentio.channels.email import OutgoingEmail, SmtpChannel, SmtpSettings, build_message
 from retentio.channels.inbox import InboxChannel, OutgoingInboxMessage
 from retentio.channels.push import (
@@ -21,6 +23,7 @@ from retentio.channels.webhook import OutgoingWebhook, WebhookChannel, decode_se
 __all__ = [
     "DeliveryResult",
     "DeliveryStatus",
+    "DkimKey",
     "GatewaySender",
     "HttpSmsChannel",
     "InboxChannel",
@@ -43,6 +46,7 @@ __all__ = [
     "check_url",
     "decode_secret",
     "generate_vapid_key",
+    "load_dkim_key",
     "parse_networks",
     "sign",
     "verify",

@@ -14,6 +14,10 @@ the message after its data is ``permanent``, a hard bounce.
 
 A message's ``Message-ID`` comes from its delivery row, so a message that is retried is sent
 with the same id every time, and receivers and the tests can count each message once.
+
+With a :class:`~retentio.channels.dkim_signing.DkimKey`, every message is DKIM-signed
+(RFC 6376: rsa-sha256, relaxed/relaxed, ``d=`` the key's domain) just before it is sent: the
+signature covers the serialised bytes, and those bytes are what is sent.
 """
 
 from __future__ import annotations
@@ -38,6 +42,7 @@ from typing import Any, Self, cast
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from retentio.channels.base import DeliveryResult
+from retentio.channels.dkim_signing import DkimKey
 from retentio.core.errors import ConfigurationError
 
 __all__ = ["OutgoingEmail", "SmtpChannel", "SmtpSettings", "build_message"]
@@ -215,10 +220,18 @@ def _address(value: str) -> str:
 
 class SmtpChannel:
     """Sends e-mail over one SMTP connection, opened on the first send and reused; a dropped
-    connection is reopened once per message. Use as a context manager, or call ``close``."""
+    connection is reopened once per message. With ``dkim``, every message is signed with that
+    key. Use as a context manager, or call ``close``."""
 
-    def __init__(self, settings: SmtpSettings, *, tls_context: ssl.SSLContext | None = None):
+    def __init__(
+        self,
+        settings: SmtpSettings,
+        *,
+        tls_context: ssl.SSLContext | None = None,
+        dkim: DkimKey | None = None,
+    ):
         self.settings = settings
+        self.dkim = dkim
         self._context = tls_context or ssl.create_default_context()
         self._smtp: smtplib.SMTP | None = None
         self.connections = 0  # how many times a connection was opened (for the logs, tests)
@@ -263,6 +276,8 @@ class SmtpChannel:
         recipient is suppressed for them.
         """
         data = _bytes(build_message(email))
+        if self.dkim is not None:
+            data = self.dkim.signed(data)
         sender, recipient = _address(email.sender), _address(email.recipient)
         for attempt in (1, 2):
             try:

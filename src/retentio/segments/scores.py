@@ -1,5 +1,6 @@
 """Stored customer scores: RFM, the BTYD predictions and each customer's best hour to send
-at, computed over the whole store and written to ``customer_scores`` for segments to test
+at (from their order times and, over the last year, the times they opened or clicked a
+message), computed over the whole store and written to ``customer_scores`` for segments to test
 and campaigns to time (``retentio scores refresh``).
 
 The scores are replaced in one transaction: a segment evaluated meanwhile sees the old set or
@@ -9,9 +10,10 @@ the new one, never half of each. Erased customers get no scores.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
+import pandas as pd
 from sqlalchemy import Table, delete, insert, select
 from sqlalchemy.orm import Session
 
@@ -19,6 +21,7 @@ from retentio.analytics.send_time import best_hours
 from retentio.clv import compute_scores
 from retentio.core.clock import Clock, SystemClock
 from retentio.store.arrow import read_transactions
+from retentio.store.campaign_tables import Delivery, DeliveryEvent
 from retentio.store.tables import Customer, CustomerScore
 from retentio.store.transactions import begin_write
 
@@ -26,6 +29,10 @@ __all__ = ["ScoresRefresh", "refresh_scores"]
 
 SCORES: Table = CustomerScore.__table__  # type: ignore[assignment]
 CUSTOMERS: Table = Customer.__table__  # type: ignore[assignment]
+EVENTS: Table = DeliveryEvent.__table__  # type: ignore[assignment]
+DELIVERIES: Table = Delivery.__table__  # type: ignore[assignment]
+#: Opens and clicks count for the best hour over this long.
+ENGAGEMENT_WINDOW = timedelta(days=365)
 _CHUNK = 20_000
 #: Keys of ``compute_scores``' records -> columns of ``customer_scores``.
 _COLUMNS = {
@@ -61,6 +68,24 @@ class ScoresRefresh:
         }
 
 
+def _engagement_times(session: Session, now: datetime) -> pd.DataFrame:
+    """The times customers opened or clicked a message in the last year (people's only: a
+    machine's open is recorded apart), as ``customer_id`` (external) and ``ordered_at``."""
+    e, d, c = EVENTS.c, DELIVERIES.c, CUSTOMERS.c
+    query = (
+        select(c.external_id, e.occurred_at)
+        .select_from(EVENTS)
+        .join(DELIVERIES, d.id == e.delivery_id)
+        .join(CUSTOMERS, c.id == d.customer_id)
+        .where(e.kind.in_(("opened", "clicked")), e.occurred_at >= now - ENGAGEMENT_WINDOW)
+    )
+    rows = session.execute(query).all()
+    frame = pd.DataFrame(rows, columns=["customer_id", "ordered_at"])
+    if not frame.empty:
+        frame["ordered_at"] = pd.to_datetime(frame["ordered_at"], utc=True)
+    return frame
+
+
 def refresh_scores(
     session: Session, *, horizon: str = "12M", clock: Clock | None = None
 ) -> ScoresRefresh:
@@ -78,7 +103,11 @@ def refresh_scores(
     ):
         ids[external_id], zones[external_id] = customer_id, zone
     orders = transactions.select(["customer_id", "ordered_at", "is_refund"]).to_pandas()
-    hours = best_hours(orders[~orders["is_refund"]], zones).to_dict()
+    moments = orders.loc[~orders["is_refund"], ["customer_id", "ordered_at"]]
+    engaged = _engagement_times(session, now)
+    if not engaged.empty:
+        moments = pd.concat([moments, engaged], ignore_index=True)
+    hours = best_hours(moments, zones).to_dict()
     rows = []
     for external_id, values in scores.by_customer.items():
         customer_id = ids.get(external_id)
