@@ -181,6 +181,23 @@ class Settings(BaseSettings):
     webhook_rate_per_second: float | None = Field(
         default=None, gt=0, description="At most this many webhook calls a second per worker"
     )
+    broker_url: str | None = Field(
+        default=None,
+        description="The Redis that spreads the delivery work over processes and machines "
+        "(redis://host:6379/0): `retentio worker` then runs Dramatiq actors; unset: one "
+        "worker process polls the database",
+    )
+    broker_batch: int = Field(
+        default=100, ge=1, le=10_000, description="Deliveries one dispatch actor claims"
+    )
+    broker_poll_seconds: float = Field(
+        default=1.0, gt=0, description="How often the pump looks for due deliveries"
+    )
+    broker_max_inflight: int = Field(
+        default=32,
+        ge=1,
+        description="At most this many dispatch messages queued or running at once",
+    )
     retention_events_days: int = Field(
         default=730,
         ge=0,

@@ -4,7 +4,9 @@
 
 import json
 import logging
+import os
 import signal
+import sys
 import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -261,6 +263,16 @@ def _print_report(report: CampaignReport) -> None:
     out.print(f"[bold]Verdict:[/] {report.verdict}", highlight=False)
 
 
+def _run_dramatiq(database_url: str, processes: int) -> None:
+    """Replace this process by Dramatiq's: ``processes`` workers and the pump."""
+    os.environ["RETENTIO_DATABASE_URL"] = database_url
+    argv = [sys.executable, "-m", "dramatiq", "retentio.tasks", "--processes", str(processes)]
+    argv += ["--threads", "1", "--fork-function", "retentio.tasks:pump"]
+    err.print(f"Starting {processes} Dramatiq worker process(es) and a pump on the broker")
+    sys.stderr.flush()
+    os.execv(sys.executable, argv)  # noqa: S606 (our own interpreter, fixed arguments)
+
+
 @app.command("worker")
 def worker_command(
     database_url: DatabaseUrl = None,
@@ -275,12 +287,22 @@ def worker_command(
         ),
     ] = 300,
     poll: Annotated[float, typer.Option(min=0.01, help="Seconds between idle polls.")] = 1.0,
+    processes: Annotated[
+        int, typer.Option(min=1, max=256, help="With RETENTIO_BROKER_URL: worker processes.")
+    ] = 2,
 ) -> None:
-    """Send what the outbox holds: claim due deliveries, apply the guards, send, record."""
+    """Send what the outbox holds: claim due deliveries, apply the guards, send, record.
+
+    With RETENTIO_BROKER_URL (Redis) set, run --processes Dramatiq worker processes and a pump
+    instead, on this machine; run it on every machine that should send."""
     settings = Settings()
     url = database_url if database_url is not None else settings.database_url
     with store_session(url):  # the database must be migrated
         pass
+    if settings.broker_url:
+        if until_idle:
+            raise ConfigurationError("--until-idle runs without RETENTIO_BROKER_URL only")
+        _run_dramatiq(url, processes)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     engine = make_engine(url, relaxed_commits=True)
     options = WorkerOptions(batch=batch, lease=timedelta(seconds=lease), poll_seconds=poll)
