@@ -15,6 +15,7 @@ __all__ = [
     "CampaignReportOut",
     "JourneyIn",
     "JourneyOut",
+    "JourneyReportOut",
     "LaunchOut",
 ]
 
@@ -161,3 +162,16 @@ class JourneyOut(BaseModel):
     steps: list[dict[str, str]]
     created_at: datetime
     entries: dict[str, int] = Field(description="active, done, exited, goal, control")
+
+
+class JourneyReportOut(BaseModel):
+    """A journey's funnel and lift (docs/campaigns.md#a-journeys-report)."""
+
+    journey: JourneyOut
+    window: dict[str, Any] = Field(description="attribution_days, entries, open (windows)")
+    currency: str | None
+    funnel: dict[str, Any]
+    arms: dict[str, dict[str, Any]] = Field(description="treated and control entrants")
+    lift: dict[str, dict[str, Any]]
+    incremental_revenue: dict[str, float | None]
+    verdict: str

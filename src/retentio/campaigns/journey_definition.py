@@ -150,6 +150,7 @@ class JourneyDefinition:
     channel: str = "email"
     purpose: str = "marketing"
     description: str = ""
+    attribution_days: int = 14  # how long after entering an order counts for the report
 
     def index_of(self, step_id: str) -> int:
         """The position of the step ``step_id``."""
@@ -192,6 +193,7 @@ def parse_journey(data: Any) -> JourneyDefinition:
         channel=probe.channel,
         purpose=probe.purpose,
         description=str(data.get("description") or ""),
+        attribution_days=probe.attribution_days,
     )
 
 

@@ -22,7 +22,18 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Float, Table, and_, case, cast, func, select
+from sqlalchemy import (
+    ColumnElement,
+    Float,
+    Subquery,
+    Table,
+    and_,
+    case,
+    cast,
+    func,
+    literal,
+    select,
+)
 from sqlalchemy.orm import Session
 
 from retentio.campaigns.lift import Arm, Difference, mean_difference, proportion_difference, verdict
@@ -31,9 +42,9 @@ from retentio.core.clock import Clock, SystemClock
 from retentio.core.money import minor_unit_exponent
 from retentio.store.arrow import EXCLUDED_STATUSES
 from retentio.store.campaign_tables import Delivery, DeliveryEvent
-from retentio.store.tables import Order
+from retentio.store.tables import Order, Timestamp
 
-__all__ = ["CampaignReport", "campaign_report"]
+__all__ = ["CampaignReport", "Measured", "campaign_report", "delivery_funnel", "measure"]
 
 ORDERS: Table = Order.__table__  # type: ignore[assignment]
 DELIVERIES: Table = Delivery.__table__  # type: ignore[assignment]
@@ -79,14 +90,51 @@ def campaign_report(
     """The report of the campaign ``name`` (or id), as of now."""
     now = (clock or SystemClock()).now()
     saved = find_campaign(session, name)
-    funnel = _funnel(session, saved.id)
+    funnel = delivery_funnel(session, DELIVERIES.c.campaign_id == saved.id)
     if saved.launched_at is None:
         nothing = "Not launched yet: nothing to measure."
         return CampaignReport(saved.to_dict(), None, None, False, None, funnel, {}, {}, {}, nothing)
     start = saved.launched_at
     end = start + timedelta(days=saved.definition.attribution_days)
-    currency = _currency(session, saved.id, start, end)
-    arms = _arms(session, saved.id, start, min(end, now), currency)
+    a = AUDIENCE.c
+    units = select(
+        a.arm.label("arm"),
+        a.customer_id.label("customer_id"),
+        literal(start, Timestamp).label("start"),
+        literal(min(end, now), Timestamp).label("end"),
+    ).where(a.campaign_id == saved.id)
+    measured = measure(session, units.subquery())
+    return CampaignReport(
+        campaign=saved.to_dict(),
+        window_start=start,
+        window_end=end,
+        window_closed=now >= end,
+        currency=measured.currency,
+        funnel=funnel,
+        arms=measured.arms,
+        lift=measured.lift,
+        incremental_revenue=measured.incremental_revenue,
+        verdict=measured.verdict,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Measured:
+    """The arms' outcomes, their differences with intervals, and the verdict."""
+
+    currency: str | None
+    arms: dict[str, dict[str, Any]]
+    lift: dict[str, dict[str, Any]]
+    incremental_revenue: dict[str, float | None]
+    verdict: str
+
+
+def measure(session: Session, units: Subquery) -> Measured:
+    """Treated against control over ``units``: rows of (``arm``, ``customer_id``, ``start``,
+    ``end``), each counting the customer's orders in its own window (a campaign's audience
+    shares one; each journey entry has its own)."""
+    currency = _currency(session, units)
+    arms = _arms(session, units, currency)
     treated, control = arms.get("treated", _EMPTY), arms.get("control", _EMPTY)
     conversion = proportion_difference(treated[0], control[0])
     repeat = proportion_difference(treated[1], control[1])
@@ -102,13 +150,8 @@ def campaign_report(
             "ci_high": revenue_major.high,
         }.items()
     }
-    return CampaignReport(
-        campaign=saved.to_dict(),
-        window_start=start,
-        window_end=end,
-        window_closed=now >= end,
+    return Measured(
         currency=currency,
-        funnel=funnel,
         arms={arm: _arm_dict(values, minor) for arm, values in arms.items()},
         lift={
             "conversion_rate": conversion.to_dict(),
@@ -170,23 +213,19 @@ def _arm_dict(values: tuple[Arm, Arm], minor: int) -> dict[str, Any]:
     }
 
 
-def _funnel(session: Session, campaign_id: int) -> dict[str, Any]:
+def delivery_funnel(session: Session, mine: ColumnElement[bool]) -> dict[str, Any]:
+    """The funnel of the deliveries ``mine`` selects (a campaign's, a journey's)."""
     d, e = DELIVERIES.c, EVENTS.c
-    statuses = _counts(
-        session,
-        select(d.status, func.count()).where(d.campaign_id == campaign_id).group_by(d.status),
-    )
+    statuses = _counts(session, select(d.status, func.count()).where(mine).group_by(d.status))
     skipped = _counts(
         session,
-        select(d.detail, func.count())
-        .where(d.campaign_id == campaign_id, d.status == "skipped")
-        .group_by(d.detail),
+        select(d.detail, func.count()).where(mine, d.status == "skipped").group_by(d.detail),
     )
     events = _counts(
         session,
         select(e.kind, func.count(func.distinct(e.delivery_id)))
         .join(DELIVERIES, d.id == e.delivery_id)
-        .where(d.campaign_id == campaign_id)
+        .where(mine)
         .group_by(e.kind),
     )
     queued = sum(statuses.values())
@@ -204,18 +243,24 @@ def _counts(session: Session, query: Any) -> dict[str, int]:
     return {str(key): int(n) for key, n in session.execute(query)}
 
 
-def _counted(start: datetime, end: datetime) -> Any:
+def _in_window(units: Subquery) -> Any:
+    """An order of the unit's customer in the unit's window (not cancelled or pending)."""
+    o, u = ORDERS.c, units.c
+    return and_(
+        o.customer_id == u.customer_id,
+        o.ordered_at >= u.start,
+        o.ordered_at < u.end,
+        o.status.not_in(EXCLUDED_STATUSES),
+    )
+
+
+def _currency(session: Session, units: Subquery) -> str | None:
+    """The currency most of the units' orders in their windows use (else: of all orders)."""
     o = ORDERS.c
-    return and_(o.ordered_at >= start, o.ordered_at < end, o.status.not_in(EXCLUDED_STATUSES))
-
-
-def _currency(session: Session, campaign_id: int, start: datetime, end: datetime) -> str | None:
-    """The currency most of the audience's orders in the window use (else: of all orders)."""
-    a, o = AUDIENCE.c, ORDERS.c
     in_window = (
         select(o.currency)
-        .join(AUDIENCE, a.customer_id == o.customer_id)
-        .where(a.campaign_id == campaign_id, _counted(start, end))
+        .select_from(units)
+        .join(ORDERS, _in_window(units))
         .group_by(o.currency)
         .order_by(func.count().desc(), o.currency)
         .limit(1)
@@ -227,30 +272,35 @@ def _currency(session: Session, campaign_id: int, start: datetime, end: datetime
     return None if found is None else str(found)
 
 
-def _arms(
-    session: Session, campaign_id: int, start: datetime, end: datetime, currency: str | None
-) -> dict[str, tuple[Arm, Arm]]:
-    """Per arm: (everyone, prior buyers), each with converted customers and revenue sums."""
-    a, o = AUDIENCE.c, ORDERS.c
-    window = _counted(start, end)
+def _arms(session: Session, units: Subquery, currency: str | None) -> dict[str, tuple[Arm, Arm]]:
+    """Per arm: (everyone, prior buyers), each with converted units and revenue sums."""
+    o, u = ORDERS.c, units.c
     spend = case((o.currency == currency, o.total_minor), else_=0) if currency else 0
-    per_customer = (
+    earlier = ORDERS.alias("earlier")
+    e = earlier.c
+    prior_order = (
+        select(e.id)
+        .where(
+            e.customer_id == u.customer_id,
+            e.ordered_at < u.start,
+            e.status.not_in(EXCLUDED_STATUSES),
+        )
+        .exists()
+    )
+    per_unit = (
         select(
-            a.arm.label("arm"),
-            a.customer_id.label("customer_id"),
+            u.arm.label("arm"),
             func.count(o.id).label("orders"),
             func.coalesce(func.sum(spend), 0).label("revenue"),
+            case((prior_order, 1), else_=0).label("prior"),
         )
-        .select_from(AUDIENCE)
-        .outerjoin(ORDERS, and_(o.customer_id == a.customer_id, window))
-        .where(a.campaign_id == campaign_id)
-        .group_by(a.arm, a.customer_id)
+        .select_from(units)
+        .outerjoin(ORDERS, _in_window(units))
+        .group_by(u.arm, u.customer_id, u.start, u.end)
         .subquery()
     )
-    before = select(o.customer_id).where(o.ordered_at < start, o.status.not_in(EXCLUDED_STATUSES))
-    p = per_customer.c
+    p = per_unit.c
     converted = case((p.orders > 0, 1), else_=0)
-    prior = case((p.customer_id.in_(before), 1), else_=0)
     revenue = cast(p.revenue, Float)
     query = select(
         p.arm,
@@ -258,8 +308,8 @@ def _arms(
         func.sum(converted),
         func.sum(revenue),
         func.sum(revenue * revenue),
-        func.sum(prior),
-        func.sum(prior * converted),
+        func.sum(p.prior),
+        func.sum(p.prior * converted),
     ).group_by(p.arm)
     arms: dict[str, tuple[Arm, Arm]] = {}
     for arm, n, conv, rev, squares, buyers, repeat in session.execute(query):

@@ -29,6 +29,7 @@ from retentio.campaigns.preview import preview_campaign, send_test_message
 from retentio.campaigns.report import CampaignReport, campaign_report
 from retentio.cli.app import app, err, out
 from retentio.cli.db import DatabaseUrl, store_session
+from retentio.cli.lift_text import print_funnel, print_lift
 from retentio.cli.segments import load_definition_file
 from retentio.core.errors import ConfigurationError
 from retentio.store import make_engine
@@ -209,25 +210,10 @@ def report_command(
     _print_report(report)
 
 
-def _pct(value: float | None) -> str:
-    return "-" if value is None else f"{value:.1%}"
-
-
-def _money(value: float | None, currency: str | None) -> str:
-    return "-" if value is None else f"{value:,.2f} {currency or ''}".rstrip()
-
-
 def _print_report(report: CampaignReport) -> None:
-    c, f = report.campaign, report.funnel
+    c = report.campaign
     out.print(f"[bold]{c['name']}[/] ({c['status']}; segment {c['segment']})", highlight=False)
-    out.print(
-        f"Funnel: {f['queued']:,} queued, {f['sent']:,} sent, {f['waiting']:,} waiting, "
-        f"{f['skipped']:,} skipped, {f['bounced']:,} bounced, {f['failed']:,} failed; "
-        f"{f['opened']:,} opened, {f['clicked']:,} clicked",
-        highlight=False,
-    )
-    for reason, n in f["skipped_because"].items():
-        out.print(f"  skipped, {reason}: {n:,}", highlight=False)
+    print_funnel(report.funnel)
     if report.window_start is None:
         out.print(report.verdict)
         return
@@ -238,29 +224,7 @@ def _print_report(report: CampaignReport) -> None:
         f"{report.window_end:%Y-%m-%d %H:%M} UTC ({state})",
         highlight=False,
     )
-    table = Table(title="Treated against control")
-    for name in ("measure", "treated", "control", "difference", "95 % CI"):
-        table.add_column(name)
-    money = report.currency
-    for key, label, shown in (
-        ("conversion_rate", "conversion", _pct),
-        ("repeat_purchase_rate", "repeat purchase", _pct),
-        ("churn_rate", "churn", _pct),
-        ("revenue_per_customer", "revenue / customer", lambda v: _money(v, money)),
-    ):
-        lift = report.lift[key]
-        ci = f"{shown(lift['ci_low'])} to {shown(lift['ci_high'])}"
-        table.add_row(
-            label, shown(lift["treated"]), shown(lift["control"]), shown(lift["difference"]), ci
-        )
-    out.print(table)
-    inc = report.incremental_revenue
-    out.print(
-        f"Incremental revenue: {_money(inc['estimate'], money)} "
-        f"(95 % CI {_money(inc['ci_low'], money)} to {_money(inc['ci_high'], money)})",
-        highlight=False,
-    )
-    out.print(f"[bold]Verdict:[/] {report.verdict}", highlight=False)
+    print_lift(report.to_dict())
 
 
 def _run_dramatiq(database_url: str, processes: int) -> None:

@@ -1,4 +1,4 @@
-"""`retentio journey create|list|show|pause|resume|template`."""
+"""`retentio journey create|list|show|pause|resume|report|template`."""
 
 # No `from __future__ import annotations`: Typer reads the annotations as objects.
 
@@ -16,9 +16,11 @@ from retentio.campaigns import (
     save_journey,
     set_journey_status,
 )
+from retentio.campaigns.journey_report import journey_report
 from retentio.campaigns.journey_templates import TEMPLATES, journey_template
 from retentio.cli.app import app, out
 from retentio.cli.db import DatabaseUrl, store_session
+from retentio.cli.lift_text import print_funnel, print_lift
 from retentio.cli.segments import load_definition_file
 
 __all__ = ["journey_app"]
@@ -101,6 +103,28 @@ def resume_command(name: NameArg, database_url: DatabaseUrl = None) -> None:
     with store_session(database_url) as session:
         journey = set_journey_status(session, name, "active")
     out.print(_line(journey))
+
+
+@journey_app.command("report")
+def report_command(
+    name: NameArg, database_url: DatabaseUrl = None, as_json: AsJson = False
+) -> None:
+    """The funnel of the journey's messages and its entrants against its control group, each
+    measured over the attribution window from when they entered."""
+    with store_session(database_url) as session:
+        report = journey_report(session, name).to_dict()
+    if as_json:
+        out.print_json(json.dumps(report))
+        return
+    j, w = report["journey"], report["window"]
+    out.print(f"[bold]{j['name']}[/] ({j['status']})", highlight=False)
+    print_funnel(report["funnel"])
+    out.print(
+        f"{w['entries']:,} entries, each measured over {w['attribution_days']} days from "
+        f"entering ({w['open']:,} still open: figures so far)",
+        highlight=False,
+    )
+    print_lift(report)
 
 
 @journey_app.command("template")

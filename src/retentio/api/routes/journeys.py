@@ -1,4 +1,4 @@
-"""Journeys over the API: save, list, get, pause and resume."""
+"""Journeys over the API: save, list, get, pause, resume and the report."""
 
 from __future__ import annotations
 
@@ -7,11 +7,12 @@ from typing import Any
 from fastapi import APIRouter, Request
 
 from retentio.api.body import openapi_body, require_empty
-from retentio.api.campaign_schemas import JourneyIn, JourneyOut
+from retentio.api.campaign_schemas import JourneyIn, JourneyOut, JourneyReportOut
 from retentio.api.deps import Body, DbSession, Reader, Writer
 from retentio.api.idempotency import Outcome, run_idempotent
 from retentio.api.problems import problem_responses
 from retentio.campaigns import find_journey, list_journeys, save_journey, set_journey_status
+from retentio.campaigns.journey_report import journey_report
 
 __all__ = ["BODY_MODELS", "router"]
 
@@ -49,6 +50,14 @@ def save_route(request: Request, session: DbSession, principal: Writer, body: Bo
 def get_route(session: DbSession, _principal: Reader, name: str) -> Any:
     """A journey, with its entrants by status."""
     return find_journey(session, name).to_dict()
+
+
+@router.get("/{name}/report", response_model=JourneyReportOut, responses=_READ_ERRORS)
+def report_route(session: DbSession, _principal: Reader, name: str) -> Any:
+    """The funnel of the journey's messages and its entrants against its control group,
+    each measured over the attribution window from when they entered: conversion, revenue
+    per customer, repeat purchase and churn, with 95 % intervals, and a verdict."""
+    return journey_report(session, name).to_dict()
 
 
 def _status_route(status: str) -> Any:
