@@ -10,7 +10,7 @@ import pytest
 import yaml
 from campaign_helpers import NOON, SECRET, add_shop, make_worker
 from smtp_helpers import Sink
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
 from retentio.campaigns import (
@@ -256,3 +256,40 @@ def test_each_built_in_template_saves_with_the_segment_it_names(
 def test_an_unknown_template_is_named() -> None:
     with pytest.raises(JourneyError, match="no template 'welcome'; there are winback"):
         journey_template("welcome")
+
+
+def test_a_birthday_journey_enrols_on_the_customers_own_day_once_a_year(
+    migrated_engine: Engine,
+) -> None:
+    people = [
+        {"external_id": "cph", "email": "a@example.com", "time_zone": "Europe/Copenhagen",
+         "attributes": {"birthday": "1990-12-05"}},
+        {"external_id": "la", "email": "b@example.com", "time_zone": "America/Los_Angeles",
+         "attributes": {"birthday": "12-05"}},
+        {"external_id": "other-day", "email": "c@example.com",
+         "attributes": {"birthday": "1990-06-01"}},
+        {"external_id": "no-date", "email": "d@example.com"},
+    ]  # fmt: skip
+    add_shop(migrated_engine, people)
+    clock = FixedClock(NOON)  # 3 December
+    birthday = winback(name="birthday", trigger={"date": "birthday"}, goal=None)
+    with Session(migrated_engine) as session:
+        saved = save_journey(session, birthday, clock=clock)
+        assert saved.to_dict()["trigger"] == {"date": "birthday", "days_before": 0}
+
+    def entered_at(hours: float) -> dict[str, int]:
+        clock.advance(timedelta(hours=hours))
+        with Session(migrated_engine) as session:
+            advance_journeys(session, clock=clock)
+        query = select(Customer.external_id, func.count()).join(
+            JourneyEntry, JourneyEntry.customer_id == Customer.id
+        )
+        with Session(migrated_engine) as session:
+            return dict(session.execute(query.group_by(Customer.external_id)).all())
+
+    assert entered_at(1) == {}  # 12:00 UTC on the 3rd: nobody's 5th yet
+    assert entered_at(35) == {"cph": 1}  # 23:00 UTC on the 4th: midnight in Copenhagen
+    assert entered_at(9) == {"cph": 1, "la": 1}  # 08:00 UTC on the 5th: midnight in LA
+    assert entered_at(24) == {"cph": 1, "la": 1}  # the next day: nobody again
+    assert entered_at(24 * 5) == {"cph": 1, "la": 1}  # their journeys end
+    assert entered_at(24 * 360) == {"cph": 2, "la": 2}  # a year on: again (re-entry 300 days)

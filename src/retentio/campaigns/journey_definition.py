@@ -3,7 +3,8 @@
 A definition is a mapping::
 
     name: winback                        # letters, digits, - and _ (at most 60)
-    trigger: {segment: lapsing-buyers}   # entering the segment; or {event: order_placed}
+    trigger: {segment: lapsing-buyers}   # entering the segment; or {event: order_placed};
+                                         # or {date: birthday, days_before: 0} (yearly)
     goal: order                          # an order after entering ends the journey (or none)
     re_entry: false                      # true: again after leaving; {after_days: 90}
     holdout: 0.1                         # entrants held out (recorded, sent nothing)
@@ -53,6 +54,7 @@ __all__ = [
 ]
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,59}$")
+_ATTRIBUTE = re.compile(r"^[a-z_][a-z0-9_]{0,49}$")
 _STEP_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,29}$")
 _KEYS = {
     "name",
@@ -144,6 +146,8 @@ class JourneyDefinition:
     steps: tuple[Step, ...]
     trigger_segment: str | None = None
     trigger_event: str | None = None
+    trigger_date: str | None = None  # a customer attribute: its anniversary
+    days_before: int = 0
     goal: str | None = None
     re_entry: bool | int = False  # int: days after the last entry
     holdout: float = 0.1
@@ -170,7 +174,15 @@ def parse_journey(data: Any) -> JourneyDefinition:
     name = data.get("name")
     if not isinstance(name, str) or not _NAME.match(name):
         raise JourneyError("name", "1 to 60 letters, digits, '-' or '_', starting with one")
-    segment, event = _trigger(data.get("trigger"))
+    trigger = data.get("trigger")
+    segment = event = date_attribute = None
+    days_before = 0
+    if isinstance(trigger, Mapping) and "date" in trigger:
+        date_attribute, days_before = _date_trigger(trigger)
+    else:
+        segment, event = _trigger(trigger)
+    # A date comes back every year: by default, the same customer enters again after 300 days.
+    default_re_entry: Any = {"after_days": 300} if date_attribute else False
     goal = data.get("goal")
     if goal not in (None, "order"):
         raise JourneyError(
@@ -188,7 +200,9 @@ def parse_journey(data: Any) -> JourneyDefinition:
         trigger_segment=segment,
         trigger_event=event,
         goal=goal,
-        re_entry=_re_entry(data.get("re_entry", False)),
+        re_entry=_re_entry(data.get("re_entry", default_re_entry)),
+        trigger_date=date_attribute,
+        days_before=days_before,
         holdout=probe.holdout,
         channel=probe.channel,
         purpose=probe.purpose,
@@ -197,12 +211,28 @@ def parse_journey(data: Any) -> JourneyDefinition:
     )
 
 
+def _date_trigger(value: Mapping[str, Any]) -> tuple[str, int]:
+    """``{date: <attribute>, days_before: n}``: the attribute and the days before."""
+    extra = sorted(str(k) for k in set(value) - {"date", "days_before"})
+    if extra:
+        raise JourneyError(f"trigger.{extra[0]}", "unknown key; known: date, days_before")
+    name = value["date"]
+    if not isinstance(name, str) or not _ATTRIBUTE.match(name):
+        raise JourneyError("trigger.date", "a customer attribute's name, e.g. birthday")
+    before = value.get("days_before", 0)
+    if not isinstance(before, int) or isinstance(before, bool) or not 0 <= before <= 60:
+        raise JourneyError("trigger.days_before", "whole days from 0 to 60")
+    return name, before
+
+
 def _trigger(value: Any) -> tuple[str | None, str | None]:
     if not isinstance(value, Mapping) or len(value) != 1:
-        raise JourneyError("trigger", "one of {segment: <saved segment>} or {event: <name>}")
+        raise JourneyError(
+            "trigger", "one of {segment: <saved segment>}, {event: <name>} or {date: <attribute>}"
+        )
     ((kind, name),) = value.items()
     if kind not in ("segment", "event"):
-        raise JourneyError(f"trigger.{kind}", "segment or event")
+        raise JourneyError(f"trigger.{kind}", "segment, event or date")
     if not isinstance(name, str) or not name or len(name) > 200:
         raise JourneyError(f"trigger.{kind}", "a name")
     return (name, None) if kind == "segment" else (None, name)

@@ -4,9 +4,11 @@ the delivery worker runs before each claim).
 Each round, per active journey (its row locked, so that two workers never advance the same
 journey at once):
 
-1. **Enrol.** Customers who entered the trigger segment (at a refresh), or did the trigger
-   event, since the journey's cursor get an entry, unless the re-entry rule says no. Entrants
-   in the holdout are recorded with the arm ``control`` and go no further.
+1. **Enrol.** Customers who entered the trigger segment (at a refresh), did the trigger
+   event, or whose date attribute's anniversary day began on their clock
+   (:mod:`retentio.campaigns.date_triggers`), since the journey's cursor get an entry,
+   unless the re-entry rule says no. Entrants in the holdout are recorded with the arm
+   ``control`` and go no further.
 2. **Goal.** Entrants who ordered after they entered leave with ``goal`` (a purchase ends a
    win-back), and their messages not yet sent are skipped.
 3. **Steps.** Each due entrant runs its steps until a wait: ``send`` queues a delivery in the
@@ -25,10 +27,11 @@ from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import Table, and_, case, exists, func, insert, select, update
+from sqlalchemy import Table, and_, case, exists, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from retentio.campaigns.date_triggers import candidate_days, entered_between
 from retentio.campaigns.definition import CampaignError
 from retentio.campaigns.guards import customer_zone
 from retentio.campaigns.holdout import bucket, in_holdout
@@ -105,9 +108,7 @@ class SavedJourney:
             "name": d.name,
             "description": d.description,
             "status": self.status,
-            "trigger": {"segment": d.trigger_segment}
-            if d.trigger_segment
-            else {"event": d.trigger_event},
+            "trigger": _trigger_dict(d),
             "goal": d.goal,
             "holdout": d.holdout,
             "channel": d.channel,
@@ -207,6 +208,14 @@ def _row(session: Session, name: str) -> Journey:
     return row
 
 
+def _trigger_dict(d: JourneyDefinition) -> dict[str, Any]:
+    if d.trigger_date:
+        return {"date": d.trigger_date, "days_before": d.days_before}
+    if d.trigger_segment:
+        return {"segment": d.trigger_segment}
+    return {"event": d.trigger_event}
+
+
 def find_journey(session: Session, name: str) -> SavedJourney:
     """The journey of that name, with its entrants by status."""
     return _saved(session, _row(session, name))
@@ -277,6 +286,8 @@ class _Round:
     def _triggered(self) -> list[tuple[int, datetime]]:
         """(customer, when) of the triggers after the cursor, the first per customer."""
         d, since = self.definition, self.row.cursor
+        if d.trigger_date is not None:
+            return self._anniversaries(d.trigger_date, since)
         if d.trigger_segment is not None:
             try:
                 segment_id = find_segment(self.session, d.trigger_segment).id
@@ -300,6 +311,25 @@ class _Round:
                 .group_by(ev.customer_id)
             )
         return [(int(c), at) for c, at in self.session.execute(query)]
+
+    def _anniversaries(self, attribute: str, since: datetime) -> list[tuple[int, datetime]]:
+        """Customers whose day before the anniversary of ``attribute`` began on their clock
+        since the cursor (the cursor then moves to now)."""
+        c = CUSTOMERS.c
+        value = c.attributes[attribute].as_string()
+        days = candidate_days(since, self.now, self.definition.days_before)
+        query = select(c.id, c.time_zone, value).where(
+            c.erased_at.is_(None), or_(*(value.like(f"%{day}") for day in sorted(days)))
+        )
+        found = []
+        for customer, zone, text in self.session.execute(query):
+            start = entered_between(
+                text, customer_zone(zone), since, self.now, self.definition.days_before
+            )
+            if start is not None:
+                found.append((int(customer), start))
+        self.row.cursor = self.now
+        return found
 
     def _enrol(self) -> None:
         triggered = self._triggered()
@@ -356,7 +386,8 @@ class _Round:
             self.progress.counts["held out" if control else "entered"] += 1
         if rows:
             self.session.execute(insert(ENTRIES), rows)
-        self.row.cursor = max(at for _, at in triggered)
+        if self.definition.trigger_date is None:  # a date trigger's cursor is now already
+            self.row.cursor = max(at for _, at in triggered)
 
     # -- 2. goal ---------------------------------------------------------------------
 
