@@ -9,16 +9,20 @@ from datetime import timedelta
 
 import pytest
 from api_helpers import bearer, problem
-from campaign_helpers import NOON, SECRET, campaign, deliveries
+from campaign_helpers import NOON, SECRET, add_shop, campaign, deliveries, make_worker, save
 from http_helpers import Answer, Receiver, http_receiver
+from smtp_helpers import Sink
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 from starlette.testclient import TestClient
 from test_campaign_channels import INBOX_MESSAGE, SMS_MESSAGE, add_customers, launch, worker
 
 from retentio.api import ApiConfig, create_app
+from retentio.campaigns import launch_campaign
+from retentio.campaigns.report import campaign_report
 from retentio.channels import HttpSmsChannel, InboxChannel, SmsSettings
 from retentio.core.clock import FixedClock
+from retentio.privacy import is_marketable
 from retentio.privacy.suppression import is_suppressed, suppress
 
 
@@ -181,3 +185,45 @@ def test_the_inbox_lists_marks_and_pages(
     bobs = api.post(f"/api/v1/customers/bob/inbox/{newest}/read", json={}, headers=write)
     problem(bobs, 404, "not-found")  # ida's message is not bob's to mark
     problem(api.get("/api/v1/customers/nobody/inbox", headers=read), 404, "not-found")
+
+
+def test_email_events_record_bounces_and_a_complaint_unsubscribes(
+    api: TestClient, api_keys: dict[str, str], migrated_engine: Engine, sink: tuple[Sink, int]
+) -> None:
+    handler, port = sink
+    people = [{"external_id": n, "email": f"{n}@example.com"} for n in ("ida", "bob", "eva")]
+    add_shop(migrated_engine, people)
+    save(migrated_engine, campaign())
+    with Session(migrated_engine) as session:
+        launch_campaign(session, "winback", clock=FixedClock(NOON))
+    worker_, channel = make_worker(migrated_engine, port, FixedClock(NOON))
+    with channel:
+        worker_.run(until_idle=True)
+    ids = {str(m["To"]).split("@")[0]: str(m["Message-ID"]) for m in handler.received}
+    write = bearer(api_keys["write"])
+
+    def event(body: dict[str, object], status: int = 200) -> dict[str, object]:
+        answer = api.post("/api/v1/email/events", json=body, headers=write)
+        assert answer.status_code == status, answer.text
+        result: dict[str, object] = answer.json()
+        return result
+
+    assert event({"message_id": ids["ida"], "event": "delivered"})["recorded"] is True
+    hard = event({"message_id": ids["bob"].strip("<>"), "event": "bounced", "bounce": "hard",
+                  "reason": "550 5.1.1 no such user"})  # fmt: skip
+    assert hard["suppressed"] is True
+    spam = event({"message_id": ids["eva"], "event": "complained"})
+    assert (spam["event"], spam["suppressed"]) == ("complained", True)
+    assert event({"message_id": ids["eva"], "event": "complained"})["recorded"] is False
+    assert deliveries(migrated_engine)["bob"] == ("bounced", "hard: 550 5.1.1 no such user")
+    with Session(migrated_engine) as session:
+        assert is_suppressed(session, SECRET, channel="email", address="bob@example.com")
+        assert is_suppressed(session, SECRET, channel="email", address="eva@example.com")
+        assert not is_marketable(session, SECRET, "eva", "email")  # the consent is withdrawn
+        assert is_marketable(session, SECRET, "ida", "email")
+        funnel = campaign_report(session, "winback").to_dict()["funnel"]
+    assert (funnel["delivered"], funnel["complained"], funnel["bounced"]) == (1, 1, 1)
+    forged = "<999999.campaign-1@butik.example>"
+    assert "no e-mail" in event({"message_id": forged, "event": "delivered"}, 404)["detail"]
+    soft = {"message_id": ids["ida"], "event": "bounced"}
+    assert "bounce: hard or soft" in event(soft, 422)["detail"]

@@ -111,9 +111,14 @@ def test_opens_and_clicks_are_tracked_and_machines_kept_apart(
         "clicked",
     ]
     assert events(migrated_engine)[0][1] == "a bot or link scanner"
+    # The one-click unsubscribe counts for the campaign whose message carried it, once.
+    token = unsubscribe.rsplit("/", 1)[1]
+    assert api.post(f"/u/{token}").status_code == 200
+    assert api.post(f"/u/{token}").status_code == 200
     with Session(migrated_engine) as session:
         funnel = campaign_report(session, "winback").to_dict()["funnel"]
     assert (funnel["opened"], funnel["clicked"]) == (1, 1)  # people's, per message
+    assert funnel["unsubscribed"] == 1
 
 
 def test_a_changed_or_foreign_token_redirects_nowhere(

@@ -8,6 +8,7 @@ from datetime import datetime
 from pydantic import BaseModel, ConfigDict, Field
 
 __all__ = [
+    "EmailEventIn",
     "InboundSmsIn",
     "InboundSmsOut",
     "InboxMessageOut",
@@ -119,3 +120,15 @@ class PushRevokeOut(BaseModel):
 
 class VapidKeyOut(BaseModel):
     public_key: str = Field(description="The applicationServerKey for pushManager.subscribe().")
+
+
+class EmailEventIn(BaseModel):
+    """An e-mail provider's event on one message, named by its Message-ID."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    message_id: str = Field(max_length=300, examples=["<4711.campaign-12@butik.dk>"])
+    event: str = Field(description="delivered, bounced or complained")
+    bounce: str | None = Field(default=None, description="bounced: hard or soft")
+    reason: str | None = Field(default=None, max_length=200, examples=["550 5.1.1 no such user"])
+    at: datetime | None = Field(default=None, description="When; default: now.")

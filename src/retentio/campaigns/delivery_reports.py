@@ -1,4 +1,16 @@
-"""What a provider reports after it took a message: delivered to the handset, or not.
+"""What a provider reports after it took a message: delivered, bounced, a spam complaint.
+
+**E-mail.** An e-mail provider's event webhook (through the shop's small adapter, ``POST
+/api/v1/email/events``) names the message by its Message-ID:
+
+- ``delivered``: a ``delivered`` event;
+- ``bounced`` with ``bounce: hard`` (the address does not exist): the delivery becomes
+  ``bounced`` and the address is suppressed at once; ``soft``: a ``bounced`` event only;
+- ``complained`` (the person marked it as spam, RFC 5965 feedback): a ``complained`` event,
+  the address is suppressed, and the customer's e-mail consent for the message's purpose is
+  withdrawn (source ``api``, "spam complaint"): TRUST.md, "Sending".
+
+**SMS.**
 
 An SMS provider posts its delivery reports (``POST /api/v1/sms/reports``) naming the message
 by the id it answered with (``deliveries.provider_id``). A report becomes a delivery event:
@@ -15,6 +27,7 @@ A report that repeats one already recorded changes nothing, so a provider may se
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -27,10 +40,21 @@ from retentio.core.errors import DataError
 from retentio.privacy.addresses import address_hmac
 from retentio.privacy.errors import NotFoundError
 from retentio.privacy.suppression import add_suppression
+from retentio.privacy.withdrawal import withdraw_consent
 from retentio.store.campaign_tables import Delivery, DeliveryEvent
 from retentio.store.tables import Customer
 
-__all__ = ["REPORT_STATUSES", "ReportOutcome", "record_delivery_report"]
+__all__ = [
+    "EMAIL_EVENTS",
+    "REPORT_STATUSES",
+    "ReportOutcome",
+    "record_delivery_report",
+    "record_email_event",
+]
+
+#: The e-mail events a provider may report.
+EMAIL_EVENTS = ("delivered", "bounced", "complained")
+_MESSAGE_ID = re.compile(r"^<?(\d{1,18})\.[^@<>\s]+@[^<>\s]+>?$")
 
 #: A provider's statuses and the event each becomes.
 REPORT_STATUSES = {
@@ -90,14 +114,7 @@ def record_delivery_report(
     detail = f"{'hard' if hard else 'soft'}: {status} {reason or ''}".strip()
     if event == "delivered":
         detail = status
-    seen = session.execute(
-        select(DeliveryEvent.id).where(
-            DeliveryEvent.delivery_id == delivery_id,
-            DeliveryEvent.kind == event,
-            DeliveryEvent.detail == detail,
-        )
-    ).first()
-    if seen is not None:
+    if _seen(session, delivery_id, event, detail):
         session.rollback()
         return ReportOutcome(delivery_id, event, recorded=False, suppressed=False)
     record_event(session, delivery_id, event, at=at, detail=detail)
@@ -116,4 +133,75 @@ def record_delivery_report(
             if digest is not None:
                 suppressed = add_suppression(session, channel, digest, "hard_bounce")
     session.commit()
+    return ReportOutcome(delivery_id, event, recorded=True, suppressed=suppressed)
+
+
+def _seen(session: Session, delivery_id: int, kind: str, detail: str) -> bool:
+    """Whether the same report was recorded already (a provider may send one again)."""
+    e = DeliveryEvent
+    query = select(e.id).where(e.delivery_id == delivery_id, e.kind == kind, e.detail == detail)
+    return session.execute(query).first() is not None
+
+
+def record_email_event(
+    session: Session,
+    secret: bytes,
+    *,
+    message_id: str,
+    event: str,
+    bounce: str | None,
+    reason: str | None,
+    at: datetime,
+) -> ReportOutcome:
+    """Record an e-mail provider's event on the message ``message_id`` (committed)."""
+    if event not in EMAIL_EVENTS:
+        raise DataError(f"event: one of {', '.join(EMAIL_EVENTS)}, not {event!r}")
+    if event == "bounced" and bounce not in ("hard", "soft"):
+        raise DataError("bounce: hard or soft, for a bounced event")
+    found = _MESSAGE_ID.match(message_id.strip())
+    row = None
+    if found is not None:
+        row = session.execute(
+            select(Delivery.id, Delivery.purpose, Delivery.message_id, Customer)
+            .join(Customer, Customer.id == Delivery.customer_id)
+            .where(Delivery.id == int(found[1]), Delivery.channel == "email")
+        ).first()
+    wanted = f"<{message_id.strip().strip('<>')}>"
+    if row is None or row[2] != wanted:
+        raise NotFoundError(f"no e-mail with the Message-ID {message_id!r}")
+    delivery_id, purpose, _mid, customer = row
+    reason = (reason or "").strip()[:200] or None
+    detail = event if event != "bounced" else f"{bounce}: {reason or 'bounced'}"
+    if event == "complained":
+        detail = "spam complaint"
+    if _seen(session, delivery_id, event, detail):
+        session.rollback()
+        return ReportOutcome(delivery_id, event, recorded=False, suppressed=False)
+    record_event(session, delivery_id, event, at=at, detail=detail)
+    suppressed = False
+    if event == "complained" or bounce == "hard":
+        if bounce == "hard":
+            session.execute(
+                update(Delivery)
+                .where(Delivery.id == delivery_id, Delivery.status == "sent")
+                .values(status="bounced", detail=detail[:500], updated_at=at)
+            )
+        if customer.email:
+            try:
+                digest = address_hmac(secret, "email", customer.email)
+            except DataError:
+                digest = None
+            if digest is not None:
+                why = "complaint" if event == "complained" else "hard_bounce"
+                suppressed = add_suppression(session, "email", digest, why)
+    session.commit()
+    if event == "complained" and purpose != "transactional" and customer.erased_at is None:
+        withdraw_consent(
+            session,
+            customer=customer.external_id,
+            channel="email",
+            purpose=purpose,
+            recorded_by="email provider",
+            source_detail="spam complaint",
+        )
     return ReportOutcome(delivery_id, event, recorded=True, suppressed=suppressed)

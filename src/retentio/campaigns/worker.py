@@ -530,7 +530,9 @@ class Worker:
         consent = campaign.consent_channel
         if delivery.purpose == "transactional" or consent is None:
             return None
-        token = withdrawal_token(self.signer, delivery.customer_id, consent, delivery.purpose)
+        token = withdrawal_token(
+            self.signer, delivery.customer_id, consent, delivery.purpose, delivery_id=delivery.id
+        )
         return f"{self.public_url}/u/{token}"
 
     def _suppress(

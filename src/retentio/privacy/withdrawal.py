@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from retentio.core.signing import Signer, TokenError
@@ -16,6 +17,7 @@ from retentio.privacy._shared import find_customer, utc_now
 from retentio.privacy.consent import SOURCES, ConsentState, append_event, lock_customer, state_of
 from retentio.privacy.errors import ConsentError
 from retentio.privacy.texts import CONSENT_CHANNELS, PURPOSES
+from retentio.store.campaign_tables import Delivery, DeliveryEvent
 from retentio.store.tables import Consent, Customer
 
 __all__ = [
@@ -32,13 +34,39 @@ WITHDRAWAL_TTL = timedelta(days=3650)
 
 
 def withdrawal_token(
-    signer: Signer, customer_id: int, channel: str, purpose: str, *, ttl: timedelta = WITHDRAWAL_TTL
+    signer: Signer,
+    customer_id: int,
+    channel: str,
+    purpose: str,
+    *,
+    ttl: timedelta = WITHDRAWAL_TTL,
+    delivery_id: int | None = None,
 ) -> str:
     """A signed token that withdraws ``customer_id``'s (internal id) consent for the channel
-    and purpose, for a link that needs no login."""
+    and purpose, for a link that needs no login; ``delivery_id`` names the message it came
+    in, whose campaign then counts the unsubscribe."""
     if channel not in CONSENT_CHANNELS or purpose not in PURPOSES:
         raise ConsentError(f"no consent channel/purpose {channel!r}/{purpose!r}")
-    return signer.sign(WITHDRAWAL_PURPOSE, {"c": customer_id, "ch": channel, "p": purpose}, ttl)
+    data: dict[str, object] = {"c": customer_id, "ch": channel, "p": purpose}
+    if delivery_id is not None:
+        data["m"] = delivery_id
+    return signer.sign(WITHDRAWAL_PURPOSE, data, ttl)
+
+
+def _count_unsubscribe(session: Session, customer: Customer, delivery_id: object) -> None:
+    """An ``unsubscribed`` event on the message the link came in (once; the customer's own
+    message only), in the withdrawal's transaction."""
+    if not isinstance(delivery_id, int):
+        return
+    d, e = Delivery.__table__.c, DeliveryEvent.__table__.c
+    mine = session.scalar(select(d.id).where(d.id == delivery_id, d.customer_id == customer.id))
+    seen = session.scalar(
+        select(e.id).where(e.delivery_id == delivery_id, e.kind == "unsubscribed")
+    )
+    if mine is not None and seen is None:
+        session.add(
+            DeliveryEvent(delivery_id=delivery_id, kind="unsubscribed", occurred_at=utc_now())
+        )
 
 
 def _withdraw(
@@ -94,6 +122,7 @@ def withdraw_with_token(
     customer = session.get(Customer, customer_id)
     if customer is None:
         raise TokenError("unknown", "the withdrawal token names no customer")
+    _count_unsubscribe(session, customer, data.get("m"))
     return _withdraw(
         session,
         customer,

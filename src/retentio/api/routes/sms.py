@@ -1,5 +1,6 @@
-"""The SMS provider's webhooks: the texts people send back (STOP, START, HELP) and delivery
-reports. The provider (or the small proxy in front of it) calls them with a write key."""
+"""The providers' webhooks: the texts people send back (STOP, START, HELP), SMS delivery
+reports, and e-mail events (delivered, bounced, complained). The provider (or the small
+adapter in front of it) calls them with a write key."""
 
 from __future__ import annotations
 
@@ -8,18 +9,24 @@ from typing import Any
 from fastapi import APIRouter, Request
 
 from retentio.api.body import openapi_body
-from retentio.api.channel_schemas import InboundSmsIn, InboundSmsOut, SmsReportIn, SmsReportOut
+from retentio.api.channel_schemas import (
+    EmailEventIn,
+    InboundSmsIn,
+    InboundSmsOut,
+    SmsReportIn,
+    SmsReportOut,
+)
 from retentio.api.deps import Body, DbSession, Writer
 from retentio.api.problems import Problem, problem_responses
 from retentio.api.routes.consent import _parse
-from retentio.campaigns.delivery_reports import record_delivery_report
+from retentio.campaigns.delivery_reports import record_delivery_report, record_email_event
 from retentio.core.clock import SystemClock
 from retentio.privacy.sms_keywords import answer_keyword
 
 __all__ = ["BODY_MODELS", "router"]
 
-router = APIRouter(prefix="/sms", tags=["sms"])
-BODY_MODELS = (InboundSmsIn, SmsReportIn)
+router = APIRouter(tags=["sms", "email"])
+BODY_MODELS = (InboundSmsIn, SmsReportIn, EmailEventIn)
 _ERRORS = problem_responses(400, 401, 403, 404, 413, 415, 422, 429)
 
 
@@ -31,7 +38,7 @@ def _secret(request: Request) -> bytes:
 
 
 @router.post(
-    "/inbound",
+    "/sms/inbound",
     response_model=InboundSmsOut,
     responses=_ERRORS,
     openapi_extra=openapi_body(InboundSmsIn),
@@ -49,7 +56,7 @@ def inbound_route(request: Request, session: DbSession, _principal: Writer, body
 
 
 @router.post(
-    "/reports",
+    "/sms/reports",
     response_model=SmsReportOut,
     responses=_ERRORS,
     openapi_extra=openapi_body(SmsReportIn),
@@ -68,4 +75,28 @@ def report_route(request: Request, session: DbSession, _principal: Writer, body:
         reason=given.reason,
         at=given.at or SystemClock().now(),
     )
+    return outcome.to_dict()
+
+
+@router.post(
+    "/email/events",
+    response_model=SmsReportOut,
+    responses=_ERRORS,
+    openapi_extra=openapi_body(EmailEventIn),
+)
+def email_event_route(request: Request, session: DbSession, _principal: Writer, body: Body) -> Any:
+    """An e-mail provider's event: ``delivered``; ``bounced`` (``hard`` suppresses the address
+    at once); ``complained`` (a spam complaint: the address is suppressed and the e-mail
+    consent withdrawn). A repeat changes nothing."""
+    given = _parse(EmailEventIn, body.value)
+    with request.app.state.write_lock:
+        outcome = record_email_event(
+            session,
+            _secret(request),
+            message_id=given.message_id,
+            event=given.event,
+            bounce=given.bounce,
+            reason=given.reason,
+            at=given.at or SystemClock().now(),
+        )
     return outcome.to_dict()
