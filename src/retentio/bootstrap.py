@@ -19,7 +19,7 @@ from sqlalchemy.orm import sessionmaker
 
 from retentio.campaigns import Worker, WorkerOptions
 from retentio.campaigns.push_subscriptions import mark_devices
-from retentio.campaigns.worker import Channel
+from retentio.campaigns.worker import Channel, PacerFactory
 from retentio.channels import (
     DkimKey,
     GatewaySender,
@@ -352,6 +352,8 @@ def build_worker(
     settings: Settings,
     engine: Engine,
     options: WorkerOptions = WorkerOptions(),  # noqa: B008 (frozen)
+    *,
+    pacer: PacerFactory | None = None,
 ) -> Worker:
     """The delivery worker of ``settings``: the in-app inbox always; e-mail over
     ``RETENTIO_SMTP_URL``, SMS through ``RETENTIO_SMS_URL``, push with a VAPID key or a
@@ -382,4 +384,5 @@ def build_worker(
         mail_from=settings.mail_from,
         public_url=settings.public_url,
         options=options,
+        pacer=pacer,
     )

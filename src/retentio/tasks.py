@@ -7,6 +7,8 @@ message sent twice or lost by the broker changes nothing. The broker only spread
 - **dispatch** (an actor): one :meth:`Worker.run_once` in the process that takes the message:
   move the journeys along, claim a batch, send it. Every process keeps one worker (its SMTP
   connection open between batches).
+- **rates**: ``RETENTIO_<CHANNEL>_RATE_PER_SECOND`` holds across every process and machine
+  (:class:`RedisPacer`), not per process: it is the provider's limit.
 - **pump** (a process of its own on every machine, ``--fork-function``): every
   ``poll`` seconds, the one pump that holds the Redis lock ``retentio:pump`` counts the due
   deliveries and enqueues one dispatch per batch due (at least one, so journeys move), never
@@ -38,7 +40,7 @@ from retentio.core.errors import ConfigurationError
 from retentio.store import make_engine
 from retentio.store.campaign_tables import Delivery
 
-__all__ = ["QUEUE", "broker", "dispatch", "pump", "pump_once"]
+__all__ = ["QUEUE", "RedisPacer", "broker", "dispatch", "pump", "pump_once"]
 
 log = logging.getLogger("retentio.tasks")
 QUEUE = "retentio-deliveries"
@@ -64,12 +66,44 @@ dramatiq.set_broker(broker)
 _local = threading.local()
 
 
+class RedisPacer:
+    """At most ``rate`` sends a second of one channel across every process and machine on
+    the broker: a counter per channel and window in Redis (``retentio:rate:<channel>:<n>``);
+    a send past the window's allowance waits for the next window."""
+
+    def __init__(self, redis: Redis, channel: str, rate: float | None) -> None:
+        self._redis, self._channel, self._rate = redis, channel, rate
+        self._window = max(1.0, 1.0 / rate) if rate else 1.0
+        self._allowance = max(1, int(rate * self._window)) if rate else 0
+
+    def wait(self) -> None:
+        if not self._rate:
+            return
+        while True:
+            now = time.time()
+            window = int(now // self._window)
+            key = f"retentio:rate:{self._channel}:{window}"
+            count = int(self._redis.incr(key))
+            if count == 1:
+                self._redis.expire(key, int(self._window) + 2)
+            if count <= self._allowance:
+                return
+            time.sleep(max(0.0, (window + 1) * self._window - now))
+
+
 def _worker() -> Worker:
-    """This thread's worker, built once (its channels' connections are kept)."""
+    """This thread's worker, built once (its channels' connections are kept); its channels'
+    rates are shared by every worker on the broker."""
     found: Worker | None = getattr(_local, "worker", None)
     if found is None:
         engine = make_engine(_SETTINGS.database_url, relaxed_commits=True)
-        found = _local.worker = build_worker(_SETTINGS, engine, _options(_SETTINGS))
+        redis = Redis.from_url(str(_SETTINGS.broker_url))
+        found = _local.worker = build_worker(
+            _SETTINGS,
+            engine,
+            _options(_SETTINGS),
+            pacer=lambda channel, rate: RedisPacer(redis, channel, rate),
+        )
     return found
 
 

@@ -91,3 +91,39 @@ def test_two_dramatiq_processes_send_each_message_once(
     senders = {m for m in re.findall(r"PID (\d+)\].*dispatched", text)}
     assert len(senders) == 2, text[-3000:]  # both processes sent
     assert "Fork process 'retentio.tasks:pump' is ready" in text
+
+
+def test_a_channel_rate_holds_across_workers(
+    redis_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Three threads (standing for three processes) share one limit of 20 a second."""
+    import importlib
+    import threading
+
+    monkeypatch.setenv("RETENTIO_BROKER_URL", redis_url)
+    tasks = importlib.import_module("retentio.tasks")
+    client = redis.Redis.from_url(redis_url)
+    stamps: list[float] = []
+    lock = threading.Lock()
+
+    def send(n: int) -> None:
+        pacer = tasks.RedisPacer(client, "sms", 20.0)
+        for _ in range(n):
+            pacer.wait()
+            with lock:
+                stamps.append(time.time())
+
+    threads = [threading.Thread(target=send, args=(20,)) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    per_second = Counter(int(stamp) for stamp in stamps)
+    assert len(stamps) == 60
+    assert max(per_second.values()) <= 20, per_second
+    assert len(per_second) >= 3  # 60 at 20 a second: three windows at the least
+    slow = tasks.RedisPacer(client, "push", 0.5)  # one in each 2-second window
+    slow.wait()
+    first = time.time()
+    slow.wait()
+    assert int(first // 2) != int(time.time() // 2)

@@ -76,7 +76,7 @@ from retentio.privacy.suppression import add_suppression
 from retentio.privacy.withdrawal import withdrawal_token
 from retentio.store.campaign_tables import Campaign
 
-__all__ = ["BatchOutcome", "Channel", "Worker", "WorkerOptions"]
+__all__ = ["BatchOutcome", "Channel", "Pacer", "PacerFactory", "Worker", "WorkerOptions"]
 
 log = logging.getLogger("retentio.worker")
 #: The channels whose addresses go on the suppression list when they bounce.
@@ -122,8 +122,19 @@ class BatchOutcome:
         return dict(sorted(self.counts.items()))
 
 
+class Pacer(Protocol):
+    """Paces one channel's sends: ``wait`` returns when the next send may go."""
+
+    def wait(self) -> None: ...
+
+
+#: Makes the pacer of a channel at a rate (messages a second; None: no limit).
+PacerFactory = Callable[[str, float | None], Pacer]
+
+
 class _Pacer:
-    """At most ``rate`` calls a second: waits before a call that would come too early."""
+    """At most ``rate`` calls a second in this worker: waits before a call that would come
+    too early."""
 
     def __init__(self, rate: float | None) -> None:
         self._gap = 1.0 / rate if rate else 0.0
@@ -142,7 +153,8 @@ class Worker:
     """Dispatches the outbox. ``sessions`` makes sessions; ``channels`` maps a channel name
     (``email``, ``sms``, ``push``, ``in_app``, ``webhook``) to its adapter; ``mail_from`` is
     the From of e-mail; ``public_url`` (https) is where unsubscribe links point
-    (``/u/<token>``)."""
+    (``/u/<token>``). ``pacer`` makes each channel's pacer (default: a limit per worker; with
+    a broker, one shared by every worker: :class:`retentio.tasks.RedisPacer`)."""
 
     def __init__(
         self,
@@ -156,6 +168,7 @@ class Worker:
         options: WorkerOptions = WorkerOptions(),  # noqa: B008 (frozen)
         clock: Clock | None = None,
         name: str | None = None,
+        pacer: PacerFactory | None = None,
     ) -> None:
         self._domain = ""
         if "email" in channels:
@@ -173,8 +186,11 @@ class Worker:
         self.options, self.clock = options, clock or SystemClock()
         self.name = name or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self._campaigns: dict[int, CampaignDefinition] = {}
+        make_pacer: PacerFactory = pacer or (lambda _channel, rate: _Pacer(rate))
         self._pacers = {
-            channel: _Pacer(options.channel_rates.get(channel, options.rate_per_second))
+            channel: make_pacer(
+                channel, options.channel_rates.get(channel, options.rate_per_second)
+            )
             for channel in channels
         }
         self._channel_names = tuple(sorted(channels))
