@@ -235,3 +235,28 @@ def test_journey_templates_are_listed_and_written(tmp_path: Path) -> None:
     assert written.exit_code == 0, written.output
     assert (tmp_path / "w.yaml").read_text().startswith("# Win-back:")
     assert "no template 'nope'" in str(invoke("journey", "template", "nope").exception)
+
+
+def test_an_sms_campaign_test_sends_to_a_phone(
+    store: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.syspath_prepend(str(Path(__file__).parents[1] / "integration"))
+    from http_helpers import Answer, http_receiver
+
+    definition = (
+        "name: sms-offer\nsegment: buyers\nchannel: sms\nquiet_hours: false\n"
+        'message:\n  en: {text: "Hi, {{ order_count }} orders so far"}\n'
+    )
+    (tmp_path / "sms.yaml").write_text(definition)
+    assert invoke("campaign", "create", "sms.yaml").exit_code == 0
+    with http_receiver() as provider:
+        provider.answer = lambda _r: Answer(201, {"id": "t1"})
+        monkeypatch.setenv("RETENTIO_SMS_URL", f"{provider.url}/sms")
+        sent = invoke("campaign", "test-send", "sms-offer", "--to", "+45 20 12 34 56")
+        assert sent.exit_code == 0, sent.output
+        [request] = provider.received()
+    body = request.json()
+    assert body["to"] == "+4520123456"
+    assert body["text"].startswith("[test] Hi, ") and body["text"].endswith("Reply STOP to opt out")
+    bad = invoke("campaign", "test-send", "sms-offer", "--to", "me@example.com")
+    assert "--to: not a phone number" in str(bad.exception)

@@ -16,12 +16,14 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from retentio.campaigns.compose import compose_email, sender_domain
+from retentio.campaigns.compose import compose_email, compose_sms, sender_domain
 from retentio.campaigns.definition import CampaignDefinition, CampaignError
 from retentio.campaigns.recipients import load_recipients
 from retentio.campaigns.templates import RenderedMessage, render_message
 from retentio.campaigns.worker import Channel
 from retentio.channels.base import DeliveryResult
+from retentio.core.errors import DataError
+from retentio.privacy.addresses import normalise_phone
 from retentio.segments import find_segment, member_ids
 from retentio.store.tables import Customer
 
@@ -132,3 +134,33 @@ def send_test_message(
         sent_at=now,
     )
     return channel.send(email)
+
+
+def send_test_sms(
+    session: Session,
+    definition: CampaignDefinition,
+    channel: Channel,
+    *,
+    to: str,
+    secret: bytes,
+    now: datetime,
+    customer: str | None = None,
+    locale: str | None = None,
+) -> DeliveryResult:
+    """Send an SMS campaign's preview to the number ``to`` (the text marked ``[test]``)."""
+    try:
+        number = normalise_phone(to)
+    except DataError:
+        raise DataError(f"--to: not a phone number with its country code: {to!r}") from None
+    preview = preview_campaign(
+        session, definition, secret=secret, now=now, customer=customer, locale=locale
+    )
+    m = preview.message
+    marked = RenderedMessage(m.locale, m.subject, m.html, f"[test] {m.text}")
+    sms = compose_sms(
+        marked,
+        recipient=number,
+        reference=f"test.{secrets.token_hex(8)}",
+        marketing=definition.purpose != "transactional",
+    )
+    return channel.send(sms)

@@ -25,7 +25,7 @@ from retentio.campaigns import (
     parse_campaign,
     save_campaign,
 )
-from retentio.campaigns.preview import preview_campaign, send_test_message
+from retentio.campaigns.preview import preview_campaign, send_test_message, send_test_sms
 from retentio.campaigns.report import CampaignReport, campaign_report
 from retentio.cli.app import app, err, out
 from retentio.cli.db import DatabaseUrl, store_session
@@ -146,28 +146,52 @@ def preview_command(
 @campaign_app.command("test-send")
 def test_send_command(
     campaign: CampaignArg,
-    to: Annotated[str, typer.Option("--to", help="Your own address: where the test goes.")],
+    to: Annotated[
+        str,
+        typer.Option("--to", help="Your own e-mail address, or phone number for an SMS campaign."),
+    ],
     customer: CustomerOpt = None,
     locale: LocaleOpt = None,
     database_url: DatabaseUrl = None,
 ) -> None:
-    """Send the message, as one customer would get it, to your own address."""
+    """Send the message, as one customer would get it, to your own address (e-mail and SMS
+    campaigns; `campaign preview` shows the others)."""
     settings = Settings()
-    if not settings.mail_from:
-        raise ConfigurationError("RETENTIO_MAIL_FROM is not set (the From of e-mail)")
-    with store_session(database_url) as session, settings.email_channel() as channel:
-        result = send_test_message(
-            session,
-            _definition(session, campaign),
-            channel,
-            to=to,
-            mail_from=settings.mail_from,
-            secret=settings.require_secret(),
-            now=datetime.now(UTC),
-            customer=customer,
-            locale=locale,
-            public_url=settings.public_url,
-        )
+    with store_session(database_url) as session:
+        definition = _definition(session, campaign)
+        if definition.channel == "sms":
+            with settings.sms_channel() as sms:
+                result = send_test_sms(
+                    session,
+                    definition,
+                    sms,
+                    to=to,
+                    secret=settings.require_secret(),
+                    now=datetime.now(UTC),
+                    customer=customer,
+                    locale=locale,
+                )
+        elif definition.channel == "email":
+            if not settings.mail_from:
+                raise ConfigurationError("RETENTIO_MAIL_FROM is not set (the From of e-mail)")
+            with settings.email_channel() as channel:
+                result = send_test_message(
+                    session,
+                    definition,
+                    channel,
+                    to=to,
+                    mail_from=settings.mail_from,
+                    secret=settings.require_secret(),
+                    now=datetime.now(UTC),
+                    customer=customer,
+                    locale=locale,
+                    public_url=settings.public_url,
+                )
+        else:
+            raise ConfigurationError(
+                f"test-send sends e-mail and SMS; see a {definition.channel} message with: "
+                f"retentio campaign preview {campaign}"
+            )
     if not result.sent:
         raise ConfigurationError(f"the test message was not sent: {result.detail}")
     out.print(f"Sent a test message to {to}")
