@@ -103,7 +103,22 @@ def _free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def dispatch(url: str, emails: int, workers: int) -> dict[str, Any]:
+def _dkim_env() -> dict[str, str]:
+    """A 2048-bit DKIM key in a temporary file, as the workers' settings."""
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    from cryptography.hazmat.primitives.serialization import (
+        Encoding,
+        NoEncryption,
+        PrivateFormat,
+    )
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    path = Path(tempfile.mkdtemp(prefix="retentio-dkim-")) / "dkim.pem"
+    path.write_bytes(key.private_bytes(Encoding.PEM, PrivateFormat.PKCS8, NoEncryption()))
+    return {"RETENTIO_DKIM_KEY_FILE": str(path), "RETENTIO_DKIM_SELECTOR": "bench"}
+
+
+def dispatch(url: str, emails: int, workers: int, dkim: bool = False) -> dict[str, Any]:
     engine = make_engine(url)
     try:
         with engine.begin() as connection:
@@ -126,13 +141,17 @@ def dispatch(url: str, emails: int, workers: int) -> dict[str, Any]:
     )
     try:
         _wait_for_port(port)
-        env = os.environ | {
-            "RETENTIO_DATABASE_URL": url,
-            "RETENTIO_SECRET_KEY": KEY,
-            "RETENTIO_SMTP_URL": f"smtp://127.0.0.1:{port}",
-            "RETENTIO_MAIL_FROM": "Butikken <shop@butik.example>",
-            "RETENTIO_PUBLIC_URL": "https://butik.example",
-        }
+        env = (
+            os.environ
+            | {
+                "RETENTIO_DATABASE_URL": url,
+                "RETENTIO_SECRET_KEY": KEY,
+                "RETENTIO_SMTP_URL": f"smtp://127.0.0.1:{port}",
+                "RETENTIO_MAIL_FROM": "Butikken <shop@butik.example>",
+                "RETENTIO_PUBLIC_URL": "https://butik.example",
+            }
+            | (_dkim_env() if dkim else {})
+        )
         command = [str(Path(sys.executable).parent / "retentio"), "worker", "--until-idle"]
         started = time.perf_counter()
         processes = [
@@ -170,6 +189,7 @@ def dispatch(url: str, emails: int, workers: int) -> dict[str, Any]:
         "queued": launched.queued,
         "sent": sent,
         "workers": workers,
+        "dkim": dkim,
         "sending_s": round(sending, 2),
         "wall_s_with_startup": round(wall, 2),
         "emails_per_s": round(rate, 1),
@@ -213,6 +233,7 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--databases", default="sqlite,postgresql")
     parser.add_argument("--postgres", default="postgresql://postgres@127.0.0.1:5432/test")
+    parser.add_argument("--dkim", action="store_true", help="DKIM-sign every e-mail (2048 bits)")
     args = parser.parse_args()
     result: dict[str, Any] = {
         "date": date.today().isoformat(),
@@ -229,10 +250,11 @@ def main() -> None:
         with filled_store(kind, args.postgres, big) as url:
             entry["enqueue"] = enqueue(url)
         with filled_store(kind, args.postgres, small) as url:
-            entry["dispatch"] = dispatch(url, args.emails, args.workers)
+            entry["dispatch"] = dispatch(url, args.emails, args.workers, args.dkim)
         result["databases"][kind] = entry
     RESULTS.mkdir(exist_ok=True)
     suffix = "" if args.customers == 1_000_000 else f"-{args.customers}"
+    suffix += "-dkim" if args.dkim else ""
     path = RESULTS / f"campaigns-{result['date']}{suffix}.json"
     path.write_text(json.dumps(result, indent=2) + "\n")
     print(markdown(result))  # noqa: T201
