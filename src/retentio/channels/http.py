@@ -16,13 +16,23 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from email.utils import parsedate_to_datetime
-from typing import Any
+from types import TracebackType
+from typing import Any, Self
 
 import httpx
 
 from retentio.channels.base import DeliveryResult
+from retentio.channels.ssrf import SafeTarget
 
-__all__ = ["RECIPIENT_REASONS", "classify", "provider_reason", "retry_after"]
+__all__ = [
+    "RECIPIENT_REASONS",
+    "HttpClientOwner",
+    "classify",
+    "post",
+    "post_to_checked",
+    "provider_reason",
+    "retry_after",
+]
 
 #: Reasons a provider may give that are about the recipient, not the message or the account.
 RECIPIENT_REASONS = frozenset({"invalid_number", "unreachable", "blocked", "opted_out", "landline"})
@@ -86,3 +96,52 @@ def classify(
     if reason in RECIPIENT_REASONS:
         return DeliveryResult("permanent", detail, code=code, refused=True)
     return DeliveryResult("rejected", detail, code=code)
+
+
+def post(
+    client: httpx.Client, url: str, *, who: str, **request: Any
+) -> httpx.Response | DeliveryResult:
+    """POST with ``client``; a timeout or a connection that failed is a ``transient``
+    result naming ``who`` (the SMS provider, the push service...)."""
+    try:
+        return client.post(url, **request)
+    except httpx.TimeoutException:
+        return DeliveryResult("transient", f"{who} did not answer in time")
+    except httpx.HTTPError as exc:
+        return DeliveryResult("transient", f"cannot reach {who}: {exc}")
+
+
+def post_to_checked(
+    client: httpx.Client,
+    target: SafeTarget,
+    *,
+    who: str,
+    content: bytes,
+    headers: Mapping[str, str],
+) -> httpx.Response | DeliveryResult:
+    """POST to the address the SSRF guard checked, with the host name for ``Host`` and TLS."""
+    return post(
+        client,
+        target.connect_url,
+        who=who,
+        content=content,
+        headers={"Host": target.host_header, **headers},
+        extensions={"sni_hostname": target.host},
+    )
+
+
+class HttpClientOwner:
+    """An adapter that owns one ``httpx.Client`` (``self._client``): closing it closes that."""
+
+    _client: httpx.Client
+
+    def close(self) -> None:
+        self._client.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self, _t: type[BaseException] | None, _e: BaseException | None, _tb: TracebackType | None
+    ) -> None:
+        self.close()

@@ -40,7 +40,7 @@ from py_vapid import Vapid  # type: ignore[import-untyped]
 from pywebpush import WebPusher, WebPushException  # type: ignore[import-untyped]
 
 from retentio.channels.base import DeliveryResult
-from retentio.channels.http import classify, provider_reason
+from retentio.channels.http import HttpClientOwner, classify, post, post_to_checked, provider_reason
 from retentio.channels.ssrf import Network, Resolver, UnsafeUrl, check_url
 from retentio.core.errors import ConfigurationError
 
@@ -140,7 +140,7 @@ def generate_vapid_key() -> tuple[bytes, str]:
     return pem, VapidKey(pem, "mailto:x").public_key
 
 
-class WebPushSender:
+class WebPushSender(HttpClientOwner):
     """Sends to browsers' Web Push endpoints, behind the SSRF guard."""
 
     def __init__(
@@ -192,31 +192,21 @@ class WebPushSender:
         except (WebPushException, ValueError, TypeError) as exc:  # keys a browser got wrong
             return DeliveryResult("permanent", f"the subscription's keys: {exc}", refused=True)
         headers = {
-            "Host": safe.host_header,
             "Content-Encoding": "aes128gcm",
             "Content-Type": "application/octet-stream",
             "TTL": str(self._ttl),
             "Urgency": "normal",
             **self._authorization(target.endpoint),
         }
-        try:
-            response = self._client.post(
-                safe.connect_url,
-                content=encrypted,
-                headers=headers,
-                extensions={"sni_hostname": safe.host},
-            )
-        except httpx.TimeoutException:
-            return DeliveryResult("transient", "the push service did not answer in time")
-        except httpx.HTTPError as exc:
-            return DeliveryResult("transient", f"cannot reach the push service: {exc}")
+        response = post_to_checked(
+            self._client, safe, who="the push service", content=encrypted, headers=headers
+        )
+        if isinstance(response, DeliveryResult):
+            return response
         return classify(response, gone_is_permanent=True)
 
-    def close(self) -> None:
-        self._client.close()
 
-
-class GatewaySender:
+class GatewaySender(HttpClientOwner):
     """Sends to the shop's mobile push gateway (configured by the operator: no SSRF guard)."""
 
     def __init__(
@@ -247,20 +237,20 @@ class GatewaySender:
             "reference": message.reference,
         }
         key = f"{message.reference}.{target.id}"
-        try:
-            response = self._client.post(self._url, json=body, headers={"Idempotency-Key": key})
-        except httpx.TimeoutException:
-            return DeliveryResult("transient", "the push gateway did not answer in time")
-        except httpx.HTTPError as exc:
-            return DeliveryResult("transient", f"cannot reach the push gateway: {exc}")
+        response = post(
+            self._client,
+            self._url,
+            who="the push gateway",
+            json=body,
+            headers={"Idempotency-Key": key},
+        )
+        if isinstance(response, DeliveryResult):
+            return response
         if provider_reason(response) in _GONE_REASONS:
             return DeliveryResult(
                 "permanent", f"HTTP {response.status_code} token gone", refused=True
             )
         return classify(response, gone_is_permanent=True)
-
-    def close(self) -> None:
-        self._client.close()
 
 
 class PushChannel:

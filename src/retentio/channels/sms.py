@@ -19,13 +19,12 @@ The provider's id comes back in its delivery reports (``POST /api/v1/sms/reports
 from __future__ import annotations
 
 from dataclasses import dataclass
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 
 import httpx
 
 from retentio.channels.base import DeliveryResult
-from retentio.channels.http import classify
+from retentio.channels.http import HttpClientOwner, classify, post
 from retentio.core.errors import ConfigurationError
 
 __all__ = ["HttpSmsChannel", "OutgoingSms", "SmsSettings"]
@@ -56,7 +55,7 @@ class SmsSettings:
             raise ConfigurationError(f"RETENTIO_SMS_URL: an http(s):// address, not {self.url!r}")
 
 
-class HttpSmsChannel:
+class HttpSmsChannel(HttpClientOwner):
     """The SMS channel: one HTTP connection pool, reused across messages."""
 
     def __init__(self, settings: SmsSettings, *, transport: httpx.BaseTransport | None = None):
@@ -81,26 +80,16 @@ class HttpSmsChannel:
         sender = message.sender or self.settings.sender
         if sender:
             body["from"] = sender
-        try:
-            response = self._client.post(
-                self.settings.url, json=body, headers={"Idempotency-Key": message.reference}
-            )
-        except httpx.TimeoutException:
-            return DeliveryResult("transient", "the SMS provider did not answer in time")
-        except httpx.HTTPError as exc:
-            return DeliveryResult("transient", f"cannot reach the SMS provider: {exc}")
+        response = post(
+            self._client,
+            self.settings.url,
+            who="the SMS provider",
+            json=body,
+            headers={"Idempotency-Key": message.reference},
+        )
+        if isinstance(response, DeliveryResult):
+            return response
         return classify(response, provider_id=_provider_id(response) or message.reference)
-
-    def close(self) -> None:
-        self._client.close()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self, _t: type[BaseException] | None, _e: BaseException | None, _tb: TracebackType | None
-    ) -> None:
-        self.close()
 
 
 def _provider_id(response: httpx.Response) -> str | None:

@@ -19,14 +19,13 @@ import ssl
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 
 import httpx
 import orjson
 
 from retentio.channels.base import DeliveryResult
-from retentio.channels.http import classify
+from retentio.channels.http import HttpClientOwner, classify, post_to_checked
 from retentio.channels.ssrf import Network, Resolver, UnsafeUrl, check_url
 from retentio.core.errors import ConfigurationError
 
@@ -96,7 +95,7 @@ def verify(
     return any(hmac.compare_digest(expected, candidate) for candidate in offered)
 
 
-class WebhookChannel:
+class WebhookChannel(HttpClientOwner):
     """The webhook channel: checks, signs and posts; one connection pool."""
 
     def __init__(
@@ -126,32 +125,14 @@ class WebhookChannel:
         body = orjson.dumps(message.payload)
         stamp = int(self._clock())
         headers = {
-            "Host": target.host_header,
             "Content-Type": "application/json",
             "webhook-id": message.id,
             "webhook-timestamp": str(stamp),
             "webhook-signature": sign(self._key, message.id, stamp, body),
         }
-        try:
-            response = self._client.post(
-                target.connect_url,
-                content=body,
-                headers=headers,
-                extensions={"sni_hostname": target.host},
-            )
-        except httpx.TimeoutException:
-            return DeliveryResult("transient", "the webhook receiver did not answer in time")
-        except httpx.HTTPError as exc:
-            return DeliveryResult("transient", f"cannot reach the webhook receiver: {exc}")
+        response = post_to_checked(
+            self._client, target, who="the webhook receiver", content=body, headers=headers
+        )
+        if isinstance(response, DeliveryResult):
+            return response
         return classify(response, provider_id=message.id)
-
-    def close(self) -> None:
-        self._client.close()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self, _t: type[BaseException] | None, _e: BaseException | None, _tb: TracebackType | None
-    ) -> None:
-        self.close()
