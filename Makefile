@@ -23,7 +23,7 @@ $(BIN)/.installed: $(UV) pyproject.toml uv.lock
 	touch $@
 
 $(BIN)/.installed-dev: $(UV) pyproject.toml uv.lock
-	$(UV) sync --frozen --python $(PYTHON)
+	$(UV) sync --frozen --extra redis --extra push --python $(PYTHON)
 	touch $(BIN)/.installed $@
 
 install: $(BIN)/.installed

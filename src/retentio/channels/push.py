@@ -36,8 +36,6 @@ from urllib.parse import urlsplit
 import httpx
 import orjson
 from cryptography.hazmat.primitives import serialization
-from py_vapid import Vapid  # type: ignore[import-untyped]
-from pywebpush import WebPusher, WebPushException  # type: ignore[import-untyped]
 
 from retentio.channels.base import DeliveryResult
 from retentio.channels.http import HttpClientOwner, classify, post, post_to_checked, provider_reason
@@ -91,6 +89,18 @@ class OutgoingPush:
         return body
 
 
+def _web_push() -> Any:
+    """pywebpush and py_vapid, of the ``push`` extra: (Vapid, WebPusher, WebPushException)."""
+    try:
+        from py_vapid import Vapid  # type: ignore[import-untyped]  # noqa: PLC0415
+        from pywebpush import WebPusher, WebPushException  # type: ignore[import-untyped]  # noqa: PLC0415
+    except ImportError:
+        raise ConfigurationError(
+            "Web Push needs the push extra: pip install 'retentio[push]'"
+        ) from None
+    return Vapid, WebPusher, WebPushException
+
+
 def _b64url(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
 
@@ -110,9 +120,10 @@ class VapidKey:
                 "RETENTIO_VAPID_SUBJECT: a contact for the push services, mailto:ops@shop.example "
                 "or an https:// address"
             )
+        vapid, _pusher, _error = _web_push()
         try:
             pem = Path(path).read_bytes()
-            Vapid.from_pem(pem)
+            vapid.from_pem(pem)
         except OSError as exc:
             raise ConfigurationError(f"RETENTIO_VAPID_PRIVATE_KEY_FILE: {exc}") from None
         except Exception:  # noqa: BLE001 (py_vapid raises what the parser raises)
@@ -125,7 +136,7 @@ class VapidKey:
     @property
     def public_key(self) -> str:
         """The application server key browsers subscribe with (base64url, uncompressed)."""
-        key = Vapid.from_pem(self.private_pem).public_key
+        key = _web_push()[0].from_pem(self.private_pem).public_key
         point = key.public_bytes(
             serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint
         )
@@ -134,7 +145,7 @@ class VapidKey:
 
 def generate_vapid_key() -> tuple[bytes, str]:
     """A new VAPID key pair: (the private key as PEM, the public key as browsers want it)."""
-    vapid = Vapid()
+    vapid = _web_push()[0]()
     vapid.generate_keys()
     pem: bytes = vapid.private_pem()
     return pem, VapidKey(pem, "mailto:x").public_key
@@ -154,7 +165,8 @@ class WebPushSender(HttpClientOwner):
         ttl_seconds: int = DEFAULT_TTL_SECONDS,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        self._vapid = Vapid.from_pem(key.private_pem)
+        vapid, self._pusher, self._error = _web_push()
+        self._vapid = vapid.from_pem(key.private_pem)
         self._subject, self._allowed, self._resolver = key.subject, allowed, resolver
         self._ttl, self._clock = ttl_seconds, clock
         self._tokens: dict[str, tuple[float, dict[str, str]]] = {}
@@ -188,8 +200,8 @@ class WebPushSender(HttpClientOwner):
             "keys": {"p256dh": target.p256dh or "", "auth": target.auth or ""},
         }
         try:
-            encrypted = WebPusher(subscription).encode(payload, "aes128gcm")["body"]
-        except (WebPushException, ValueError, TypeError) as exc:  # keys a browser got wrong
+            encrypted = self._pusher(subscription).encode(payload, "aes128gcm")["body"]
+        except (self._error, ValueError, TypeError) as exc:  # keys a browser got wrong
             return DeliveryResult("permanent", f"the subscription's keys: {exc}", refused=True)
         headers = {
             "Content-Encoding": "aes128gcm",

@@ -2,6 +2,7 @@
 
 # No `from __future__ import annotations`: Typer reads the annotations as objects.
 
+import importlib.util
 import json
 import logging
 import os
@@ -253,6 +254,10 @@ def _print_report(report: CampaignReport) -> None:
 
 def _run_dramatiq(database_url: str, processes: int) -> None:
     """Replace this process by Dramatiq's: ``processes`` workers and the pump."""
+    if importlib.util.find_spec("dramatiq") is None:
+        raise ConfigurationError(
+            "RETENTIO_BROKER_URL needs the redis extra: pip install 'retentio[redis]'"
+        )
     os.environ["RETENTIO_DATABASE_URL"] = database_url
     argv = [sys.executable, "-m", "dramatiq", "retentio.tasks", "--processes", str(processes)]
     argv += ["--threads", "1", "--fork-function", "retentio.tasks:pump"]
