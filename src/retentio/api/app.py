@@ -31,6 +31,7 @@ from retentio.api.routes import (
     inbox,
     ingest,
     journeys,
+    loyalty,
     pages,
     privacy,
     push,
@@ -221,7 +222,7 @@ def create_app(config: ApiConfig) -> FastAPI:
     app.add_middleware(SecurityHeaders)
     app.state.signer = config.signer
     routers = (health, ingest, customers, consent, privacy, analytics, segments, campaigns)
-    for module in (*routers, journeys, sms, inbox, push):
+    for module in (*routers, journeys, sms, inbox, push, loyalty):
         app.include_router(module.router, prefix=API_PREFIX)
     app.include_router(pages.router)
     app.include_router(tracking.router)
@@ -233,6 +234,7 @@ def create_app(config: ApiConfig) -> FastAPI:
         *journeys.BODY_MODELS,
         *sms.BODY_MODELS,
         *push.BODY_MODELS,
+        *loyalty.BODY_MODELS,
     )
     app.openapi = _openapi(app, extra)  # type: ignore[method-assign]
     return app
