@@ -75,6 +75,8 @@ class RedisPacer:
         self._redis, self._channel, self._rate = redis, channel, rate
         self._window = max(1.0, 1.0 / rate) if rate else 1.0
         self._allowance = max(1, int(rate * self._window)) if rate else 0
+        #: The window (its number) the last send was let through in.
+        self.admitted: int | None = None
 
     def wait(self) -> None:
         if not self._rate:
@@ -87,6 +89,7 @@ class RedisPacer:
             if count == 1:
                 self._redis.expire(key, int(self._window) + 2)
             if count <= self._allowance:
+                self.admitted = window
                 return
             time.sleep(max(0.0, (window + 1) * self._window - now))
 
