@@ -145,3 +145,13 @@ def test_message_ids_are_stable_per_delivery_and_name_the_sender_domain() -> Non
     assert sender_domain("Butik <shop@butik.dk>") == "butik.dk"
     with pytest.raises(ConfigurationError, match="RETENTIO_MAIL_FROM"):
         sender_domain("no address")
+
+
+def test_a_message_id_names_its_delivery_and_nothing_else_does() -> None:
+    from retentio.campaigns.compose import delivery_of_message_id
+
+    made = message_id(4711, "campaign:12", "butik.dk")
+    assert delivery_of_message_id(made) == (4711, made)
+    assert delivery_of_message_id(made.strip("<>")) == (4711, made)
+    for other in ("<x.campaign-1@butik.dk>", "<4711@butik.dk>", "4711.campaign-1", ""):
+        assert delivery_of_message_id(other) is None, other

@@ -37,6 +37,7 @@ __all__ = [
     "compose_push",
     "compose_sms",
     "compose_webhook",
+    "delivery_of_message_id",
     "delivery_reference",
     "message_id",
     "sender_domain",
@@ -75,6 +76,17 @@ def delivery_reference(delivery_id: int, source: str) -> str:
 def message_id(delivery_id: int, source: str, domain: str) -> str:
     """The delivery's Message-ID: the same on every try, unique per delivery."""
     return f"<{delivery_reference(delivery_id, source)}@{domain}>"
+
+
+def delivery_of_message_id(value: str) -> tuple[int, str] | None:
+    """The delivery id a Message-ID of :func:`message_id` names, and the Message-ID written
+    as stored (``<...>``); None for one that is not of that form."""
+    inner = value.strip().strip("<>")
+    head, at, domain = inner.partition("@")
+    number = head.split(".", 1)[0]
+    if not at or not domain or "." not in head or not number.isdigit() or len(number) > 18:
+        return None
+    return int(number), f"<{inner}>"
 
 
 def _localised(texts: dict[str, str], locale: str) -> str:

@@ -27,13 +27,13 @@ A report that repeats one already recorded changes nothing, so a provider may se
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from retentio.campaigns.compose import delivery_of_message_id
 from retentio.campaigns.outbox import record_event
 from retentio.channels.http import RECIPIENT_REASONS
 from retentio.core.errors import DataError
@@ -54,7 +54,6 @@ __all__ = [
 
 #: The e-mail events a provider may report.
 EMAIL_EVENTS = ("delivered", "bounced", "complained")
-_MESSAGE_ID = re.compile(r"^<?(\d{1,18})\.[^@<>\s]+@[^<>\s]+>?$")
 
 #: A provider's statuses and the event each becomes.
 REPORT_STATUSES = {
@@ -158,16 +157,15 @@ def record_email_event(
         raise DataError(f"event: one of {', '.join(EMAIL_EVENTS)}, not {event!r}")
     if event == "bounced" and bounce not in ("hard", "soft"):
         raise DataError("bounce: hard or soft, for a bounced event")
-    found = _MESSAGE_ID.match(message_id.strip())
+    found = delivery_of_message_id(message_id)
     row = None
     if found is not None:
         row = session.execute(
             select(Delivery.id, Delivery.purpose, Delivery.message_id, Customer)
             .join(Customer, Customer.id == Delivery.customer_id)
-            .where(Delivery.id == int(found[1]), Delivery.channel == "email")
+            .where(Delivery.id == found[0], Delivery.channel == "email")
         ).first()
-    wanted = f"<{message_id.strip().strip('<>')}>"
-    if row is None or row[2] != wanted:
+    if found is None or row is None or row[2] != found[1]:
         raise NotFoundError(f"no e-mail with the Message-ID {message_id!r}")
     delivery_id, purpose, _mid, customer = row
     reason = (reason or "").strip()[:200] or None

@@ -22,6 +22,7 @@ from retentio.campaigns.journeys import find_journey
 from retentio.campaigns.report import Measured, delivery_funnel, measure
 from retentio.core.clock import Clock, SystemClock
 from retentio.store.campaign_tables import Delivery, JourneyEntry
+from retentio.store.params import is_postgres
 from retentio.store.tables import Timestamp
 
 __all__ = ["JourneyReport", "journey_report"]
@@ -62,7 +63,7 @@ class JourneyReport:
 def _window_end(session: Session, entered: Any, days: int, now: datetime) -> ColumnElement[Any]:
     """``min(entered + days, now)`` in the database's own date arithmetic."""
     cap = literal(now, Timestamp)
-    if session.get_bind().dialect.name == "postgresql":
+    if is_postgres(session.connection()):
         return func.least(entered + literal(timedelta(days=days), Interval()), cap)
     plus = func.strftime("%Y-%m-%d %H:%M:%f", entered, f"+{days} days")
     return func.min(plus, cap)

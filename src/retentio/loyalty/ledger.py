@@ -197,36 +197,30 @@ def earn_for_order(
     again = _existing(session, key)  # under the lock: a concurrent load of the same order
     if again is not None:
         return _repeat(session, again, name)
-    releases = ordered_at + timedelta(days=programme.pending_days)
-    if programme.pending_days == 0:
-        return _post(
-            session,
-            account,
-            name,
-            kind="earn",
-            key=key,
-            points=points,
-            earned=points,
-            now=now,
-            recorded_by=recorded_by,
-            order_id=order_id,
-            rule="spend",
-            expires_at=_expiry(programme, ordered_at),
-        )
+    # With no return window, the points are available at once (and their lot expires).
+    held = programme.pending_days > 0
+    when: dict[str, Any] = (
+        {
+            "releases_at": ordered_at + timedelta(days=programme.pending_days),
+            "note": f"order amount {amount_minor} {currency.upper()}",
+        }
+        if held
+        else {"expires_at": _expiry(programme, ordered_at)}
+    )
     return _post(
         session,
         account,
         name,
         kind="earn",
         key=key,
-        pending=points,
+        points=0 if held else points,
+        pending=points if held else 0,
         earned=points,
         now=now,
         recorded_by=recorded_by,
         order_id=order_id,
         rule="spend",
-        releases_at=releases,
-        note=f"order amount {amount_minor} {currency.upper()}",
+        **when,
     )
 
 

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 
-from retentio.api.body import openapi_body
+from retentio.api.body import openapi_body, parse_body
 from retentio.api.deps import Admin, Body, DbSession, Principal, Reader, Writer
 from retentio.api.idempotency import Outcome, run_idempotent
 from retentio.api.problems import Problem, problem_responses
@@ -39,23 +39,10 @@ from retentio.store.customers import customer_by_external_id
 __all__ = ["BODY_MODELS", "router"]
 
 router = APIRouter(tags=["consent"])
-M = TypeVar("M", bound=BaseModel)
 
 #: The request bodies read by hand (for the same body checks as every POST), for OpenAPI.
 BODY_MODELS: tuple[type[BaseModel], ...] = (ConsentIn, OptInIn, WithdrawIn, ConsentTextIn)
 _ERRORS = problem_responses(400, 401, 403, 404, 409, 413, 415, 422, 429)
-
-
-def _parse(model: type[M], value: Any) -> M:
-    try:
-        return model.model_validate(value)
-    except ValidationError as exc:
-        errors = [
-            {"field": ".".join(str(p) for p in e["loc"]) or "body", "message": e["msg"]}
-            for e in exc.errors()
-        ]
-        listed = "; ".join(f"{e['field']}: {e['message']}" for e in errors[:5])
-        raise Problem("validation-error", listed, errors=errors) from None
 
 
 def _signer(request: Request) -> Signer:
@@ -106,7 +93,7 @@ def record_route(
     E-mail marketing on the basis of consent stays ``pending`` until confirmed: start a double
     opt-in for it instead. ``soft_opt_in`` needs an order of the customer.
     """
-    given = _parse(ConsentIn, body.value)
+    given = parse_body(ConsentIn, body.value)
 
     def make() -> dict[str, Any]:
         state = record_consent(
@@ -135,7 +122,7 @@ def opt_in_route(
     The consent is ``pending`` (never marketable) until the link in it is confirmed; the link
     is single-use and expires.
     """
-    given = _parse(OptInIn, body.value)
+    given = parse_body(OptInIn, body.value)
 
     def make() -> dict[str, Any]:
         pending = start_double_opt_in(
@@ -158,7 +145,7 @@ def withdraw_route(
     request: Request, session: DbSession, principal: Writer, external_id: str, body: Body
 ) -> Any:
     """Withdraw a consent, effective at once (withdrawing twice records it once)."""
-    given = _parse(WithdrawIn, body.value)
+    given = parse_body(WithdrawIn, body.value)
 
     def make() -> dict[str, Any]:
         state = withdraw_consent(
@@ -221,7 +208,7 @@ def texts_route(
 )
 def publish_route(request: Request, session: DbSession, principal: Admin, body: Body) -> Any:
     """Publish a consent text version; a marketing text must say how to withdraw consent."""
-    given = _parse(ConsentTextIn, body.value)
+    given = parse_body(ConsentTextIn, body.value)
 
     def make() -> dict[str, Any]:
         return publish_text(session, actor=principal.actor, **given.model_dump()).to_dict()

@@ -7,12 +7,11 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 
-from retentio.api.body import openapi_body
+from retentio.api.body import openapi_body, parse_body
 from retentio.api.deps import Body, DbSession, Reader, Writer
 from retentio.api.idempotency import HEADER
 from retentio.api.loyalty_schemas import AdjustIn, EarnIn, MemberOut, PostedOut, RedeemIn
 from retentio.api.problems import Problem, problem_responses
-from retentio.api.routes.consent import _parse
 from retentio.core.clock import SystemClock
 from retentio.core.errors import CurrencyError, MoneyError
 from retentio.core.money import Money
@@ -52,7 +51,7 @@ def member_route(session: DbSession, _principal: Reader, external_id: str) -> An
 def earn_route(request: Request, session: DbSession, principal: Writer, body: Body) -> Any:
     """An order's points, pending until its return window ends; once per order (a repeat
     answers ``repeated: true``). An order that earns nothing answers 422."""
-    given = _parse(EarnIn, body.value)
+    given = parse_body(EarnIn, body.value)
     try:
         amount = Money.from_major(given.amount, given.currency)
     except (MoneyError, CurrencyError, ValueError) as exc:
@@ -79,7 +78,7 @@ def earn_route(request: Request, session: DbSession, principal: Writer, body: Bo
 )
 def redeem_route(request: Request, session: DbSession, principal: Writer, body: Body) -> Any:
     """Spend available points; more than the member has answers 409 and changes nothing."""
-    given = _parse(RedeemIn, body.value)
+    given = parse_body(RedeemIn, body.value)
     try:
         with request.app.state.write_lock:
             posted = redeem_points(
@@ -101,7 +100,7 @@ def redeem_route(request: Request, session: DbSession, principal: Writer, body: 
 )
 def adjust_route(request: Request, session: DbSession, principal: Writer, body: Body) -> Any:
     """A correction by hand, with its reason (an admin's or the shop's back office)."""
-    given = _parse(AdjustIn, body.value)
+    given = parse_body(AdjustIn, body.value)
     with request.app.state.write_lock:
         posted = adjust_points(
             session,

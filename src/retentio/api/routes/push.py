@@ -7,7 +7,7 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 
-from retentio.api.body import openapi_body
+from retentio.api.body import openapi_body, parse_body
 from retentio.api.channel_schemas import (
     PushRevokeIn,
     PushRevokeOut,
@@ -17,7 +17,6 @@ from retentio.api.channel_schemas import (
 )
 from retentio.api.deps import Body, DbSession, Writer
 from retentio.api.problems import Problem, problem_responses
-from retentio.api.routes.consent import _parse
 from retentio.campaigns.push_subscriptions import (
     register_push_subscription,
     revoke_push_subscription,
@@ -52,7 +51,7 @@ def register_route(session: DbSession, _principal: Writer, external_id: str, bod
     """Register a device: a browser's subscription as ``PushSubscription.toJSON()`` gives it
     (``{"endpoint": ..., "keys": {"p256dh": ..., "auth": ...}}``), or ``{"kind": "gateway",
     "token": ..., "platform": "ios"}``. Registering it again renews it."""
-    given = _parse(PushSubscriptionIn, body.value)
+    given = parse_body(PushSubscriptionIn, body.value)
     endpoint = (given.token if given.kind == "gateway" else given.endpoint) or ""
     device = register_push_subscription(
         session,
@@ -75,6 +74,6 @@ def register_route(session: DbSession, _principal: Writer, external_id: str, bod
 )
 def revoke_route(session: DbSession, _principal: Writer, external_id: str, body: Body) -> Any:
     """Stop pushing to a device (the customer turned notifications off)."""
-    given = _parse(PushRevokeIn, body.value)
+    given = parse_body(PushRevokeIn, body.value)
     done = revoke_push_subscription(session, external_id, given.endpoint, now=SystemClock().now())
     return {"revoked": done}

@@ -8,7 +8,7 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 
-from retentio.api.body import openapi_body
+from retentio.api.body import openapi_body, parse_body
 from retentio.api.channel_schemas import (
     EmailEventIn,
     InboundSmsIn,
@@ -18,7 +18,6 @@ from retentio.api.channel_schemas import (
 )
 from retentio.api.deps import Body, DbSession, Writer
 from retentio.api.problems import Problem, problem_responses
-from retentio.api.routes.consent import _parse
 from retentio.campaigns.delivery_reports import record_delivery_report, record_email_event
 from retentio.core.clock import SystemClock
 from retentio.privacy.sms_keywords import answer_keyword
@@ -47,7 +46,7 @@ def inbound_route(request: Request, session: DbSession, _principal: Writer, body
     """A text someone sent: STOP (STOPALL, UNSUBSCRIBE, CANCEL, END, QUIT) puts the number on
     the suppression list, START lifts that, HELP says who is texting. Send back ``reply``
     when it is not null; a second STOP gets none (one confirmation)."""
-    given = _parse(InboundSmsIn, body.value)
+    given = parse_body(InboundSmsIn, body.value)
     shop = request.app.state.config.sms_from or "us"
     answer = answer_keyword(
         session, _secret(request), sender=given.sender, text=given.text, shop=shop
@@ -65,7 +64,7 @@ def report_route(request: Request, session: DbSession, _principal: Writer, body:
     """A delivery report on a message, named by the id the provider answered with. A failure
     whose reason is about the number (invalid_number, unreachable, blocked, opted_out,
     landline) bounces the message and suppresses the number; a repeat changes nothing."""
-    given = _parse(SmsReportIn, body.value)
+    given = parse_body(SmsReportIn, body.value)
     outcome = record_delivery_report(
         session,
         _secret(request),
@@ -88,7 +87,7 @@ def email_event_route(request: Request, session: DbSession, _principal: Writer, 
     """An e-mail provider's event: ``delivered``; ``bounced`` (``hard`` suppresses the address
     at once); ``complained`` (a spam complaint: the address is suppressed and the e-mail
     consent withdrawn). A repeat changes nothing."""
-    given = _parse(EmailEventIn, body.value)
+    given = parse_body(EmailEventIn, body.value)
     with request.app.state.write_lock:
         outcome = record_email_event(
             session,
