@@ -125,13 +125,13 @@ def test_refunds_take_back_points_in_proportion(members: Engine) -> None:
 def test_adjustments_need_a_reason_and_unknown_members_are_named(members: Engine) -> None:
     with Session(members) as session:
         made = adjust_points(
-            session, customer="bob", points=50, key="a1", reason="goodwill", now=NOON,
+            session, PROGRAMME, customer="bob", points=50, key="a1", reason="goodwill", now=NOON,
             recorded_by=BY,
         )  # fmt: skip
         assert made.balance.available == 50
         with pytest.raises(DataError, match="reason"):
             adjust_points(
-                session, customer="bob", points=5, key="a2", reason=" ", now=NOON,
+                session, PROGRAMME, customer="bob", points=5, key="a2", reason=" ", now=NOON,
                 recorded_by=BY,
             )  # fmt: skip
         with pytest.raises(NotFoundError, match="'nobody'"):
@@ -144,7 +144,7 @@ def test_concurrent_earns_redeems_and_refunds_keep_the_ledger_whole(members: Eng
     refund reversals and 10 repeats of earlier keys."""
     with Session(members) as session:
         adjust_points(
-            session, customer="ida", points=600, key="start", reason="opening", now=NOON,
+            session, PROGRAMME, customer="ida", points=600, key="start", reason="opening", now=NOON,
             recorded_by=BY,
         )  # fmt: skip
         for n in range(20):
@@ -165,7 +165,7 @@ def test_concurrent_earns_redeems_and_refunds_keep_the_ledger_whole(members: Eng
                     result = "redeemed"
                 elif n < 70:
                     adjust_points(
-                        session, customer="ida", points=10, key=f"c{n}", reason="bonus",
+                        session, PROGRAMME, customer="ida", points=10, key=f"c{n}", reason="bonus",
                         now=NOON, recorded_by=BY,
                     )  # fmt: skip
                     result = "adjusted"

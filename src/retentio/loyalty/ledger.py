@@ -1,37 +1,55 @@
-"""The loyalty ledger's use cases: earn on an order, release pending points, redeem, adjust,
-and take back the points of a refund (TRUST.md, "Ledgers").
+"""The ledger's use cases: earn on an order or an action, release pending points, redeem,
+adjust, and take back the points of a refund (TRUST.md, "Ledgers").
 
-Every change is one transaction that locks the member's account (PostgreSQL: ``SELECT ... FOR
-UPDATE``; SQLite: ``BEGIN IMMEDIATE``), appends its entry and updates the cached balances, so
-the balances are always the sums of the entries and two requests never both spend the same
-points. Every change has a key, unique in the ledger: repeating it (a retried request, an
-order loaded twice) returns the entry made the first time and changes nothing.
+Every change is one transaction that locks the member's account, appends its entry and
+updates the cached balances (``loyalty.accounts``), so the balances are always the sums of the
+entries and two requests never both spend the same points. Every change has a key, unique in
+the ledger: repeating it (a retried request, an order loaded twice) returns the entry made the
+first time and changes nothing. An earn also tells journeys (``points_earned``) and moves the
+member up a tier when it reaches one, in the same transaction.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Sequence
 from datetime import datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import func, select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from retentio.core.errors import DataError, RetentioError
+from retentio.loyalty.accounts import (
+    Balance,
+    InsufficientPoints,
+    Member,
+    Posted,
+    checked_key,
+    existing,
+    lock_account,
+    lock_account_id,
+    lot_expiry,
+    post,
+    repeat,
+)
+from retentio.loyalty.earning import Line, bonus_multiplier, limit_start, rounded
+from retentio.loyalty.events import record_event
 from retentio.loyalty.programme import Programme, order_points, refund_points
+from retentio.loyalty.tiering import earning_multiplier, upgrade_after_earn
 from retentio.privacy.errors import NotFoundError
 from retentio.store.customers import customer_by_external_id
 from retentio.store.loyalty_tables import LoyaltyAccount, LoyaltyEntry
-from retentio.store.tables import Customer
-from retentio.store.transactions import begin_write
+from retentio.store.tables import Segment, SegmentMembership
 
 __all__ = [
     "Balance",
     "InsufficientPoints",
+    "LimitReached",
     "Posted",
     "adjust_points",
     "balance_of",
+    "earn_for_action",
     "earn_for_order",
     "redeem_points",
     "release_due",
@@ -39,137 +57,67 @@ __all__ = [
 ]
 
 
-class InsufficientPoints(RetentioError):
-    """A redemption of more points than the member has available."""
+class LimitReached(RetentioError):
+    """An action earned as many times as its limit allows in the period."""
 
 
-@dataclass(frozen=True, slots=True)
-class Balance:
-    """A member's balances: ``available`` to spend, ``pending`` in the return window."""
-
-    customer: str
-    available: int
-    pending: int
-    earned: int
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "customer": self.customer,
-            "available": self.available,
-            "pending": self.pending,
-            "earned": self.earned,
-        }
-
-
-@dataclass(frozen=True, slots=True)
-class Posted:
-    """The entry a change made (or had made, for a repeated key) and the balance after it."""
-
-    entry_id: int
-    kind: str
-    points: int
-    pending_points: int
-    repeated: bool
-    balance: Balance
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "entry_id": self.entry_id,
-            "kind": self.kind,
-            "points": self.points,
-            "pending_points": self.pending_points,
-            "repeated": self.repeated,
-            "balance": self.balance.to_dict(),
-        }
-
-
-def _account(session: Session, customer: str, now: datetime) -> tuple[LoyaltyAccount, str]:
-    """The member's account, locked for this transaction (made on first use)."""
-    begin_write(session)
-    row = customer_by_external_id(session, customer)
-    if row is None or row.erased_at is not None:
-        raise NotFoundError(f"no customer with external_id {customer!r}")
-    query = select(LoyaltyAccount).where(LoyaltyAccount.customer_id == row.id)
-    account = session.scalars(query.with_for_update()).one_or_none()
-    if account is None:
-        account = LoyaltyAccount(
-            customer_id=row.id, available=0, pending=0, earned=0, created_at=now, updated_at=now
-        )
-        session.add(account)
-        try:
-            session.flush()
-        except IntegrityError:  # made at the same moment by another request
-            session.rollback()
-            begin_write(session)
-            account = session.scalars(query.with_for_update()).one()
-    return account, row.external_id
-
-
-def _balance(account: LoyaltyAccount, customer: str) -> Balance:
-    return Balance(customer, account.available, account.pending, account.earned)
-
-
-def _existing(session: Session, key: str) -> LoyaltyEntry | None:
-    return session.scalars(select(LoyaltyEntry).where(LoyaltyEntry.key == key)).one_or_none()
-
-
-def _repeat(session: Session, entry: LoyaltyEntry, customer: str) -> Posted:
-    account = session.get(LoyaltyAccount, entry.account_id)
-    assert account is not None  # noqa: S101 (a foreign key)
-    result = Posted(
-        entry.id,
-        entry.kind,
-        entry.points,
-        entry.pending_points,
-        repeated=True,
-        balance=_balance(account, customer),
+def _segments(
+    session: Session, programme: Programme, rule: str, at: datetime, customer: int
+) -> set[str]:
+    """The segments the member is in, when a running bonus for ``rule`` asks (else empty)."""
+    wanted = {
+        b.segment
+        for b in programme.bonuses
+        if b.segment is not None and rule in b.applies_to and b.starts <= at < b.ends
+    }
+    if not wanted:
+        return set()
+    m = SegmentMembership
+    names = session.scalars(
+        select(Segment.name)
+        .join(m, m.segment_id == Segment.id)
+        .where(m.customer_id == customer, m.exited_at.is_(None), Segment.name.in_(wanted))
     )
-    session.rollback()
-    return result
+    return set(names)
 
 
-def _post(
+def _multiplier(
+    session: Session, programme: Programme, member: Member, rule: str, at: datetime
+) -> Decimal:
+    segments = _segments(session, programme, rule, at, member.customer_id)
+    bonus = bonus_multiplier(programme.bonuses, rule, at, segments)
+    return earning_multiplier(programme, member.account) * bonus
+
+
+def _earned(
     session: Session,
-    account: LoyaltyAccount,
-    customer: str,
+    programme: Programme,
+    member: Member,
+    posted: Posted,
     *,
-    kind: str,
-    key: str,
-    points: int = 0,
-    pending: int = 0,
-    earned: int = 0,
+    rule: str,
+    at: datetime,
     now: datetime,
-    recorded_by: str,
-    **fields: Any,
+    order_id: str | None = None,
 ) -> Posted:
-    """Append one entry and move the cached balances with it; committed."""
-    entry = LoyaltyEntry(
-        account_id=account.id,
-        kind=kind,
-        key=key,
-        points=points,
-        pending_points=pending,
-        occurred_at=now,
-        recorded_by=recorded_by,
-        **fields,
+    """After an earn entry: its event, the tier it may reach; then commit."""
+    record_event(
+        session,
+        member.customer_id,
+        "points_earned",
+        str(posted.entry_id),
+        {
+            "points": posted.points + posted.pending_points,
+            "pending": posted.pending_points > 0,
+            "rule": rule,
+            "order_id": order_id,
+            "balance": posted.balance.available,
+        },
+        now,
     )
-    session.add(entry)
-    account.available += points
-    account.pending += pending
-    account.earned += earned
-    account.updated_at = now
-    session.flush()
-    result = Posted(
-        entry.id, kind, points, pending, repeated=False, balance=_balance(account, customer)
-    )
+    upgrade_after_earn(session, programme, member, at=at, now=now)
     session.commit()
-    return result
-
-
-def _key(key: str) -> str:
-    if not key or len(key) > 250:
-        raise DataError("key: 1 to 250 characters (an idempotency key)")
-    return key
+    return posted
 
 
 def earn_for_order(
@@ -183,51 +131,123 @@ def earn_for_order(
     ordered_at: datetime,
     now: datetime,
     recorded_by: str,
+    shipping_minor: int = 0,
+    tax_minor: int = 0,
+    lines: Sequence[Line] = (),
 ) -> Posted | None:
-    """The order's points, pending until the return window ends (``pending_days``); None when
-    the order earns nothing. Once per order."""
+    """The order's points on its net amount (less shipping and tax), at the tier's and any
+    running bonus's multiplier, pending until the return window ends (``pending_days``);
+    None when the order earns nothing. Once per order."""
     key = f"order:{order_id}"
-    points = order_points(programme, amount_minor, currency)
-    found = _existing(session, key)
+    found = existing(session, key)
     if found is not None:
-        return _repeat(session, found, customer)
-    if points == 0:
+        return repeat(session, found, customer)
+    net = amount_minor - max(shipping_minor, 0) - max(tax_minor, 0)
+    if currency.upper() != programme.currency or net <= 0:
         return None
-    account, name = _account(session, customer, now)
-    again = _existing(session, key)  # under the lock: a concurrent load of the same order
+    member = lock_account(session, customer, now)
+    again = existing(session, key)  # under the lock: a concurrent load of the same order
     if again is not None:
-        return _repeat(session, again, name)
+        return repeat(session, again, member.external_id)
+    points = order_points(
+        programme,
+        amount_minor,
+        currency,
+        shipping_minor=shipping_minor,
+        tax_minor=tax_minor,
+        lines=lines,
+        multiplier=_multiplier(session, programme, member, "spend", ordered_at),
+    )
+    if points == 0:
+        session.rollback()
+        return None
     # With no return window, the points are available at once (and their lot expires).
     held = programme.pending_days > 0
     when: dict[str, Any] = (
-        {
-            "releases_at": ordered_at + timedelta(days=programme.pending_days),
-            "note": f"order amount {amount_minor} {currency.upper()}",
-        }
+        {"releases_at": ordered_at + timedelta(days=programme.pending_days)}
         if held
-        else {"expires_at": _expiry(programme, ordered_at)}
+        else {"expires_at": lot_expiry(programme, ordered_at)}
     )
-    return _post(
+    posted, _entry = post(
         session,
-        account,
-        name,
+        member,
         kind="earn",
         key=key,
         points=0 if held else points,
         pending=points if held else 0,
         earned=points,
         now=now,
+        occurred_at=ordered_at,
         recorded_by=recorded_by,
+        commit=False,
         order_id=order_id,
+        amount_minor=net,
         rule="spend",
+        note=f"order amount {amount_minor} {currency.upper()}",
         **when,
+    )
+    return _earned(
+        session, programme, member, posted, rule="spend", at=ordered_at, now=now, order_id=order_id
     )
 
 
-def _expiry(programme: Programme, start: datetime) -> datetime | None:
-    if programme.expiry_months is None:
-        return None
-    return start + timedelta(days=round(programme.expiry_months * 30.4375))
+def earn_for_action(
+    session: Session,
+    programme: Programme,
+    *,
+    customer: str,
+    action: str,
+    key: str,
+    now: datetime,
+    recorded_by: str,
+    occurred_at: datetime | None = None,
+    note: str | None = None,
+) -> Posted:
+    """The points of an action (``actions`` of the programme), available at once, within its
+    limit (a :class:`LimitReached` beyond it, which changes nothing). Once per key."""
+    rule = programme.actions.get(action)
+    if rule is None:
+        known = ", ".join(sorted(programme.actions)) or "none configured"
+        raise DataError(f"action: {action!r} is not an action of the programme (known: {known})")
+    key = f"action:{action}:{checked_key(key)}"
+    at = occurred_at or now
+    member = lock_account(session, customer, now)
+    found = existing(session, key)
+    if found is not None:
+        return repeat(session, found, member.external_id)
+    if rule.limit is not None:
+        e = LoyaltyEntry
+        query = select(func.count()).where(
+            e.account_id == member.account.id, e.kind == "earn", e.rule == action
+        )
+        start = limit_start(at, rule.limit.per, programme.zone)
+        if start is not None:
+            query = query.where(e.occurred_at >= start)
+        if (session.scalar(query) or 0) >= rule.limit.count:
+            session.rollback()
+            raise LimitReached(
+                f"action: {action} earns at most {rule.limit.count} time(s) per "
+                f"{rule.limit.per}; reached"
+            )
+    points = rounded(
+        rule.points * _multiplier(session, programme, member, action, at), programme.earn.rounding
+    )
+    posted, _entry = post(
+        session,
+        member,
+        kind="earn",
+        key=key,
+        points=points,
+        earned=points,
+        now=now,
+        occurred_at=at,
+        recorded_by=recorded_by,
+        commit=False,
+        rule=action,
+        note=note[:500] if note else None,
+        expires_at=lot_expiry(programme, at),
+    )
+    return _earned(session, programme, member, posted, rule=action, at=at, now=now)
 
 
 def release_due(
@@ -246,20 +266,15 @@ def release_due(
     session.rollback()
     count = 0
     for entry_id, account_id, pending, releases_at in due:
-        begin_write(session)
-        account = session.scalars(
-            select(LoyaltyAccount).where(LoyaltyAccount.id == account_id).with_for_update()
-        ).one()
+        member = lock_account_id(session, account_id)
         key = f"release:{entry_id}"
-        if _existing(session, key) is not None:  # released meanwhile by another worker
+        if existing(session, key) is not None:  # released meanwhile by another worker
             session.rollback()
             continue
         left = max(0, pending - _reversed(session, entry_id))  # 0: a refund took them all
-        customer = session.get(Customer, account.customer_id)
-        _post(
+        post(
             session,
-            account,
-            customer.external_id if customer else "",
+            member,
             kind="release",
             key=key,
             points=left,
@@ -267,7 +282,7 @@ def release_due(
             now=now,
             recorded_by="retentio",
             refers_to=entry_id,
-            expires_at=_expiry(programme, releases_at or now),
+            expires_at=lot_expiry(programme, releases_at or now),
         )
         count += 1
     return count
@@ -298,19 +313,18 @@ def redeem_points(
     :class:`InsufficientPoints` when there are not enough, which changes nothing."""
     if points <= 0:
         raise DataError("points: a positive whole number")
-    key = f"redeem:{_key(key)}"
-    account, name = _account(session, customer, now)
-    found = _existing(session, key)
+    key = f"redeem:{checked_key(key)}"
+    member = lock_account(session, customer, now)
+    found = existing(session, key)
     if found is not None:
-        return _repeat(session, found, name)
-    if account.available < points:
-        available = account.available
+        return repeat(session, found, member.external_id)
+    if member.account.available < points:
+        available = member.account.available
         session.rollback()
         raise InsufficientPoints(f"points: {points} asked, {available} available")
-    return _post(
+    posted, _entry = post(
         session,
-        account,
-        name,
+        member,
         kind="redeem",
         key=key,
         points=-points,
@@ -318,10 +332,12 @@ def redeem_points(
         recorded_by=recorded_by,
         note=note,
     )
+    return posted
 
 
 def adjust_points(
     session: Session,
+    programme: Programme,
     *,
     customer: str,
     points: int,
@@ -330,20 +346,20 @@ def adjust_points(
     now: datetime,
     recorded_by: str,
 ) -> Posted:
-    """A correction by hand: ``points`` (positive or negative) with its reason."""
+    """A correction by hand: ``points`` (positive or negative) with its reason; added points
+    are a lot of their own (they expire like earned ones)."""
     if points == 0:
         raise DataError("points: a whole number other than 0")
     if not reason.strip():
         raise DataError("reason: say why the points are adjusted")
-    key = f"adjust:{_key(key)}"
-    account, name = _account(session, customer, now)
-    found = _existing(session, key)
+    key = f"adjust:{checked_key(key)}"
+    member = lock_account(session, customer, now)
+    found = existing(session, key)
     if found is not None:
-        return _repeat(session, found, name)
-    return _post(
+        return repeat(session, found, member.external_id)
+    posted, _entry = post(
         session,
-        account,
-        name,
+        member,
         kind="adjust",
         key=key,
         points=points,
@@ -352,7 +368,9 @@ def adjust_points(
         recorded_by=recorded_by,
         note=reason[:500],
         rule="manual",
+        expires_at=lot_expiry(programme, now) if points > 0 else None,
     )
+    return posted
 
 
 def reverse_for_refund(
@@ -371,36 +389,39 @@ def reverse_for_refund(
     refunded of the order so far). Still pending points go first; available ones after,
     into the negative if the programme allows (``returns: allow_negative``), else down to
     0. None when there is nothing to take back. Once per refund."""
-    key = f"refund:{order_id}:{_key(refund_id)}"
-    account, name = _account(session, customer, now)
-    found = _existing(session, key)
+    key = f"refund:{order_id}:{checked_key(refund_id)}"
+    member = lock_account(session, customer, now)
+    found = existing(session, key)
     if found is not None:
-        return _repeat(session, found, name)
-    earn = _existing(session, f"order:{order_id}")
-    if earn is None or earn.account_id != account.id:
+        return repeat(session, found, member.external_id)
+    earn = existing(session, f"order:{order_id}")
+    if earn is None or earn.account_id != member.account.id:
         session.rollback()
         return None
+    e = LoyaltyEntry
     earned = earn.points + earn.pending_points
-    taken = session.scalar(
+    taken, spend_taken = session.execute(
         select(
-            func.coalesce(func.sum(-(LoyaltyEntry.points + LoyaltyEntry.pending_points)), 0)
-        ).where(LoyaltyEntry.order_id == order_id, LoyaltyEntry.kind == "reverse")
-    )
+            func.coalesce(func.sum(-(e.points + e.pending_points)), 0),
+            func.coalesce(func.sum(-e.amount_minor), 0),
+        ).where(e.order_id == order_id, e.kind == "reverse")
+    ).one()
     back = refund_points(earned, amount_minor, refunded_minor, int(taken or 0))
     if back == 0:
         session.rollback()
         return None
     still_pending = max(0, earn.pending_points - _reversed(session, earn.id))
-    if _existing(session, f"release:{earn.id}") is not None:
+    if existing(session, f"release:{earn.id}") is not None:
         still_pending = 0
     from_pending = min(back, still_pending)
     from_available = back - from_pending
     if programme.returns == "cap_at_balance":
-        from_available = min(from_available, max(account.available, 0))
-    return _post(
+        from_available = min(from_available, max(member.account.available, 0))
+    net = earn.amount_minor or 0
+    spend_back = net * min(refunded_minor, amount_minor) // max(amount_minor, 1)
+    posted, _entry = post(
         session,
-        account,
-        name,
+        member,
         kind="reverse",
         key=key,
         points=-from_available,
@@ -410,8 +431,10 @@ def reverse_for_refund(
         recorded_by=recorded_by,
         order_id=order_id,
         refers_to=earn.id,
+        amount_minor=-max(0, spend_back - int(spend_taken or 0)),
         note=f"refund {refunded_minor} of {amount_minor}",
     )
+    return posted
 
 
 def balance_of(session: Session, customer: str) -> Balance:
@@ -424,4 +447,4 @@ def balance_of(session: Session, customer: str) -> Balance:
     ).one_or_none()
     if account is None:
         return Balance(row.external_id, 0, 0, 0)
-    return _balance(account, row.external_id)
+    return Balance(row.external_id, account.available, account.pending, account.earned)

@@ -1,18 +1,25 @@
 """The loyalty programme's configuration, written as data (YAML/JSON), checked here; and the
-points an order earns under it. Pure: no database, no clock.
+points an order and a refund earn and take back under it. Pure: no database, no clock.
 
-A programme (this part of issue 6: earning on spend, the pending period, expiry and the
-return policy; actions, bonus campaigns, tiers and rewards follow)::
+::
 
     currency: DKK                # the currency points are earned in
-    earn:
-      points_per_unit: 1         # per 1 DKK of the order's amount (10 per 1 EUR, 0.5, ...)
-      minimum_order: 100         # in the currency's units; smaller orders earn nothing
-      rounding: down             # down (the default), nearest or up
+    timezone: Europe/Copenhagen  # the programme's clock: days, months and years of limits,
+                                 # calendar-year tiers
+    earn: {points_per_unit: 1, minimum_order: 100, rounding: down}   # see loyalty.earning
+    actions: {signup: {points: 50}, review: {points: 20, limit: {count: 3, per: month}}}
+    bonuses: [...]               # time-bound multipliers (loyalty.earning)
     pending_days: 14             # the return window: purchase points are pending this long
-    expiry: {months: 12}         # per lot (FIFO), after N months; or {inactive_months: 12}
+    expiry: {months: 12}         # per lot (FIFO), N months after they became available;
+                                 # or {inactive_months: 12}: the whole balance; or false
+    reminders: [30, 7, 1]        # points_expiring events, days before points expire
     returns: allow_negative      # a refund of spent points may take the balance below 0;
                                  # or cap_at_balance
+    tiers: {...}                 # loyalty.tiers
+    rewards: [...]               # loyalty.rewards
+    referrals: {...}             # loyalty.referral_rules
+    point_value: 0.1             # money per point, for the liability (default: the best
+                                 # rate of the amount_off rewards)
 
 :func:`parse_programme` raises a :class:`ProgrammeError` naming the path of the first problem.
 """
@@ -20,24 +27,46 @@ return policy; actions, bonus campaigns, tiers and rewards follow)::
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
-from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from retentio.core.errors import DefinitionError
 from retentio.core.money import minor_unit_exponent
+from retentio.loyalty._parse import ProgrammeError, mapping, number, unknown, whole
+from retentio.loyalty.earning import (
+    ActionRule,
+    Bonus,
+    Line,
+    SpendRule,
+    parse_actions,
+    parse_bonuses,
+    parse_spend,
+    spend_points,
+)
+from retentio.loyalty.referral_rules import ReferralRules, parse_referrals
+from retentio.loyalty.rewards import Reward, parse_rewards
+from retentio.loyalty.tiers import TierRules, parse_tiers
 
 __all__ = ["Programme", "ProgrammeError", "order_points", "parse_programme", "refund_points"]
 
-ROUNDINGS = ("down", "nearest", "up")
 RETURN_POLICIES = ("allow_negative", "cap_at_balance")
-_KEYS = {"currency", "earn", "pending_days", "expiry", "returns"}
-_EARN_KEYS = {"points_per_unit", "minimum_order", "rounding"}
-
-
-class ProgrammeError(DefinitionError):
-    """A programme definition that cannot be used; ``path`` names where (``earn.rounding``)."""
+_KEYS = {
+    "currency",
+    "timezone",
+    "earn",
+    "actions",
+    "bonuses",
+    "pending_days",
+    "expiry",
+    "reminders",
+    "returns",
+    "tiers",
+    "rewards",
+    "referrals",
+    "point_value",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,105 +74,133 @@ class Programme:
     """A checked programme (see the module's docstring)."""
 
     currency: str = "DKK"
-    points_per_unit: Decimal = Decimal(1)
-    minimum_order_minor: int = 0
-    rounding: str = "down"
+    timezone: str = "Europe/Copenhagen"
+    earn: SpendRule = field(default_factory=SpendRule)
+    actions: Mapping[str, ActionRule] = field(default_factory=dict)
+    bonuses: tuple[Bonus, ...] = ()
     pending_days: int = 14
     expiry_months: int | None = 12
     inactive_months: int | None = None
+    reminder_days: tuple[int, ...] = (30, 7, 1)
     returns: str = "allow_negative"
+    tiers: TierRules | None = None
+    rewards: tuple[Reward, ...] = ()
+    referrals: ReferralRules | None = None
+    point_value: Decimal | None = None
 
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
 
-def _number(value: Any, path: str, *, low: float, high: float) -> Decimal:
-    if isinstance(value, bool) or not isinstance(value, int | float | str | Decimal):
-        raise ProgrammeError(path, "a number")
-    try:
-        number = Decimal(str(value))
-    except InvalidOperation:
-        raise ProgrammeError(path, f"a number, not {value!r}") from None
-    if not number.is_finite() or not low <= number <= high:
-        raise ProgrammeError(path, f"from {low:g} to {high:g}")
-    return number
+    @property
+    def points_per_unit(self) -> Decimal:
+        return self.earn.points_per_unit
 
+    @property
+    def minimum_order_minor(self) -> int:
+        return self.earn.minimum_order_minor
 
-def _whole(value: Any, path: str, *, low: int, high: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-        raise ProgrammeError(path, f"whole number from {low} to {high}")
-    return value
+    @property
+    def rounding(self) -> str:
+        return self.earn.rounding
 
+    def reward(self, reward_id: str) -> Reward | None:
+        return next((r for r in self.rewards if r.id == reward_id), None)
 
-def _unknown(data: Mapping[str, Any], known: set[str], prefix: str = "") -> None:
-    extra = sorted(str(k) for k in set(data) - known)
-    if extra:
-        raise ProgrammeError(
-            f"{prefix}{extra[0]}", f"unknown key; known: {', '.join(sorted(known))}"
-        )
+    def value_per_point(self) -> Decimal | None:
+        """Money (major units) a point is worth: ``point_value``, else the best rate of the
+        amount_off rewards; None when neither says."""
+        if self.point_value is not None:
+            return self.point_value
+        rates = [
+            Decimal(r.amount_minor).scaleb(-minor_unit_exponent(self.currency)) / r.points
+            for r in self.rewards
+            if r.amount_minor is not None
+        ]
+        return max(rates, default=None)
 
 
 def parse_programme(data: Any) -> Programme:
     """Check a decoded programme definition; a :class:`ProgrammeError` names the problem."""
     if not isinstance(data, Mapping):
         raise ProgrammeError("programme", "a mapping of currency, earn, pending_days, ...")
-    _unknown(data, _KEYS)
+    unknown(data, _KEYS)
     currency = data.get("currency", "DKK")
     if not isinstance(currency, str) or len(currency) != 3 or not currency.isalpha():
         raise ProgrammeError("currency", "an ISO 4217 code such as DKK or EUR")
     currency = currency.upper()
-    earn = data.get("earn", {})
-    if not isinstance(earn, Mapping):
-        raise ProgrammeError("earn", "a mapping of points_per_unit, minimum_order, rounding")
-    _unknown(earn, _EARN_KEYS, "earn.")
-    rate = _number(earn.get("points_per_unit", 1), "earn.points_per_unit", low=0, high=10_000)
-    minimum = _number(earn.get("minimum_order", 0), "earn.minimum_order", low=0, high=1e9)
-    rounding = earn.get("rounding", "down")
-    if rounding not in ROUNDINGS:
-        raise ProgrammeError("earn.rounding", f"one of {', '.join(ROUNDINGS)}")
-    pending = _whole(data.get("pending_days", 14), "pending_days", low=0, high=365)
+    scale = 10 ** minor_unit_exponent(currency)
+    zone = data.get("timezone", "Europe/Copenhagen")
+    try:
+        ZoneInfo(zone)
+    except (ZoneInfoNotFoundError, ValueError, TypeError):
+        raise ProgrammeError("timezone", "an IANA time zone, e.g. Europe/Copenhagen") from None
+    actions = parse_actions(data.get("actions", {}))
+    pending = whole(data.get("pending_days", 14), "pending_days", low=0, high=365)
     months, inactive = _expiry(data.get("expiry", {"months": 12}))
     returns = data.get("returns", "allow_negative")
     if returns not in RETURN_POLICIES:
         raise ProgrammeError("returns", f"one of {', '.join(RETURN_POLICIES)}")
-    scale = 10 ** minor_unit_exponent(currency)
+    tiers = None if data.get("tiers") is None else parse_tiers(data["tiers"], scale)
+    levels = [] if tiers is None else [t.name for t in tiers.levels]
+    referrals = data.get("referrals")
+    value = data.get("point_value")
     return Programme(
         currency=currency,
-        points_per_unit=rate,
-        minimum_order_minor=int(minimum * scale),
-        rounding=str(rounding),
+        timezone=str(zone),
+        earn=parse_spend(data.get("earn", {}), scale),
+        actions=actions,
+        bonuses=parse_bonuses(data.get("bonuses", []), actions),
         pending_days=pending,
         expiry_months=months,
         inactive_months=inactive,
+        reminder_days=_reminders(data.get("reminders", [30, 7, 1])),
         returns=str(returns),
+        tiers=tiers,
+        rewards=parse_rewards(data.get("rewards", []), currency, levels),
+        referrals=None if referrals is None else parse_referrals(referrals, currency),
+        point_value=None if value is None else number(value, "point_value", low=0, high=1e6),
     )
 
 
 def _expiry(value: Any) -> tuple[int | None, int | None]:
     if value is None or value is False:
         return None, None
-    if not isinstance(value, Mapping) or len(value) != 1:
+    given = mapping(value, "expiry", "{months: N} (per lot), {inactive_months: N}, or false")
+    if len(given) != 1:
         raise ProgrammeError("expiry", "{months: N} (per lot), {inactive_months: N}, or false")
-    _unknown(value, {"months", "inactive_months"}, "expiry.")
-    ((kind, months),) = value.items()
-    months = _whole(months, f"expiry.{kind}", low=1, high=120)
+    unknown(given, {"months", "inactive_months"}, "expiry.")
+    ((kind, months),) = given.items()
+    months = whole(months, f"expiry.{kind}", low=1, high=120)
     return (months, None) if kind == "months" else (None, months)
 
 
-def _rounded(value: Decimal, rounding: str) -> int:
-    if rounding == "up":
-        return math.ceil(value)
-    if rounding == "nearest":
-        return int(value.quantize(Decimal(1), rounding="ROUND_HALF_UP"))
-    return math.floor(value)
+def _reminders(value: Any) -> tuple[int, ...]:
+    if not isinstance(value, list):
+        raise ProgrammeError("reminders", "a list of days before points expire, e.g. [30, 7, 1]")
+    days = [whole(d, f"reminders[{n}]", low=1, high=365) for n, d in enumerate(value)]
+    if len(set(days)) != len(days):
+        raise ProgrammeError("reminders", "each number of days once")
+    return tuple(sorted(days, reverse=True))
 
 
-def order_points(programme: Programme, amount_minor: int, currency: str) -> int:
-    """The points an order of ``amount_minor`` (its net amount) earns: none in another
-    currency or below the minimum."""
-    if currency.upper() != programme.currency or amount_minor <= 0:
+def order_points(
+    programme: Programme,
+    amount_minor: int,
+    currency: str,
+    *,
+    shipping_minor: int = 0,
+    tax_minor: int = 0,
+    lines: Sequence[Line] = (),
+    multiplier: Decimal = Decimal(1),
+) -> int:
+    """The points an order earns: on its net amount (``amount_minor`` less shipping and tax),
+    none in another currency or below the minimum; ``lines`` apply the exclusions and
+    multipliers of products and categories, ``multiplier`` a tier's and a bonus's."""
+    if currency.upper() != programme.currency:
         return 0
-    if amount_minor < programme.minimum_order_minor:
-        return 0
-    units = Decimal(amount_minor) / (10 ** minor_unit_exponent(programme.currency))
-    return max(0, _rounded(units * programme.points_per_unit, programme.rounding))
+    net = amount_minor - max(shipping_minor, 0) - max(tax_minor, 0)
+    return spend_points(programme.earn, programme.currency, net, lines, multiplier)
 
 
 def refund_points(earned: int, amount_minor: int, refunded_minor: int, reversed_: int) -> int:

@@ -15,13 +15,20 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, ForeignKey, Index, String, func
+from sqlalchemy import JSON, BigInteger, ForeignKey, Index, String, func
 from sqlalchemy.orm import Mapped, mapped_column
 
 from retentio.store.campaign_tables import BigId
 from retentio.store.tables import Base
 
-__all__ = ["LoyaltyAccount", "LoyaltyEntry", "LoyaltyProgramme"]
+__all__ = [
+    "LoyaltyAccount",
+    "LoyaltyCoupon",
+    "LoyaltyEntry",
+    "LoyaltyProgramme",
+    "LoyaltyReferral",
+    "LoyaltyTierChange",
+]
 
 
 class LoyaltyProgramme(Base):
@@ -49,6 +56,19 @@ class LoyaltyAccount(Base):
     pending: Mapped[int] = mapped_column(BigInteger, default=0)
     #: Points ever earned (for tiers and analytics): positive earns, less their reversals.
     earned: Mapped[int] = mapped_column(BigInteger, default=0)
+    #: The tier held (None: below every level, or no tiers), since when and until when
+    #: (then reviewed after the grace period).
+    tier: Mapped[str | None] = mapped_column(String(50))
+    tier_since: Mapped[datetime | None]
+    tier_until: Mapped[datetime | None]
+    #: The latest earn or redemption (expiry on inactivity counts from it).
+    last_activity_at: Mapped[datetime | None]
+    #: Points that expire within the first reminder window, and the first such expiry, as of
+    #: the latest expiry run (for segments and the member's profile).
+    expiring_points: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    expiring_at: Mapped[datetime | None]
+    #: The member's own referral code (made on first use).
+    referral_code: Mapped[str | None] = mapped_column(String(32), unique=True)
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
 
@@ -75,6 +95,9 @@ class LoyaltyEntry(Base):
     key: Mapped[str] = mapped_column(String(300), unique=True)
     #: The shop's order id, for purchase points and their reversal.
     order_id: Mapped[str | None] = mapped_column(String(200))
+    #: The order's net amount (earn) or the refunded part of it (reverse, negative), in the
+    #: programme's minor units: the spend tiers qualify on.
+    amount_minor: Mapped[int | None] = mapped_column(BigInteger)
     #: The entry this one releases, reverses or expires.
     refers_to: Mapped[int | None] = mapped_column(BigId)
     #: When a pending entry's points become available (a ``release`` entry then refers to it).
@@ -84,4 +107,82 @@ class LoyaltyEntry(Base):
     rule: Mapped[str | None] = mapped_column(String(100))
     note: Mapped[str | None] = mapped_column(String(500))
     occurred_at: Mapped[datetime]
+    recorded_by: Mapped[str] = mapped_column(String(200))
+
+
+class LoyaltyTierChange(Base):
+    """A member's move between tiers (up at once, down after a review), for the history and
+    the tier migration report."""
+
+    __tablename__ = "loyalty_tier_changes"
+    __table_args__ = (Index("ix_loyalty_tier_changes_account", "account_id", "changed_at"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("loyalty_accounts.id", ondelete="CASCADE"))
+    from_tier: Mapped[str | None] = mapped_column(String(50))
+    to_tier: Mapped[str | None] = mapped_column(String(50))
+    #: up, down, or backfill (set from history by ``retentio loyalty backfill``).
+    direction: Mapped[str] = mapped_column(String(10))
+    #: The value the move was decided on: spend in minor units, or points.
+    qualifying: Mapped[int] = mapped_column(BigInteger)
+    changed_at: Mapped[datetime]
+
+
+class LoyaltyCoupon(Base):
+    """A reward redeemed: the coupon code the shop honours, its points and what became of it
+    (issued, used, cancelled: its points refunded)."""
+
+    __tablename__ = "loyalty_coupons"
+    __table_args__ = (
+        Index("ix_loyalty_coupons_account_reward", "account_id", "reward_id", "issued_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("loyalty_accounts.id", ondelete="CASCADE"))
+    reward_id: Mapped[str] = mapped_column(String(100))
+    code: Mapped[str] = mapped_column(String(40), unique=True)
+    points: Mapped[int] = mapped_column(BigInteger)
+    #: What the shop applies: kind, amount and currency, percent, product.
+    value: Mapped[dict[str, Any]]
+    status: Mapped[str] = mapped_column(String(10))
+    key: Mapped[str] = mapped_column(String(300), unique=True)
+    redeem_entry_id: Mapped[int] = mapped_column(BigId)
+    refund_entry_id: Mapped[int | None] = mapped_column(BigId)
+    #: The shop's order the coupon was used on.
+    order_id: Mapped[str | None] = mapped_column(String(200))
+    issued_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    used_at: Mapped[datetime | None]
+    cancelled_at: Mapped[datetime | None]
+
+
+class LoyaltyReferral(Base):
+    """A friend referred by a member: pending until the friend's first qualifying order has
+    passed the return window, flagged (held for review), completed or rejected."""
+
+    __tablename__ = "loyalty_referrals"
+    __table_args__ = (
+        Index("ix_loyalty_referrals_referrer", "referrer_account_id", "created_at"),
+        Index("ix_loyalty_referrals_status", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    referrer_account_id: Mapped[int] = mapped_column(
+        ForeignKey("loyalty_accounts.id", ondelete="CASCADE")
+    )
+    #: A customer is referred once.
+    friend_customer_id: Mapped[int] = mapped_column(
+        ForeignKey("customers.id", ondelete="CASCADE"), unique=True
+    )
+    status: Mapped[str] = mapped_column(String(12))
+    #: Why it was held for review (loyalty.referral_rules.FLAGS).
+    flags: Mapped[list[str]] = mapped_column(JSON)
+    key: Mapped[str] = mapped_column(String(300), unique=True)
+    #: The friend's first qualifying order, and when its return window ends.
+    order_id: Mapped[str | None] = mapped_column(String(200))
+    qualifies_at: Mapped[datetime | None]
+    created_at: Mapped[datetime]
+    completed_at: Mapped[datetime | None]
+    reviewed_by: Mapped[str | None] = mapped_column(String(200))
+    reviewed_at: Mapped[datetime | None]
     recorded_by: Mapped[str] = mapped_column(String(200))

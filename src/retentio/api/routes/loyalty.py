@@ -104,6 +104,7 @@ def adjust_route(request: Request, session: DbSession, principal: Writer, body: 
     with request.app.state.write_lock:
         posted = adjust_points(
             session,
+            current_programme(session),
             customer=given.customer,
             points=given.points,
             key=_key(request, given.key),
