@@ -3,34 +3,90 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Self
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-__all__ = ["AdjustIn", "EarnIn", "MemberOut", "PostedOut", "RedeemIn"]
+__all__ = [
+    "AdjustIn",
+    "CouponOut",
+    "CouponUseIn",
+    "EarnIn",
+    "LineIn",
+    "MemberOut",
+    "PostedOut",
+    "ProgrammeOut",
+    "RedeemIn",
+]
+
+_MONEY = Field(default=None, description="In major units, as text, e.g. '49.00'.")
+_KEY = Field(
+    default=None, max_length=250, description="Once per key; default: the Idempotency-Key."
+)
+
+
+class LineIn(BaseModel):
+    """An order line: its net amount, product and category (exclusions and multipliers)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    amount: str = Field(description="The line's net amount, e.g. '199.00'.")
+    product: str | None = Field(default=None, max_length=200)
+    category: str | None = Field(default=None, max_length=200)
 
 
 class EarnIn(BaseModel):
-    """An order's points: pending for the return window, once per order."""
+    """Points for an order (``order_id``, pending for the return window, once per order) or
+    for an action (``action``, available at once, once per key, within its limit)."""
 
     model_config = ConfigDict(extra="forbid")
 
     customer: str = Field(max_length=200, description="The customer's external id.")
-    order_id: str = Field(max_length=200, description="The shop's order id (once per order).")
-    amount: str = Field(description="The order's net amount, e.g. '499.00'.", examples=["499.00"])
-    currency: str = Field(min_length=3, max_length=3, examples=["DKK"])
-    ordered_at: datetime
+    order_id: str | None = Field(default=None, max_length=200, description="Once per order.")
+    amount: str | None = Field(
+        default=None, description="The order's total, e.g. '499.00'.", examples=["499.00"]
+    )
+    currency: str | None = Field(default=None, min_length=3, max_length=3, examples=["DKK"])
+    ordered_at: datetime | None = None
+    shipping: str | None = _MONEY
+    tax: str | None = _MONEY
+    lines: list[LineIn] = Field(default_factory=list, max_length=1000)
+    action: str | None = Field(
+        default=None, max_length=100, description="An action of the programme, e.g. review."
+    )
+    key: str | None = _KEY
+    occurred_at: datetime | None = Field(default=None, description="When the action happened.")
+    note: str | None = Field(default=None, max_length=500)
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> Self:
+        if (self.order_id is None) == (self.action is None):
+            raise ValueError("give order_id (an order) or action (an action), not both")
+        if self.order_id is not None:
+            missing = [
+                name for name in ("amount", "currency", "ordered_at") if getattr(self, name) is None
+            ]
+            if missing:
+                raise ValueError(f"an order needs {', '.join(missing)}")
+        return self
 
 
 class RedeemIn(BaseModel):
+    """Spend ``points``, or redeem a ``reward`` of the catalogue for a coupon."""
+
     model_config = ConfigDict(extra="forbid")
 
     customer: str = Field(max_length=200)
-    points: int = Field(gt=0, le=1_000_000_000)
-    key: str | None = Field(
-        default=None, max_length=250, description="Once per key; default: the Idempotency-Key."
-    )
+    points: int | None = Field(default=None, gt=0, le=1_000_000_000)
+    reward: str | None = Field(default=None, max_length=100, description="A reward's id.")
+    key: str | None = _KEY
     note: str | None = Field(default=None, max_length=500)
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> Self:
+        if (self.points is None) == (self.reward is None):
+            raise ValueError("give points or reward, not both")
+        return self
 
 
 class AdjustIn(BaseModel):
@@ -42,6 +98,29 @@ class AdjustIn(BaseModel):
     key: str | None = Field(default=None, max_length=250)
 
 
+class CouponUseIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    order_id: str = Field(min_length=1, max_length=200, description="The order it was used on.")
+
+
+class CouponOut(BaseModel):
+    code: str
+    reward: str
+    customer: str
+    points: int
+    entry_id: int = Field(description="The redeem entry that spent the points.")
+    value: dict[str, Any]
+    status: str = Field(description="issued, used or cancelled.")
+    issued_at: datetime
+    expires_at: datetime
+    used_at: datetime | None
+    cancelled_at: datetime | None
+    order_id: str | None
+    repeated: bool
+    balance: dict[str, Any] | None
+
+
 class PostedOut(BaseModel):
     entry_id: int
     kind: str
@@ -49,6 +128,7 @@ class PostedOut(BaseModel):
     pending_points: int
     repeated: bool = Field(description="True when the key was applied before: nothing changed.")
     balance: dict[str, Any]
+    coupon: CouponOut | None = Field(default=None, description="A redeemed reward's coupon.")
 
 
 class MemberOut(BaseModel):
@@ -56,4 +136,13 @@ class MemberOut(BaseModel):
     available: int
     pending: int
     earned: int
+    tier: dict[str, Any] | None = Field(description="The tier held and the progress to the next.")
+    expiring: dict[str, Any] = Field(description="Points expiring soon, and when the first do.")
+    referral: dict[str, Any] = Field(description="The member's referral code and link.")
     history: list[dict[str, Any]] = Field(description="The newest entries first.")
+
+
+class ProgrammeOut(BaseModel):
+    version: int | None = Field(description="None: no version saved, the defaults apply.")
+    definition: dict[str, Any]
+    versions: list[dict[str, Any]]

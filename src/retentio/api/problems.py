@@ -25,6 +25,7 @@ from retentio.campaigns import (
 )
 from retentio.core.errors import ConfigurationError, DataError, DefinitionError, RetentioError
 from retentio.core.signing import TokenError
+from retentio.loyalty.accounts import LoyaltyConflict
 from retentio.privacy.errors import NotFoundError
 from retentio.segments import SegmentNotFound
 
@@ -161,6 +162,7 @@ _PATH_ERRORS: tuple[tuple[type[Exception], str], ...] = (
     (CampaignStateError, "conflict"),
     (JourneyNotFound, "not-found"),
     (JourneyConflict, "conflict"),
+    (LoyaltyConflict, "conflict"),
     (DefinitionError, "validation-error"),
 )
 

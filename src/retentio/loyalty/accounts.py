@@ -30,6 +30,7 @@ __all__ = [
     "ACTIVITY_KINDS",
     "Balance",
     "InsufficientPoints",
+    "LoyaltyConflict",
     "Member",
     "Posted",
     "checked_key",
@@ -45,7 +46,12 @@ __all__ = [
 ACTIVITY_KINDS = frozenset({"earn", "redeem"})
 
 
-class InsufficientPoints(RetentioError):
+class LoyaltyConflict(RetentioError):
+    """A change the member's points or the object's state does not allow now (the API
+    answers 409); nothing was changed."""
+
+
+class InsufficientPoints(LoyaltyConflict):
     """A redemption of more points than the member has available."""
 
 

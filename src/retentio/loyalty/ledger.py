@@ -19,10 +19,11 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from retentio.core.errors import DataError, RetentioError
+from retentio.core.errors import DataError
 from retentio.loyalty.accounts import (
     Balance,
     InsufficientPoints,
+    LoyaltyConflict,
     Member,
     Posted,
     checked_key,
@@ -57,7 +58,7 @@ __all__ = [
 ]
 
 
-class LimitReached(RetentioError):
+class LimitReached(LoyaltyConflict):
     """An action earned as many times as its limit allows in the period."""
 
 

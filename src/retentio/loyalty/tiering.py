@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from retentio.core.money import minor_unit_exponent
@@ -36,18 +36,20 @@ def qualifying_value(
     session: Session, rules: TierRules, account_id: int, start: datetime, end: datetime
 ) -> int:
     """The member's qualifying value in [start, end): net spend in minor units (refunds
-    deducted when they happen), or points earned (less points taken back by refunds)."""
+    deducted when they happen), or points earned (less points taken back by refunds; points
+    of a cancelled reward coming back are not earned); never below 0."""
     e = LoyaltyEntry
     value = e.amount_minor if rules.qualify_on == "spend" else e.points + e.pending_points
+    refund = and_(e.kind == "reverse", e.order_id.is_not(None))
     total = session.scalar(
         select(func.coalesce(func.sum(value), 0)).where(
             e.account_id == account_id,
-            e.kind.in_(("earn", "reverse")),
+            or_(e.kind == "earn", refund),
             e.occurred_at >= start,
             e.occurred_at < end,
         )
     )
-    return int(total or 0)
+    return max(0, int(total or 0))  # refunds of orders before the window count from 0
 
 
 def held_tier(rules: TierRules, tier: str | None) -> Tier | None:

@@ -1,28 +1,48 @@
-"""The loyalty ledger over the API: a member's balances and history, earning on an order,
-redeeming and adjusting, each once per key (docs/loyalty.md)."""
+"""The loyalty ledger over the API: a member's profile, earning on an order or an action,
+redeeming points or a reward, adjusting, and the programme's versions (docs/loyalty.md).
+
+Every POST runs once per Idempotency-Key (the same key and body replay the stored answer),
+and each change is also keyed in the ledger (the order id, or ``key``/the Idempotency-Key), so
+a retry without the header changes nothing either.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
 from fastapi import APIRouter, Request
+from fastapi.encoders import jsonable_encoder
 
 from retentio.api.body import openapi_body, parse_body
-from retentio.api.deps import Body, DbSession, Reader, Writer
-from retentio.api.idempotency import HEADER
-from retentio.api.loyalty_schemas import AdjustIn, EarnIn, MemberOut, PostedOut, RedeemIn
+from retentio.api.deps import Admin, Body, DbSession, Reader, Writer
+from retentio.api.idempotency import HEADER, Outcome, run_idempotent
+from retentio.api.loyalty_schemas import (
+    AdjustIn,
+    EarnIn,
+    MemberOut,
+    PostedOut,
+    ProgrammeOut,
+    RedeemIn,
+)
 from retentio.api.problems import Problem, problem_responses
 from retentio.core.clock import SystemClock
 from retentio.core.errors import CurrencyError, MoneyError
 from retentio.core.money import Money
 from retentio.loyalty import (
-    InsufficientPoints,
+    Line,
     adjust_points,
-    balance_of,
+    earn_for_action,
     earn_for_order,
     redeem_points,
 )
-from retentio.loyalty.service import current_programme, member_history
+from retentio.loyalty.coupons import redeem_reward
+from retentio.loyalty.service import (
+    configure_programme,
+    current_programme,
+    member_profile,
+    programme_versions,
+    saved_programme,
+)
 
 __all__ = ["BODY_MODELS", "router"]
 
@@ -31,68 +51,130 @@ BODY_MODELS = (EarnIn, RedeemIn, AdjustIn)
 _ERRORS = problem_responses(400, 401, 403, 404, 409, 413, 415, 422, 429)
 
 
-def _key(request: Request, given: str | None) -> str:
+def ledger_key(request: Request, given: str | None) -> str:
+    """The ledger key of a change: the body's ``key``, else the Idempotency-Key header."""
     key = given or request.headers.get(HEADER)
     if not key:
         raise Problem("validation-error", f"key: required (or send an {HEADER} header)")
     return key
 
 
+def _minor(field: str, amount: str | None, currency: str) -> int:
+    if amount is None:
+        return 0
+    try:
+        return Money.from_major(amount, currency).minor
+    except (MoneyError, CurrencyError, ValueError) as exc:
+        raise Problem("validation-error", f"{field}: {exc}") from None
+
+
 @router.get("/members/{external_id}", response_model=MemberOut, responses=_ERRORS)
 def member_route(session: DbSession, _principal: Reader, external_id: str) -> Any:
-    """The member's available and pending points, points ever earned, and history."""
-    balance = balance_of(session, external_id)
-    return {**balance.to_dict(), "history": member_history(session, external_id)}
+    """The member's available and pending points, tier and progress to the next, points
+    expiring soon, referral code, and history."""
+    programme = current_programme(session)
+    return member_profile(session, programme, external_id, now=SystemClock().now())
+
+
+def _earn(request: Request, session: Any, actor: str, given: EarnIn) -> Outcome:
+    programme = current_programme(session)
+    now = SystemClock().now()
+    if given.action is not None:
+        posted = earn_for_action(
+            session,
+            programme,
+            customer=given.customer,
+            action=given.action,
+            key=ledger_key(request, given.key),
+            now=now,
+            occurred_at=given.occurred_at,
+            recorded_by=actor,
+            note=given.note,
+        )
+        return Outcome(200, posted.to_dict())
+    assert given.order_id and given.currency and given.ordered_at  # noqa: S101 (validated)
+    currency = given.currency
+    lines = [
+        Line(_minor(f"lines[{n}].amount", line.amount, currency), line.product, line.category)
+        for n, line in enumerate(given.lines)
+    ]
+    earned = earn_for_order(
+        session,
+        programme,
+        customer=given.customer,
+        order_id=given.order_id,
+        amount_minor=_minor("amount", given.amount, currency),
+        currency=currency,
+        ordered_at=given.ordered_at,
+        now=now,
+        recorded_by=actor,
+        shipping_minor=_minor("shipping", given.shipping, currency),
+        tax_minor=_minor("tax", given.tax, currency),
+        lines=lines,
+    )
+    if earned is None:
+        raise Problem("invalid-data", "the order earns no points (currency, minimum order)")
+    return Outcome(200, earned.to_dict())
 
 
 @router.post(
     "/earn", response_model=PostedOut, responses=_ERRORS, openapi_extra=openapi_body(EarnIn)
 )
 def earn_route(request: Request, session: DbSession, principal: Writer, body: Body) -> Any:
-    """An order's points, pending until its return window ends; once per order (a repeat
-    answers ``repeated: true``). An order that earns nothing answers 422."""
+    """An order's points (pending until its return window ends; once per order) or an
+    action's (once per key; 409 beyond its limit). An order that earns nothing answers 422;
+    a repeat answers ``repeated: true``."""
     given = parse_body(EarnIn, body.value)
-    try:
-        amount = Money.from_major(given.amount, given.currency)
-    except (MoneyError, CurrencyError, ValueError) as exc:
-        raise Problem("validation-error", f"amount: {exc}") from None
-    with request.app.state.write_lock:
-        posted = earn_for_order(
-            session,
-            current_programme(session),
-            customer=given.customer,
-            order_id=given.order_id,
-            amount_minor=amount.minor,
-            currency=given.currency,
-            ordered_at=given.ordered_at,
-            now=SystemClock().now(),
-            recorded_by=principal.actor,
-        )
-    if posted is None:
-        raise Problem("invalid-data", "the order earns no points (currency, minimum order)")
-    return posted.to_dict()
+    return run_idempotent(
+        request, principal, body.sha256, lambda _k: _earn(request, session, principal.actor, given)
+    )
 
 
 @router.post(
     "/redeem", response_model=PostedOut, responses=_ERRORS, openapi_extra=openapi_body(RedeemIn)
 )
 def redeem_route(request: Request, session: DbSession, principal: Writer, body: Body) -> Any:
-    """Spend available points; more than the member has answers 409 and changes nothing."""
+    """Spend available points, or redeem a ``reward`` for a coupon code. More than the member
+    has, a reward's limit or tier answers 409 and changes nothing."""
     given = parse_body(RedeemIn, body.value)
-    try:
-        with request.app.state.write_lock:
-            posted = redeem_points(
+
+    def work(_key: str | None) -> Outcome:
+        key = ledger_key(request, given.key)
+        now = SystemClock().now()
+        if given.reward is not None:
+            coupon = redeem_reward(
                 session,
+                current_programme(session),
                 customer=given.customer,
-                points=given.points,
-                key=_key(request, given.key),
-                now=SystemClock().now(),
+                reward_id=given.reward,
+                key=key,
+                now=now,
                 recorded_by=principal.actor,
-                note=given.note,
             )
-    except InsufficientPoints as exc:
-        raise Problem("conflict", str(exc)) from None
-    return posted.to_dict()
+            balance = coupon.balance.to_dict() if coupon.balance else {}
+            body = {
+                "entry_id": coupon.entry_id,
+                "kind": "redeem",
+                "points": -coupon.points,
+                "pending_points": 0,
+                "repeated": coupon.repeated,
+                "balance": balance,
+                "coupon": coupon.to_dict(),
+            }
+            return Outcome(200, jsonable_encoder(body))
+        assert given.points is not None  # noqa: S101 (validated)
+        posted = redeem_points(
+            session,
+            customer=given.customer,
+            points=given.points,
+            key=key,
+            now=now,
+            recorded_by=principal.actor,
+            note=given.note,
+        )
+        return Outcome(200, posted.to_dict())
+
+    return run_idempotent(request, principal, body.sha256, work)
 
 
 @router.post(
@@ -101,15 +183,41 @@ def redeem_route(request: Request, session: DbSession, principal: Writer, body: 
 def adjust_route(request: Request, session: DbSession, principal: Writer, body: Body) -> Any:
     """A correction by hand, with its reason (an admin's or the shop's back office)."""
     given = parse_body(AdjustIn, body.value)
-    with request.app.state.write_lock:
+
+    def work(_key: str | None) -> Outcome:
         posted = adjust_points(
             session,
             current_programme(session),
             customer=given.customer,
             points=given.points,
-            key=_key(request, given.key),
+            key=ledger_key(request, given.key),
             reason=given.reason,
             now=SystemClock().now(),
             recorded_by=principal.actor,
         )
-    return posted.to_dict()
+        return Outcome(200, posted.to_dict())
+
+    return run_idempotent(request, principal, body.sha256, work)
+
+
+@router.get("/programme", response_model=ProgrammeOut, responses=_ERRORS)
+def programme_route(session: DbSession, _principal: Reader) -> Any:
+    """The programme in force (its newest version) and every saved version."""
+    saved = saved_programme(session)
+    return {
+        "version": None if saved is None else saved[0],
+        "definition": {} if saved is None else saved[1],
+        "versions": programme_versions(session),
+    }
+
+
+@router.put("/programme", response_model=ProgrammeOut, responses=_ERRORS)
+def configure_route(request: Request, session: DbSession, principal: Admin, body: Body) -> Any:
+    """Check a programme definition and save it as the next version, in force at once; an
+    invalid one answers 422 with the path of the problem (``tiers.levels[1].threshold``)."""
+
+    def work(_key: str | None) -> Outcome:
+        configure_programme(session, body.value, actor=principal.actor)
+        return Outcome(200, jsonable_encoder(programme_route(session, principal)))
+
+    return run_idempotent(request, principal, body.sha256, work)
