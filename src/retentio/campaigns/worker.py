@@ -20,7 +20,9 @@ For each claimed delivery, in order:
    address; a message the provider rejects fails at once.
 
 A worker claims only the deliveries of the channels it has; the others wait in the queue for
-a worker that has them. Before each claim the worker moves the journeys' entrants along
+a worker that has them. Before each claim the worker runs its scheduled jobs that are due
+(:mod:`retentio.campaigns.schedule`: the loyalty programme's round) and moves the journeys'
+entrants along
 (:mod:`retentio.campaigns.journeys`), which queues their messages. Any number of workers may
 run: each claim is a lease (see :mod:`retentio.campaigns.outbox`), and each journey is
 advanced by one worker at a time.
@@ -35,7 +37,7 @@ import threading
 import time
 import uuid
 from collections import Counter
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Protocol
@@ -65,6 +67,7 @@ from retentio.campaigns.guards import (
 from retentio.campaigns.journeys import advance_journeys
 from retentio.campaigns.outbox import Claimed, backoff, claim, finish, record_event, reschedule
 from retentio.campaigns.recipients import Recipient, load_recipients
+from retentio.campaigns.schedule import Schedule, ScheduledJob
 from retentio.campaigns.templates import RenderedMessage, TemplateError, render_message
 from retentio.campaigns.tracking import track_message
 from retentio.channels.base import DeliveryResult
@@ -169,6 +172,7 @@ class Worker:
         clock: Clock | None = None,
         name: str | None = None,
         pacer: PacerFactory | None = None,
+        jobs: Sequence[ScheduledJob] = (),
     ) -> None:
         self._domain = ""
         if "email" in channels:
@@ -194,6 +198,7 @@ class Worker:
             for channel in channels
         }
         self._channel_names = tuple(sorted(channels))
+        self._schedule = Schedule(jobs)
 
     def close(self) -> None:
         """Close the channels' connections (a channel with a ``close`` method)."""
@@ -235,6 +240,7 @@ class Worker:
         and deal with each delivery in it."""
         outcome = BatchOutcome()
         with self.sessions() as session:
+            self._schedule.run_due(session, self.clock.now())
             advance_journeys(session, clock=self.clock)
             now = self.clock.now()
             claimed = claim(
