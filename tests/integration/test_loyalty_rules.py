@@ -20,11 +20,12 @@ from retentio.loyalty import (
     Programme,
     earn_for_action,
     earn_for_order,
+    expire_points,
     parse_programme,
     reverse_for_refund,
     review_tiers,
 )
-from retentio.segments import refresh_segment, save_segment
+from retentio.segments import count_members, parse_definition, refresh_segment, save_segment
 from retentio.store.customers import customer_by_external_id
 from retentio.store.loyalty_tables import LoyaltyAccount, LoyaltyTierChange
 from retentio.store.tables import Event
@@ -200,3 +201,22 @@ def test_reaching_a_tier_again_renews_it_and_refunds_count_against_it(shop: Engi
         # bob reaches Gold at once from nothing
         order(session, programme, "bob", "O-9", 600_000, later)
         assert account(shop, "bob").tier == "Gold"
+
+
+def test_segments_on_tier_balance_and_points_expiring(shop: Engine) -> None:
+    programme = parse_programme({"pending_days": 0, "tiers": TIERS, "expiry": {"months": 12}})
+    with Session(shop) as session:
+        order(session, programme, "ida", "O-1", 600_000, datetime(2026, 1, 5, tzinfo=UTC))
+        order(session, programme, "bob", "O-2", 5_000, datetime(2026, 11, 5, tzinfo=UTC))
+        expire_points(session, programme, now=datetime(2026, 12, 20, tzinfo=UTC))
+
+        def members(where: dict[str, Any]) -> int:
+            return count_members(session, parse_definition({"name": "probe", "where": where}))
+
+        assert members({"loyalty_tier": "Gold"}) == 1
+        assert members({"loyalty_tier": {"in": ["Bronze", "Gold"]}}) == 2
+        assert members({"loyalty_points": {"gte": 6000}}) == 1  # ida's 6,000
+        assert members({"loyalty_points": {"exists": True}}) == 2
+        assert members({"loyalty_points_expiring": {"gt": 0}}) == 1  # ida's, on 5 January
+        assert members({"loyalty_points_expire_at": {"before": "2027-01-06"}}) == 1
+        assert members({"not": {"loyalty_points": {"gt": 0}}}) == 0

@@ -2,8 +2,9 @@
 
 A field is read from the customer row (``customer``), the customer's ``attributes`` JSON
 (``attributes.<key>``), their orders (``orders``: aggregated over the orders that are not
-cancelled or pending, as the analytics count them) or their stored scores (``scores``: the
-last ``retentio scores refresh``). Pure data: the SQL for each lives in ``segments.sql``.
+cancelled or pending, as the analytics count them), their stored scores (``scores``: the
+last ``retentio scores refresh``) or their loyalty account (``loyalty``: unset for a customer
+without one). Pure data: the SQL for each lives in ``segments.sql``.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from retentio.models.risk import RISK_BANDS
 __all__ = ["ATTRIBUTE_PREFIX", "FIELDS", "KIND_OPERATORS", "Field", "Kind", "Source", "source_of"]
 
 Kind = Literal["text", "number", "integer", "money", "days", "time", "presence", "any"]
-Source = Literal["customer", "attributes", "orders", "scores"]
+Source = Literal["customer", "attributes", "orders", "scores", "loyalty"]
 
 #: ``attributes.<key>`` tests a key of the customer's attributes JSON.
 ATTRIBUTE_PREFIX = "attributes."
@@ -94,6 +95,22 @@ FIELDS: dict[str, Field] = _fields(
     ),
     Field("expected_purchases", "scores", "number", "expected purchases in the horizon"),
     Field("clv", "scores", "number", "predicted value in the horizon, in major units"),
+    Field("loyalty_tier", "loyalty", "text", "the loyalty tier held, e.g. Gold"),
+    Field("loyalty_points", "loyalty", "integer", "loyalty points available to spend"),
+    Field("loyalty_pending_points", "loyalty", "integer", "points in the return window"),
+    Field(
+        "loyalty_points_expiring",
+        "loyalty",
+        "integer",
+        "points that expire within the first reminder window (30 days), as of the last "
+        "expiry run",
+    ),
+    Field(
+        "loyalty_points_expire_at",
+        "loyalty",
+        "time",
+        "when the first of loyalty_points_expiring expire",
+    ),
 )
 
 

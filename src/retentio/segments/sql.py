@@ -45,6 +45,7 @@ from retentio.segments.definition import (
     SegmentError,
 )
 from retentio.segments.fields import ATTRIBUTE_PREFIX, FIELDS, source_of
+from retentio.store.loyalty_tables import LoyaltyAccount
 from retentio.store.order_stats import SPEND, STATS
 from retentio.store.tables import (
     Consent,
@@ -60,6 +61,14 @@ CUSTOMERS: Table = Customer.__table__  # type: ignore[assignment]
 SCORES: Table = CustomerScore.__table__  # type: ignore[assignment]
 EVENTS: Table = Event.__table__  # type: ignore[assignment]
 CONSENTS: Table = Consent.__table__  # type: ignore[assignment]
+LOYALTY: Table = LoyaltyAccount.__table__  # type: ignore[assignment]
+_LOYALTY_COLUMNS = {
+    "loyalty_tier": "tier",
+    "loyalty_points": "available",
+    "loyalty_pending_points": "pending",
+    "loyalty_points_expiring": "expiring_points",
+    "loyalty_points_expire_at": "expiring_at",
+}
 _DAY = timedelta(days=1)
 _SINCE = {"days_since_first_order": "first_order_at", "days_since_last_order": "last_order_at"}
 
@@ -107,6 +116,7 @@ class _Compiler:
         self.orders = "orders" in needed
         self.spend = self._spend(shown)
         self.scores = "scores" in needed
+        self.loyalty = "loyalty" in needed
         if self.spend and definition.currency is None:  # only a shown column can get here
             raise SegmentError(
                 "currency", "set the definition's currency to show spend (e.g. currency: DKK)"
@@ -127,6 +137,8 @@ class _Compiler:
             joined = joined.outerjoin(SPEND, in_currency)
         if self.scores:
             joined = joined.outerjoin(SCORES, SCORES.c.customer_id == c.id)
+        if self.loyalty:
+            joined = joined.outerjoin(LOYALTY, LOYALTY.c.customer_id == c.id)
         return joined
 
     # -- conditions ------------------------------------------------------------------------
@@ -214,6 +226,8 @@ class _Compiler:
             return CUSTOMERS.c[name]
         if source == "scores":
             return SCORES.c[name]
+        if source == "loyalty":
+            return LOYALTY.c[_LOYALTY_COLUMNS[name]]
         if name in _SINCE:  # shown as a number of whole days
             return self._days_between(self.value(_SINCE[name]), literal(self.now, Timestamp))
         o = STATS.c
