@@ -18,6 +18,8 @@ from privacy_helpers import (
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
+from retentio.loyalty import adjust_points, parse_programme
+from retentio.loyalty.coupons import redeem_reward
 from retentio.privacy import (
     DEFAULT_TEXT_VERSION,
     NotFoundError,
@@ -31,6 +33,7 @@ from retentio.privacy import (
     record_consent,
     start_double_opt_in,
 )
+from retentio.store.loyalty_tables import LoyaltyAccount, LoyaltyCoupon, LoyaltyEntry
 from retentio.store.tables import (
     ApiKey,
     ConsentConfirmation,
@@ -43,6 +46,9 @@ from retentio.store.tables import (
     Refund,
 )
 
+PROGRAMME = parse_programme(
+    {"rewards": [{"id": "mug", "kind": "free_product", "product": "MUG", "points": 100}]}
+)
 EMAIL = "Zelda.Quixotic@Example.dk"
 PHONE_TYPED = "20 99 31 47"  # Danish, written without country code
 PHONE_E164 = "+4520993147"
@@ -116,6 +122,15 @@ def make_person(engine: Engine) -> None:
             )
         )
         session.commit()
+        for customer in (EXTERNAL, "bystander"):
+            adjust_points(
+                session, PROGRAMME, customer=customer, points=500, key=f"welcome-{customer}",
+                reason="welcome", now=T0, recorded_by=ACTOR,
+            )  # fmt: skip
+        redeem_reward(
+            session, PROGRAMME, customer=EXTERNAL, reward_id="mug", key="r1", now=T0,
+            recorded_by=ACTOR,
+        )  # fmt: skip
         export_person(session, EXTERNAL, actor=ACTOR)  # an audited read before the erasure
 
 
@@ -159,9 +174,15 @@ def test_erasure_leaves_no_trace_in_any_table(migrated_engine: Engine) -> None:
             assert is_suppressed(session, SECRET, channel="email", address=typed)
         assert is_suppressed(session, SECRET, channel="sms", address=PHONE_E164)
         assert not is_suppressed(session, SECRET, channel="email", address="other@example.nl")
+        assert session.scalar(select(func.count()).select_from(LoyaltyCoupon)) == 0
+        [account] = session.scalars(select(LoyaltyAccount)).all()  # the bystander's
+        assert account.available == 500
+        assert session.scalar(select(func.count()).select_from(LoyaltyEntry)) == 1
+        assert report.loyalty_rows_deleted == 4  # account, 2 entries, coupon
         audit = audit_entries(session, customer=report.customer)
         assert [a.action for a in audit] == ["person.export", "person.erase"]
-        assert audit[-1].details["events_deleted"] == 1 and audit[-1].actor == ACTOR
+        # "viewed" and "reward_redeemed"
+        assert audit[-1].details["events_deleted"] == 2 and audit[-1].actor == ACTOR
 
 
 def test_erasing_again_changes_nothing_and_unknown_ids_are_named(migrated_engine: Engine) -> None:

@@ -14,6 +14,8 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from retentio.core.errors import DataError
+from retentio.loyalty import adjust_points, parse_programme
+from retentio.loyalty.coupons import redeem_reward
 from retentio.privacy import (
     DEFAULT_TEXT_VERSION,
     NotFoundError,
@@ -57,6 +59,19 @@ def make_shop(engine: Engine) -> None:
             ip_address="203.0.113.5",
             recorded_by="api:xyz",
         )
+    with Session(engine) as session:
+        programme = parse_programme(
+            {"rewards": [{"id": "tea", "kind": "free_product", "product": "S1", "points": 50}]}
+        )
+        for customer in ("mia-1", "other"):
+            adjust_points(
+                session, programme, customer=customer, points=80, key=f"welcome-{customer}",
+                reason="welcome", now=T0, recorded_by="test",
+            )  # fmt: skip
+        redeem_reward(
+            session, programme, customer="mia-1", reward_id="tea", key="r1", now=T0,
+            recorded_by="test",
+        )  # fmt: skip
 
 
 def test_the_export_holds_everything_on_the_person_and_nothing_else(
@@ -73,7 +88,8 @@ def test_the_export_holds_everything_on_the_person_and_nothing_else(
     assert [line["name"] for line in document["orders"][0]["lines"]] == ["Tea", "Cup"]
     assert document["orders"][0]["total_minor"] == 2000
     assert document["orders"][1]["refunds"][0]["amount_minor"] == 700
-    assert [e["properties"] for e in document["events"]] == [{"path": "/tea"}]
+    assert [e["name"] for e in document["events"]] == ["page_view", "reward_redeemed"]
+    assert document["events"][0]["properties"] == {"path": "/tea"}
     [event] = document["consent_events"]
     assert (event["language"], event["ip_address"], event["recorded_by"]) == (
         "nl",
@@ -84,7 +100,15 @@ def test_the_export_holds_everything_on_the_person_and_nothing_else(
     assert [c["status"] for c in document["consents"]] == ["pending"]
     assert first["audit"] == []  # accesses before the first export: none
     assert [(a["action"], a["actor"]) for a in document["audit"]] == [("person.export", ACTOR)]
+    assert [(e["kind"], e["points"]) for e in document["loyalty_points"]] == [
+        ("adjust", 80),
+        ("redeem", -50),
+    ]
+    [coupon] = document["loyalty_coupons"]
+    assert (coupon["reward"], coupon["status"]) == ("tea", "issued")
+    assert document["loyalty_tiers"] == [] and document["loyalty_referrals"] == []
     assert "other@example.nl" not in json.dumps(document) and "B-1" not in json.dumps(document)
+    assert "welcome-other" not in json.dumps(document)
     with Session(migrated_engine) as session:
         actors = [a.actor for a in audit_entries(session, customer="mia-1")]
     assert actors == [ACTOR, "api:reader"]
@@ -133,6 +157,10 @@ def test_the_zip_has_the_json_and_one_neutralised_csv_per_section(migrated_engin
         "journeys.csv",
         "inbox.csv",
         "push_subscriptions.csv",
+        "loyalty_points.csv",
+        "loyalty_tiers.csv",
+        "loyalty_coupons.csv",
+        "loyalty_referrals.csv",
     }
     assert json.loads(archive.read("person.json")) == document
 
@@ -150,7 +178,11 @@ def test_the_zip_has_the_json_and_one_neutralised_csv_per_section(migrated_engin
         ("A-2", "Candle", "10000"),
     ]
     assert [r["order"] for r in rows("refunds.csv")] == ["A-2"]
-    assert len(rows("orders.csv")) == 2 and len(rows("events.csv")) == 1
+    assert len(rows("orders.csv")) == 2 and len(rows("events.csv")) == 2
+    assert [(r["kind"], r["points"]) for r in rows("loyalty_points.csv")] == [
+        ("adjust", "80"),
+        ("redeem", "-50"),
+    ]
 
 
 def test_audit_entries_filter_and_page_with_a_cursor(migrated_engine: Engine) -> None:

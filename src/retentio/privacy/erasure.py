@@ -16,6 +16,9 @@ What happens to each table:
   predictions and segment history) are deleted.
 - ``suppressions`` get the HMAC of the e-mail address and of the phone number, so a later
   import cannot re-subscribe the person.
+- the person's loyalty account and everything on it (``loyalty_entries``, ``loyalty_coupons``,
+  ``loyalty_tier_changes``, the referrals they made) and the referral they came through are
+  deleted: their points are forfeited with the account.
 - ``idempotency_keys`` whose stored response mentions the person get an ``{"erased": true}``
   body; ``audit_log`` entries about the person stay (they hold no PII) and one more is added.
 """
@@ -42,6 +45,13 @@ from retentio.privacy.errors import NotFoundError
 from retentio.privacy.suppression import add_suppression
 from retentio.store.campaign_tables import Delivery, DeliveryEvent
 from retentio.store.channel_tables import InboxMessage, PushSubscription
+from retentio.store.loyalty_tables import (
+    LoyaltyAccount,
+    LoyaltyCoupon,
+    LoyaltyEntry,
+    LoyaltyReferral,
+    LoyaltyTierChange,
+)
 from retentio.store.tables import (
     AuditEntry,
     Consent,
@@ -81,6 +91,7 @@ class ErasureReport:
     derived_deleted: int = 0
     deliveries_scrubbed: int = 0
     channel_rows_deleted: int = 0  # in-app inbox messages and push subscriptions
+    loyalty_rows_deleted: int = 0  # the account, its entries, coupons, tiers and referrals
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready: the fields above, ``erased_at`` as ISO 8601."""
@@ -221,6 +232,29 @@ def _count(result: Result[Any]) -> int:
     return int(cast("CursorResult[Any]", result).rowcount)
 
 
+def _delete_loyalty(session: Session, customer_id: int) -> int:
+    """Delete the person's loyalty account and all on it, and the referral of them."""
+    deleted = _count(
+        session.execute(
+            delete(LoyaltyReferral).where(LoyaltyReferral.friend_customer_id == customer_id)
+        )
+    )
+    account = session.scalar(
+        select(LoyaltyAccount.id).where(LoyaltyAccount.customer_id == customer_id)
+    )
+    if account is None:
+        return deleted
+    for table, column in (
+        (LoyaltyEntry, LoyaltyEntry.account_id),
+        (LoyaltyCoupon, LoyaltyCoupon.account_id),
+        (LoyaltyTierChange, LoyaltyTierChange.account_id),
+        (LoyaltyReferral, LoyaltyReferral.referrer_account_id),
+        (LoyaltyAccount, LoyaltyAccount.id),
+    ):
+        deleted += _count(session.execute(delete(table).where(column == account)))
+    return deleted
+
+
 def erase_customer_row(
     session: Session, secret: bytes, row: Customer, *, actor: str, now: datetime, reason: str
 ) -> ErasureReport:
@@ -256,6 +290,7 @@ def erase_customer_row(
     ) + _count(
         session.execute(delete(PushSubscription).where(PushSubscription.customer_id == row.id))
     )
+    loyalty_rows = _delete_loyalty(session, row.id)
     orders = session.scalar(select(func.count()).where(Order.customer_id == row.id)) or 0
     session.execute(
         update(Customer)
@@ -288,6 +323,7 @@ def erase_customer_row(
         derived_deleted=derived,
         deliveries_scrubbed=deliveries,
         channel_rows_deleted=channel_rows,
+        loyalty_rows_deleted=loyalty_rows,
     )
     details = {k: v for k, v in report.to_dict().items() if type(v) is int}
     record_access(session, actor, "person.erase", row.id, {**details, "reason": reason}, now=now)

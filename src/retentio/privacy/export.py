@@ -195,7 +195,8 @@ def export_person(
 
     Keys: format, version, exported_at, customer, orders (with lines and refunds), events,
     consents, consent_events, audit, and what was derived or done: messages, segments, scores,
-    campaigns, journeys, inbox, push_subscriptions. The read is audited (committed); the audit
+    campaigns, journeys, inbox, push_subscriptions, loyalty_points, loyalty_tiers,
+    loyalty_coupons, loyalty_referrals. The read is audited (committed); the audit
     list shows the accesses before this one.
     """
     at = utc_now(now)

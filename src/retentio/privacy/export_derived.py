@@ -1,7 +1,8 @@
 """The parts of a person's export that retentio derived or did: the messages sent to them,
 the segments they were in, their stored scores, the campaigns and journeys they were part of
-(and in which arm), their in-app inbox and the devices push messages reach. Ids and names
-only; no message holds an address."""
+(and in which arm), their in-app inbox, the devices push messages reach, and their loyalty
+points, tiers, coupons and referrals (``export_loyalty``). Ids and names only; no message
+holds an address."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from retentio.privacy._shared import iso
+from retentio.privacy.export_loyalty import LOYALTY_SECTIONS, loyalty_sections
 from retentio.store.campaign_tables import (
     Campaign,
     CampaignAudience,
@@ -32,6 +34,7 @@ DERIVED_SECTIONS = (
     "journeys",
     "inbox",
     "push_subscriptions",
+    *LOYALTY_SECTIONS,
 )
 _SCORES = (
     "recency_days",
@@ -58,6 +61,7 @@ def derived_sections(session: Session, customer_id: int) -> dict[str, list[dict[
         "journeys": _journeys(session, customer_id),
         "inbox": _inbox(session, customer_id),
         "push_subscriptions": _push_subscriptions(session, customer_id),
+        **loyalty_sections(session, customer_id),
     }
 
 
