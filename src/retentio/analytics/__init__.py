@@ -1,8 +1,10 @@
-"""Retention analytics: pure functions over a transactions table.
+"""Retention analytics: pure functions over tables.
 
 Every function takes the normalised transactions (from :func:`load_transactions`) and an
 explicit ``observation_end``; none reads a database, the clock or the environment. Results are
-pandas DataFrames (or a dict for :func:`kpis`).
+pandas DataFrames (or a dict for :func:`kpis`). The loyalty figures
+(:mod:`retentio.analytics.loyalty`) take the programme's members, ledger entries and tier
+changes; those over time take their window as arguments too.
 """
 
 from retentio.analytics.cohorts import cohort_matrix, cohort_table
@@ -20,6 +22,18 @@ from retentio.analytics.loading import (
     source_columns,
     write_transactions,
 )
+from retentio.analytics.loyalty import (
+    LOYALTY_ENTRIES_SCHEMA,
+    LOYALTY_MEMBERS_SCHEMA,
+    TIER_CHANGES_SCHEMA,
+    PointsLiability,
+    Redemption,
+    member_comparison,
+    points_liability,
+    redemption_rate,
+    tier_distribution,
+    tier_migration,
+)
 from retentio.analytics.newreturning import new_vs_returning, returning_revenue_share
 from retentio.analytics.repeat import repeat_purchase_rate
 from retentio.analytics.retention import churn_threshold_days, period_churn, threshold_churn
@@ -31,10 +45,15 @@ from retentio.analytics.value import customer_value, historical_clv, order_metri
 
 __all__ = [
     "KPI_KEYS",
+    "LOYALTY_ENTRIES_SCHEMA",
+    "LOYALTY_MEMBERS_SCHEMA",
     "SEGMENTS",
+    "TIER_CHANGES_SCHEMA",
     "TRANSACTIONS_SCHEMA",
     "DataRange",
     "LoadReport",
+    "PointsLiability",
+    "Redemption",
     "best_hours",
     "calibration_holdout",
     "churn_threshold_days",
@@ -49,10 +68,13 @@ __all__ = [
     "kpis",
     "load_report",
     "load_transactions",
+    "member_comparison",
     "new_vs_returning",
     "order_metrics",
     "period_churn",
+    "points_liability",
     "purchase_timeline",
+    "redemption_rate",
     "repeat_purchase_rate",
     "returning_revenue_share",
     "rfm",
@@ -60,6 +82,8 @@ __all__ = [
     "source_columns",
     "summarize",
     "threshold_churn",
+    "tier_distribution",
+    "tier_migration",
     "time_between_purchases",
     "trend_direction",
     "write_transactions",

@@ -268,11 +268,21 @@ def report_command(
     period: Period = "M",
     title: Annotated[str, typer.Option(help="Title of the report.")] = "Retention report",
 ) -> None:
-    """Write a self-contained HTML retention report (opens without a network)."""
+    """Write a self-contained HTML retention report (opens without a network); with --db, it
+    has a loyalty section when the store's loyalty programme has members."""
     from retentio.reporting import write_report
 
     table, end = load_input(file, options, observation_end)
-    written = write_report(table, output, observation_end=end, period=period, title=title)
+    loyalty = None
+    if options.db:
+        from retentio.cli.db import store_session  # db registers commands on the app: import late
+        from retentio.reporting.loyalty_section import loyalty_from_store
+
+        with store_session(options.database_url) as session:
+            loyalty = loyalty_from_store(session)
+    written = write_report(
+        table, output, observation_end=end, period=period, title=title, loyalty=loyalty
+    )
     err.print(f"Wrote the report to {written}")
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import jinja2
 
@@ -23,6 +24,9 @@ from retentio.reporting.sections import (
     new_returning_section,
     rfm_section,
 )
+
+if TYPE_CHECKING:  # the loyalty section (and the store it reads) only when a report has one
+    from retentio.reporting.loyalty_section import LoyaltyData
 
 __all__ = ["build_report", "write_report"]
 
@@ -48,6 +52,7 @@ def build_report(
     period: str = "M",
     title: str = "Retention report",
     currency: str | None = None,
+    loyalty: LoyaltyData | None = None,
 ) -> str:
     """The retention report for ``transactions`` up to ``observation_end`` as one HTML page.
 
@@ -66,6 +71,9 @@ def build_report(
         Heading of the report (escaped).
     currency
         ISO 4217 code shown with amounts; default: the data's currency when it has one.
+    loyalty
+        The loyalty programme's tables and programme (``loyalty_section.loyalty_from_store``):
+        adds the "Loyalty programme" section. Without it the report has no such section.
     """
     key = check_period(period)
     if currency is not None and not (len(currency) == 3 and currency.isalpha()):
@@ -89,7 +97,12 @@ def build_report(
         "rfm": rfm_section(transactions, end, code),
         "new_returning": new_returning_section(transactions, end, key, code),
         "predictions": predictions_section(transactions, end, code),
+        "loyalty": None,
     }
+    if loyalty is not None:
+        from retentio.reporting.loyalty_section import loyalty_section
+
+        context["loyalty"] = loyalty_section(transactions, end, loyalty, code)
     return _environment().get_template(_TEMPLATE).render(context)
 
 
@@ -101,6 +114,7 @@ def write_report(
     period: str = "M",
     title: str = "Retention report",
     currency: str | None = None,
+    loyalty: LoyaltyData | None = None,
 ) -> Path:
     """Build the report (see :func:`build_report`) and write it to ``path`` atomically.
 
@@ -108,6 +122,11 @@ def write_report(
     ``path`` and renamed over it, so ``path`` is either the old file or the complete new one.
     """
     html = build_report(
-        transactions, observation_end=observation_end, period=period, title=title, currency=currency
+        transactions,
+        observation_end=observation_end,
+        period=period,
+        title=title,
+        currency=currency,
+        loyalty=loyalty,
     )
     return write_atomically(path, html.encode())
