@@ -32,6 +32,7 @@ from retentio.api.routes import (
     ingest,
     journeys,
     loyalty,
+    loyalty_referrals,
     pages,
     privacy,
     push,
@@ -222,7 +223,7 @@ def create_app(config: ApiConfig) -> FastAPI:
     app.add_middleware(SecurityHeaders)
     app.state.signer = config.signer
     routers = (health, ingest, customers, consent, privacy, analytics, segments, campaigns)
-    for module in (*routers, journeys, sms, inbox, push, loyalty):
+    for module in (*routers, journeys, sms, inbox, push, loyalty, loyalty_referrals):
         app.include_router(module.router, prefix=API_PREFIX)
     app.include_router(pages.router)
     app.include_router(tracking.router)
@@ -235,6 +236,7 @@ def create_app(config: ApiConfig) -> FastAPI:
         *sms.BODY_MODELS,
         *push.BODY_MODELS,
         *loyalty.BODY_MODELS,
+        *loyalty_referrals.BODY_MODELS,
     )
     app.openapi = _openapi(app, extra)  # type: ignore[method-assign]
     return app

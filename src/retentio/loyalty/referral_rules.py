@@ -94,7 +94,9 @@ def normalise_postal_address(value: Any) -> str | None:
         return None
     plain = unicodedata.normalize("NFKD", value.casefold())
     plain = "".join(ch for ch in plain if not unicodedata.combining(ch))
-    words = re.findall(r"[0-9a-zø]+", plain)
+    # Letters and digits of any script: a narrower class (a-z) would drop æ, Cyrillic or
+    # Greek words and make different addresses equal ("ул. Ленина 5" == "5").
+    words = re.findall(r"[^\W_]+", plain)
     return " ".join(words) or None
 
 
