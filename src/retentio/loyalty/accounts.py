@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -42,6 +42,7 @@ __all__ = [
     "repeat",
 ]
 
+_Query = TypeVar("_Query", bound=Select[Any])
 #: The entries that count as activity (expiry on inactivity counts from the latest).
 ACTIVITY_KINDS = frozenset({"earn", "redeem"})
 
@@ -108,9 +109,15 @@ class Member:
         return Balance(self.external_id, a.available, a.pending, a.earned)
 
 
+def _fresh(query: _Query) -> _Query:
+    """The locked row as the database has it now, also when the session holds an older copy
+    (a session that does not expire on commit would hand out its cached balances)."""
+    return query.execution_options(populate_existing=True)
+
+
 def _locked(session: Session, customer_id: int) -> LoyaltyAccount | None:
     query = select(LoyaltyAccount).where(LoyaltyAccount.customer_id == customer_id)
-    return session.scalars(query.with_for_update()).one_or_none()
+    return session.scalars(_fresh(query.with_for_update())).one_or_none()
 
 
 def lock_account(session: Session, customer: str, now: datetime) -> Member:
@@ -139,9 +146,8 @@ def lock_account(session: Session, customer: str, now: datetime) -> Member:
 def lock_account_id(session: Session, account_id: int) -> Member:
     """The account ``account_id``, locked for this transaction."""
     begin_write(session)
-    account = session.scalars(
-        select(LoyaltyAccount).where(LoyaltyAccount.id == account_id).with_for_update()
-    ).one()
+    query = select(LoyaltyAccount).where(LoyaltyAccount.id == account_id).with_for_update()
+    account = session.scalars(_fresh(query)).one()
     customer = session.get(Customer, account.customer_id)
     return Member(account, customer.external_id if customer else "", account.customer_id)
 

@@ -70,7 +70,8 @@ def _lots_and_debits(now: datetime) -> tuple[Any, Any]:
 def _lock(session: Session, ids: Sequence[int]) -> dict[int, LoyaltyAccount]:
     begin_write(session)
     a = LoyaltyAccount
-    rows = session.scalars(select(a).where(a.id.in_(ids)).order_by(a.id).with_for_update())
+    query = select(a).where(a.id.in_(ids)).order_by(a.id).with_for_update()
+    rows = session.scalars(query.execution_options(populate_existing=True))
     return {row.id: row for row in rows}
 
 
