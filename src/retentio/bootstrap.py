@@ -6,19 +6,21 @@ takes arguments.
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Callable
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from email.utils import parseaddr
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy import Engine
-from sqlalchemy.orm import sessionmaker
+from sqlalchemy.orm import Session, sessionmaker
 
 from retentio.campaigns import Worker, WorkerOptions
 from retentio.campaigns.push_subscriptions import mark_devices
+from retentio.campaigns.schedule import ScheduledJob
 from retentio.campaigns.worker import Channel, PacerFactory
 from retentio.channels import (
     DkimKey,
@@ -38,11 +40,14 @@ from retentio.channels import (
 )
 from retentio.core.errors import ConfigurationError, DataError
 from retentio.core.signing import Signer, derive_key
+from retentio.loyalty.jobs import run_loyalty_jobs
 from retentio.store import DEFAULT_DATABASE_URL
 
 _PLACEHOLDER = re.compile(r"change.?me|secret|password|example|placeholder|xxxx", re.IGNORECASE)
 
-__all__ = ["Settings", "build_worker"]
+__all__ = ["Settings", "build_worker", "scheduled_jobs"]
+
+_log = logging.getLogger("retentio.worker")
 
 
 class Settings(BaseSettings):
@@ -116,6 +121,14 @@ class Settings(BaseSettings):
         default=True,
         description="Whether `retentio serve` sends campaign messages itself, in a thread "
         "(needs RETENTIO_SMTP_URL); false when separate `retentio worker` processes do",
+    )
+    loyalty_jobs_minutes: int = Field(
+        default=60,
+        ge=1,
+        le=1440,
+        description="How often the worker (and `retentio serve`) runs the loyalty programme's "
+        "round: release points past the return window, complete referrals, expire points and "
+        "remind, review tiers",
     )
     email_rate_per_second: float | None = Field(
         default=None,
@@ -348,18 +361,32 @@ class Settings(BaseSettings):
         return self.secret_key.get_secret_value().encode("utf-8")
 
 
+def scheduled_jobs(settings: Settings) -> tuple[ScheduledJob, ...]:
+    """The jobs a worker runs between its batches: the loyalty programme's round."""
+
+    def loyalty(session: Session, now: datetime) -> None:
+        run = run_loyalty_jobs(session, now=now)
+        if run.ran:
+            _log.info("loyalty round: %s", run.to_dict())
+
+    every = timedelta(minutes=settings.loyalty_jobs_minutes)
+    return (ScheduledJob("loyalty", every, loyalty),)
+
+
 def build_worker(
     settings: Settings,
     engine: Engine,
     options: WorkerOptions = WorkerOptions(),  # noqa: B008 (frozen)
     *,
     pacer: PacerFactory | None = None,
+    jobs: tuple[ScheduledJob, ...] | None = None,
 ) -> Worker:
     """The delivery worker of ``settings``: the in-app inbox always; e-mail over
     ``RETENTIO_SMTP_URL``, SMS through ``RETENTIO_SMS_URL``, push with a VAPID key or a
     gateway, and webhooks signed with
     ``RETENTIO_WEBHOOK_SECRET`` where they are set; unsubscribe links to
-    ``RETENTIO_PUBLIC_URL``; at most ``RETENTIO_<CHANNEL>_RATE_PER_SECOND`` per channel."""
+    ``RETENTIO_PUBLIC_URL``; at most ``RETENTIO_<CHANNEL>_RATE_PER_SECOND`` per channel;
+    between batches, ``jobs`` (default: :func:`scheduled_jobs`)."""
     if not settings.public_url and not settings.sending_channels():
         raise ConfigurationError(
             "nothing is set up for sending: set RETENTIO_PUBLIC_URL (the https:// address "
@@ -385,4 +412,5 @@ def build_worker(
         public_url=settings.public_url,
         options=options,
         pacer=pacer,
+        jobs=scheduled_jobs(settings) if jobs is None else jobs,
     )

@@ -46,3 +46,28 @@ def test_configure_earn_release_and_balance(
     assert [e["kind"] for e in shown["history"]] == ["release", "earn"]
     missing = invoke("loyalty", "balance", "nobody")
     assert "'nobody'" in str(missing.exception)
+
+
+def test_expire_and_the_round(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    url = make_database(tmp_path, monkeypatch)
+    (tmp_path / "customers.jsonl").write_text(json.dumps({"external_id": "ida"}) + "\n")
+    assert invoke("load", "customers.jsonl", "--kind", "customers").exit_code == 0
+    assert "no members yet" in invoke("loyalty", "run").output
+    (tmp_path / "programme.yaml").write_text("pending_days: 0\nexpiry: {months: 12}\n")
+    assert invoke("loyalty", "configure", "programme.yaml").exit_code == 0
+    engine = make_engine(url)
+    ordered = datetime(2025, 3, 1, 12, tzinfo=UTC)
+    with Session(engine) as session:
+        earn_for_order(
+            session, current_programme(session), customer="ida", order_id="O-1",
+            amount_minor=10_000, currency="DKK", ordered_at=ordered, now=ordered,
+            recorded_by="test",
+        )  # fmt: skip
+    engine.dispose()
+    reminded = invoke("loyalty", "expire", "--at", "2026-02-20T12:00:00+00:00")
+    assert reminded.output.startswith("Expired 0 point(s)") and "1 at 30 days" in reminded.output
+    bad = invoke("loyalty", "expire", "--at", "2026-02-20")
+    assert "give the UTC offset" in str(bad.exception)
+    run = json.loads(invoke("loyalty", "run", "--at", "2026-03-02T12:00:00+00:00", "--json").output)
+    assert run["ran"] and run["expiry"]["points"] == 100 and run["expiry"]["members"] == 1
+    assert json.loads(invoke("loyalty", "balance", "ida", "--json").output)["available"] == 0

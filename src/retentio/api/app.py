@@ -5,7 +5,7 @@ from __future__ import annotations
 import gc
 import logging
 import threading
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -33,6 +33,7 @@ from retentio.api.routes import (
     journeys,
     loyalty,
     loyalty_referrals,
+    loyalty_rewards,
     pages,
     privacy,
     push,
@@ -41,8 +42,10 @@ from retentio.api.routes import (
     tracking,
 )
 from retentio.api.scores import ScoreCache
-from retentio.bootstrap import Settings, build_worker
+from retentio.bootstrap import Settings, build_worker, scheduled_jobs
 from retentio.campaigns import Worker
+from retentio.campaigns.schedule import Schedule, ScheduledJob
+from retentio.core.clock import SystemClock
 from retentio.core.errors import ConfigurationError
 from retentio.store import current_revision, head_revision, make_engine
 from retentio.store.arrow import read_transactions
@@ -164,6 +167,31 @@ class _DeliveryThread:
         self._thread.join(timeout=30)
 
 
+class _ScheduleThread:
+    """The scheduled jobs (the loyalty programme's round), in a thread of the server: each
+    looks at the clock every ``poll`` seconds and runs the jobs that are due."""
+
+    def __init__(self, sessions: sessionmaker[Session], jobs: Sequence[ScheduledJob]) -> None:
+        self._sessions, self._schedule = sessions, Schedule(jobs)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="retentio-jobs", daemon=True)
+        self._thread.start()
+
+    def _run(self, poll: float = 60.0) -> None:
+        while True:
+            try:
+                with self._sessions() as session:
+                    self._schedule.run_due(session, SystemClock().now())
+            except SQLAlchemyError as exc:  # the database is away: next time
+                _log.warning("scheduled jobs could not run: %s", exc)
+            if self._stop.wait(poll):
+                return
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=30)
+
+
 def create_app(config: ApiConfig) -> FastAPI:
     """The API on the database ``config.database_url`` (migrated to this version)."""
     engine = make_engine(config.database_url)
@@ -191,7 +219,14 @@ def create_app(config: ApiConfig) -> FastAPI:
         gc.set_threshold(GC_YOUNG_THRESHOLD, 20, 100)
         checkpoints = _Checkpointer(engine) if sqlite else None
         delivery = _DeliveryThread(config.delivery_worker()) if config.delivery_worker else None
+        jobs = (
+            _ScheduleThread(app.state.sessions, config.scheduled_jobs)
+            if config.scheduled_jobs
+            else None
+        )
         yield
+        if jobs is not None:
+            jobs.stop()
         if delivery is not None:
             delivery.stop()
         if checkpoints is not None:
@@ -223,7 +258,8 @@ def create_app(config: ApiConfig) -> FastAPI:
     app.add_middleware(SecurityHeaders)
     app.state.signer = config.signer
     routers = (health, ingest, customers, consent, privacy, analytics, segments, campaigns)
-    for module in (*routers, journeys, sms, inbox, push, loyalty, loyalty_referrals):
+    loyalties = (loyalty, loyalty_referrals, loyalty_rewards)
+    for module in (*routers, journeys, sms, inbox, push, *loyalties):
         app.include_router(module.router, prefix=API_PREFIX)
     app.include_router(pages.router)
     app.include_router(tracking.router)
@@ -237,6 +273,7 @@ def create_app(config: ApiConfig) -> FastAPI:
         *push.BODY_MODELS,
         *loyalty.BODY_MODELS,
         *loyalty_referrals.BODY_MODELS,
+        *loyalty_rewards.BODY_MODELS,
     )
     app.openapi = _openapi(app, extra)  # type: ignore[method-assign]
     return app
@@ -257,6 +294,7 @@ def app_from_settings() -> FastAPI:
             sms_from=settings.sms_from,
             vapid_public_key=_vapid_public_key(settings),
             delivery_worker=_worker_of(settings),
+            scheduled_jobs=scheduled_jobs(settings) if settings.serve_worker else (),
         )
     )
 
@@ -285,8 +323,8 @@ def _worker_of(settings: Settings) -> Callable[[], Worker] | None:
     finally:
         engine.dispose()
 
-    def make() -> Worker:
+    def make() -> Worker:  # the server runs the scheduled jobs in a thread of their own
         engine = make_engine(settings.database_url, relaxed_commits=True)
-        return build_worker(settings, engine)
+        return build_worker(settings, engine, jobs=())
 
     return make

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from retentio.campaigns import Worker
+from retentio.campaigns.schedule import ScheduledJob
 from retentio.core.signing import Signer
 
 __all__ = ["ApiConfig"]
@@ -47,3 +48,6 @@ class ApiConfig:
     #: Builds the delivery worker the server runs in a thread (None: messages are queued and
     #: sent by a separate ``retentio worker``).
     delivery_worker: Callable[[], Worker] | None = None
+    #: Jobs the server runs in a thread of its own (the loyalty programme's round), each at
+    #: its interval; empty: separate ``retentio worker`` processes run them.
+    scheduled_jobs: tuple[ScheduledJob, ...] = ()

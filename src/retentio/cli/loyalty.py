@@ -1,5 +1,5 @@
-"""`retentio loyalty configure|balance|release`: the programme and the members' points
-(backfill and expire follow)."""
+"""`retentio loyalty configure|balance|release|expire|run`: the programme and the members'
+points (`backfill` lives in cli/loyalty_backfill.py)."""
 
 # No `from __future__ import annotations`: Typer reads the annotations as objects.
 
@@ -14,7 +14,9 @@ import typer
 from retentio.cli.app import app, out
 from retentio.cli.db import DatabaseUrl, store_session
 from retentio.cli.segments import load_definition_file
-from retentio.loyalty import balance_of, parse_programme, release_due
+from retentio.core.errors import ConfigurationError
+from retentio.loyalty import balance_of, expire_points, parse_programme, release_due
+from retentio.loyalty.jobs import run_loyalty_jobs
 from retentio.loyalty.service import configure_programme, current_programme, member_history
 
 __all__ = ["loyalty_app"]
@@ -24,6 +26,24 @@ loyalty_app = typer.Typer(
 )
 app.add_typer(loyalty_app, name="loyalty")
 AsJson = Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")]
+At = Annotated[
+    str | None,
+    typer.Option(
+        "--at", help="Run as of this time (ISO 8601 with offset) [default: now]; for catching up."
+    ),
+]
+
+
+def _instant(given: str | None) -> datetime:
+    if given is None:
+        return datetime.now(UTC)
+    try:
+        at = datetime.fromisoformat(given)
+    except ValueError:
+        raise ConfigurationError(f"--at: not an ISO 8601 time: {given!r}") from None
+    if at.tzinfo is None:
+        raise ConfigurationError(f"--at: give the UTC offset, e.g. {given}+01:00")
+    return at
 
 
 @loyalty_app.command("configure")
@@ -76,8 +96,52 @@ def balance_command(
 
 @loyalty_app.command("release")
 def release_command(database_url: DatabaseUrl = None) -> None:
-    """Make purchase points whose return window has ended available (the worker's job too,
-    once scheduled jobs run there)."""
+    """Make purchase points whose return window has ended available (also part of `run`)."""
     with store_session(database_url) as session:
         count = release_due(session, current_programme(session), now=datetime.now(UTC))
     out.print(f"Released the pending points of {count:,} order(s)")
+
+
+@loyalty_app.command("expire")
+def expire_command(
+    database_url: DatabaseUrl = None, at: At = None, as_json: AsJson = False
+) -> None:
+    """Expire the points that are due (per lot, first in first out, or the balances of
+    inactive members) and send the points_expiring reminders; safe to run again."""
+    now = _instant(at)
+    with store_session(database_url) as session:
+        run = expire_points(session, current_programme(session), now=now)
+    if as_json:
+        out.print_json(json.dumps(run.to_dict()))
+        return
+    reminded = ", ".join(
+        f"{n:,} at {d} days" for d, n in sorted(run.reminded.items(), reverse=True)
+    )
+    out.print(
+        f"Expired {run.points:,} point(s) of {run.members:,} member(s); sent "
+        f"{run.reminders:,} reminder(s)" + (f" ({reminded})" if reminded else ""),
+        highlight=False,
+    )
+
+
+@loyalty_app.command("run")
+def run_command(database_url: DatabaseUrl = None, at: At = None, as_json: AsJson = False) -> None:
+    """The programme's round, as the worker runs it every RETENTIO_LOYALTY_JOBS_MINUTES:
+    release pending points, complete referrals, expire and remind, review tiers."""
+    now = _instant(at)
+    with store_session(database_url) as session:
+        run = run_loyalty_jobs(session, now=now)
+    if as_json:
+        out.print_json(json.dumps(run.to_dict()))
+        return
+    if not run.ran:
+        out.print("Nothing to do: no members yet, or another worker is running the round")
+        return
+    expiry = run.expiry
+    out.print(
+        f"Released {run.released:,} order(s); completed {run.referrals_completed:,} "
+        f"referral(s); expired {expiry.points if expiry else 0:,} point(s), sent "
+        f"{expiry.reminders if expiry else 0:,} reminder(s); moved {run.tiers_moved_down:,} "
+        "member(s) down a tier",
+        highlight=False,
+    )

@@ -51,9 +51,7 @@ def configure_programme(session: Session, data: Any, *, actor: str) -> int:
 def programme_versions(session: Session) -> list[dict[str, Any]]:
     """Every saved version, newest first: version, when and by whom."""
     p = LoyaltyProgramme
-    rows = session.execute(
-        select(p.version, p.created_at, p.created_by).order_by(p.version.desc())
-    )
+    rows = session.execute(select(p.version, p.created_at, p.created_by).order_by(p.version.desc()))
     return [{"version": v, "created_at": at, "created_by": by} for v, at, by in rows]
 
 
