@@ -109,6 +109,13 @@ SAMPLE_CONTEXT: dict[str, Any] = {
     "expected_purchases": 0.8,
     "clv": 412.5,
     "rfm_segment": "at_risk",
+    "loyalty_points": 1250,
+    "loyalty_tier": "Silver",
+    "loyalty_points_expiring": 300,
+    "loyalty_points_expire_date": "2026-12-28",
+    "loyalty_coupon": "LOY-SAMP-LE34-679A",
+    "loyalty_coupon_reward": "50-off",
+    "loyalty_coupon_expire_date": "2027-03-07",
     "unsubscribe_url": "https://retentio.invalid/u/sample",
 }
 

@@ -27,6 +27,7 @@ from retentio.core.errors import DataError
 from retentio.privacy.addresses import address_hmac, normalise_address
 from retentio.store.campaign_tables import Delivery
 from retentio.store.channel_tables import PushSubscription
+from retentio.store.loyalty_tables import LoyaltyAccount, LoyaltyCoupon
 from retentio.store.tables import (
     Consent,
     Customer,
@@ -44,6 +45,8 @@ CONSENTS: Table = Consent.__table__  # type: ignore[assignment]
 SUPPRESSIONS: Table = Suppression.__table__  # type: ignore[assignment]
 DELIVERIES: Table = Delivery.__table__  # type: ignore[assignment]
 PUSH: Table = PushSubscription.__table__  # type: ignore[assignment]
+LOYALTY: Table = LoyaltyAccount.__table__  # type: ignore[assignment]
+COUPONS: Table = LoyaltyCoupon.__table__  # type: ignore[assignment]
 #: How far back sends count for caps: the longest default cap (7 local days) and a day more.
 SENDS_LOOKBACK = timedelta(days=8)
 _SCORES = ("p_alive", "churn_risk", "risk_band", "expected_purchases", "clv", "rfm_segment")
@@ -126,7 +129,47 @@ def load_recipients(
     if channel == "push":
         _add_devices(session, found, ids)
     _add_sends(session, found, ids, now)
+    _add_loyalty(session, found, ids, now)
     return found
+
+
+def _add_loyalty(
+    session: Session, found: dict[int, Recipient], ids: list[int], now: datetime
+) -> None:
+    """Loyalty values for the templates: points, tier, points expiring soon and the newest
+    unused coupon (``{{ loyalty_coupon }}`` in a message after a reward_redeemed event)."""
+    a = LOYALTY.c
+    accounts = select(a.id, a.customer_id, a.available, a.tier, a.expiring_points, a.expiring_at)
+    account_of: dict[int, int] = {}
+    for account, customer, points, tier, expiring, expire_at in session.execute(
+        accounts.where(a.customer_id.in_(ids))
+    ):
+        recipient = found[customer]
+        account_of[account] = customer
+        values = recipient.values
+        values["loyalty_points"] = int(points)
+        if tier is not None:
+            values["loyalty_tier"] = tier
+        if expiring and expire_at is not None:
+            values["loyalty_points_expiring"] = int(expiring)
+            values["loyalty_points_expire_date"] = (
+                expire_at.astimezone(recipient.zone).date().isoformat()
+            )
+    if not account_of:
+        return
+    c = COUPONS.c
+    coupons = (
+        select(c.account_id, c.code, c.reward_id, c.expires_at)
+        .where(c.account_id.in_(list(account_of)), c.status == "issued", c.expires_at > now)
+        .order_by(c.account_id, c.id)
+    )
+    for account, code, reward, expires_at in session.execute(coupons):  # the newest wins
+        recipient = found[account_of[account]]
+        recipient.values["loyalty_coupon"] = code
+        recipient.values["loyalty_coupon_reward"] = reward
+        recipient.values["loyalty_coupon_expire_date"] = (
+            expires_at.astimezone(recipient.zone).date().isoformat()
+        )
 
 
 def _add_consents(session: Session, found: dict[int, Recipient], ids: list[int]) -> None:
