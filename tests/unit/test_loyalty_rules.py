@@ -90,6 +90,7 @@ def test_a_full_programme_parses() -> None:
             "actions.review.limit.per",
         ),  # fmt: skip
         ({"actions": {"spend": {"points": 5}}}, "actions.spend"),
+        ({"actions": {"referral": {"points": 5}}}, "actions.referral"),
         (
             {
                 "bonuses": [

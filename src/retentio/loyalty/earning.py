@@ -58,8 +58,13 @@ __all__ = [
 ]
 
 ROUNDINGS = ("down", "nearest", "up")
-#: Actions every shop knows; any other name is a custom action (``POST /loyalty/earn``).
-KNOWN_ACTIONS = ("signup", "birthday", "review", "referral", "survey", "social_follow")
+#: Rules of the ledger's own that an action cannot be named after.
+RESERVED_RULES = {
+    "spend": "spend is earned under earn, not an action",
+    "referral": "referral points are configured under referrals",
+    "reward": "reward is the rule of redeemed and refunded rewards",
+    "manual": "manual is the rule of adjustments",
+}
 _ONCE_A_YEAR = Limit(1, "year")
 
 
@@ -213,8 +218,8 @@ def parse_actions(data: Any) -> dict[str, ActionRule]:
     rules = {}
     for key, value in given.items():
         action = name(key, "actions")
-        if action == "spend":
-            raise ProgrammeError("actions.spend", "spend is earned under earn, not an action")
+        if action in RESERVED_RULES:
+            raise ProgrammeError(f"actions.{action}", RESERVED_RULES[action])
         path = f"actions.{action}"
         rule = mapping(value, path, "points and limit")
         unknown(rule, {"points", "limit"}, f"{path}.")

@@ -8,7 +8,7 @@ external id is derived from what it tells of).
 | reward_redeemed    | reward, code, points, value, expires_at                       |
 | tier_changed       | from, to, direction (up or down)                              |
 | points_expiring    | points, expires_at, days (before they expire)                 |
-| referral_completed | role (referrer or friend), points, friend                     |
+| referral_completed | role (referrer or friend), points, referral (its id)          |
 """
 
 from __future__ import annotations
