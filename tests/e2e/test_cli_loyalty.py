@@ -29,6 +29,7 @@ def test_configure_earn_release_and_balance(
     (tmp_path / "programme.yaml").write_text("earn: {points_per_unit: 2}\npending_days: 14\n")
     saved = invoke("loyalty", "configure", "programme.yaml")
     assert saved.exit_code == 0 and "version 1: 2 point(s) per DKK" in saved.output
+    assert "pending 14 days, points expire 12 months after they came" in saved.output
     engine = make_engine(url)
     long_ago = datetime.now(UTC) - timedelta(days=20)
     with Session(engine) as session:

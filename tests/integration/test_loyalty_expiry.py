@@ -121,3 +121,14 @@ def test_the_whole_balance_expires_after_months_without_activity(shop: Engine) -
         assert expire_points(session, programme, now=spring + timedelta(days=400)).points == 0
     assert reminders(shop)[0][:2] == (30, 90)
     whole(shop)
+
+
+def test_a_late_first_run_sends_only_the_most_urgent_reminder(shop: Engine) -> None:
+    programme = parse_programme({"pending_days": 0, "expiry": {"months": 12}})
+    due = datetime(2026, 1, 10, 12, tzinfo=UTC)
+    with Session(shop) as session:
+        earn(session, programme, "ida", "A", 10_000, JAN)
+        assert expire_points(session, programme, now=due - timedelta(days=5)).reminded == {7: 1}
+        assert expire_points(session, programme, now=due - timedelta(days=4)).reminders == 0
+        assert expire_points(session, programme, now=due - timedelta(hours=12)).reminded == {1: 1}
+    assert reminders(shop) == [(7, 100, "2026-01-10"), (1, 100, "2026-01-10")]

@@ -59,11 +59,7 @@ def configure_command(
     programme = parse_programme(data)
     with store_session(database_url) as session:
         version = configure_programme(session, data, actor=f"cli:{getpass.getuser()}")
-    out.print(
-        f"Saved programme version {version}: {programme.points_per_unit} point(s) per "
-        f"{programme.currency}, pending {programme.pending_days} days",
-        highlight=False,
-    )
+    out.print(f"Saved programme version {version}: {programme.summary()}", highlight=False)
 
 
 @loyalty_app.command("balance")

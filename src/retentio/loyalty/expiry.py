@@ -13,8 +13,9 @@ never exceeds the available balance). **On inactivity**, ``expiry: {inactive_mon
 whole available balance expires N months after the member's last earn or redemption.
 
 Reminders: for each of ``reminders`` (default 30, 7 and 1 days), a ``points_expiring`` event
-when points will expire within that many days, at most once per member per reminder within
-that many days. The account caches the points expiring within the first (longest) reminder
+when points will expire within that many days, unless a reminder as urgent or more went out
+within that many days (one reminder per window; a member first seen 5 days before gets the
+7-day one only). The account caches the points expiring within the first (longest) reminder
 window and when the first of them expire (``expiring_points``, ``expiring_at``), for segments
 and the member's profile.
 """
@@ -225,13 +226,13 @@ def _remind(session: Session, programme: Programme, now: datetime, run: ExpiryRu
     customers = dict(
         session.execute(select(a.id, a.customer_id).where(a.id.in_(list(upcoming)))).all()
     ) if upcoming else {}  # fmt: skip
-    recent = _recent_reminders(session, now, window)
+    sent = _sent_reminders(session, now, window)
     for account_id, lots in upcoming.items():
         customer = customers[account_id]
-        for days in programme.reminder_days:
+        for days in sorted(programme.reminder_days):  # the most urgent first
             horizon = now + timedelta(days=days)
             points = sum(p for at, p in lots if at <= horizon)
-            if points <= 0 or (customer, days) in recent:
+            if points <= 0 or _reminded(sent.get(customer, []), days, now):
                 continue
             first = lots[0][0]
             record_event(
@@ -242,25 +243,34 @@ def _remind(session: Session, programme: Programme, now: datetime, run: ExpiryRu
                 {"points": points, "expires_at": first.isoformat(), "days": days},
                 now,
             )
-            recent.add((customer, days))
+            sent.setdefault(customer, []).append((days, now))
             run.reminders += 1
             run.reminded[days] = run.reminded.get(days, 0) + 1
     session.commit()
 
 
-def _recent_reminders(session: Session, now: datetime, window: int) -> set[tuple[int, int]]:
-    """(customer, days) of the reminders sent within ``days`` before now."""
+def _reminded(sent: list[tuple[int, datetime]], days: int, now: datetime) -> bool:
+    """Whether the ``days`` reminder is said already: a reminder as urgent or more (fewer
+    days) went out within the last ``days`` days. So a member first seen 5 days before
+    their points expire gets the 7-day reminder alone, not the 30-day one with it."""
+    return any(d <= days and at > now - timedelta(days=days) for d, at in sent)
+
+
+def _sent_reminders(
+    session: Session, now: datetime, window: int
+) -> dict[int, list[tuple[int, datetime]]]:
+    """customer -> (days, when) of the reminders sent within ``window`` days before now."""
     ev = Event
-    recent = set()
+    sent: dict[int, list[tuple[int, datetime]]] = defaultdict(list)
     for customer, properties, at in session.execute(
         select(ev.customer_id, ev.properties, ev.occurred_at).where(
             ev.name == "points_expiring", ev.occurred_at > now - timedelta(days=window)
         )
     ):
         days = properties.get("days") if isinstance(properties, dict) else None
-        if isinstance(days, int) and at > now - timedelta(days=days):
-            recent.add((int(customer), days))
-    return recent
+        if isinstance(days, int):
+            sent[int(customer)].append((days, at))
+    return dict(sent)
 
 
 def expire_points(session: Session, programme: Programme, *, now: datetime) -> ExpiryRun:

@@ -104,6 +104,25 @@ class Programme:
     def rounding(self) -> str:
         return self.earn.rounding
 
+    def summary(self) -> str:
+        """One line on what the programme does, for the people who configure it."""
+        parts = [f"{self.points_per_unit} point(s) per {self.currency}"]
+        parts.append(f"pending {self.pending_days} days")
+        if self.expiry_months is not None:
+            parts.append(f"points expire {self.expiry_months} months after they came")
+        elif self.inactive_months is not None:
+            parts.append(f"points expire after {self.inactive_months} months without activity")
+        counted = (
+            ("action", "actions", len(self.actions)),
+            ("bonus", "bonuses", len(self.bonuses)),
+            ("tier", "tiers", 0 if self.tiers is None else len(self.tiers.levels)),
+            ("reward", "rewards", len(self.rewards)),
+        )
+        parts += [f"{n} {one if n == 1 else many}" for one, many, n in counted if n]
+        if self.referrals is not None:
+            parts.append("referrals")
+        return ", ".join(parts)
+
     def reward(self, reward_id: str) -> Reward | None:
         return next((r for r in self.rewards if r.id == reward_id), None)
 
