@@ -152,7 +152,7 @@ TIERS: dict[str, Any] = {
 
 
 def test_calendar_year_tiers_move_up_at_once_and_down_after_the_grace(shop: Engine) -> None:
-    programme = parse_programme({"tiers": TIERS})
+    programme = parse_programme({"tiers": TIERS, "actions": {"review": {"points": 10}}})
     with Session(shop) as session:
         march = datetime(2026, 3, 10, 12, tzinfo=UTC)
         assert order(session, programme, "ida", "O-1", 150_000, march) == 1500
@@ -163,6 +163,11 @@ def test_calendar_year_tiers_move_up_at_once_and_down_after_the_grace(shop: Engi
         assert silver.tier == "Silver"
         assert silver.tier_until == datetime(2028, 1, 1, tzinfo=CPH)  # held through 2027
         assert order(session, programme, "ida", "O-3", 40_000, june) == 600  # at Silver's 1.5
+        review = earn_for_action(
+            session, programme, customer="ida", action="review", key="r", now=june,
+            recorded_by=BY,
+        )  # fmt: skip
+        assert review.points == 10  # a tier multiplies what purchases earn, not actions
         # 2027: 23:30 UTC on New Year's Eve 2026 is already 2027 in Copenhagen
         eve = datetime(2026, 12, 31, 23, 30, tzinfo=UTC)
         order(session, programme, "ida", "O-4", 50_000, eve)

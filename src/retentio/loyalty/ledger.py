@@ -85,9 +85,11 @@ def _segments(
 def _multiplier(
     session: Session, programme: Programme, member: Member, rule: str, at: datetime
 ) -> Decimal:
+    """A running bonus's multiplier, and on spend the tier's (tiers reward purchases)."""
     segments = _segments(session, programme, rule, at, member.customer_id)
     bonus = bonus_multiplier(programme.bonuses, rule, at, segments)
-    return earning_multiplier(programme, member.account) * bonus
+    tier = earning_multiplier(programme, member.account) if rule == "spend" else Decimal(1)
+    return tier * bonus
 
 
 def _earned(

@@ -25,6 +25,7 @@ from retentio.api.loyalty_schemas import (
     RedeemIn,
 )
 from retentio.api.problems import Problem, problem_responses
+from retentio.api.routes.loyalty_rewards import coupon_json
 from retentio.core.clock import SystemClock
 from retentio.core.errors import CurrencyError, MoneyError
 from retentio.core.money import Money
@@ -159,9 +160,9 @@ def redeem_route(request: Request, session: DbSession, principal: Writer, body: 
                 "pending_points": 0,
                 "repeated": coupon.repeated,
                 "balance": balance,
-                "coupon": coupon.to_dict(),
+                "coupon": coupon_json(coupon),
             }
-            return Outcome(200, jsonable_encoder(body))
+            return Outcome(200, body)
         assert given.points is not None  # noqa: S101 (validated)
         posted = redeem_points(
             session,

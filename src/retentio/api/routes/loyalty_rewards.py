@@ -6,7 +6,6 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Request
-from fastapi.encoders import jsonable_encoder
 
 from retentio.api.body import openapi_body, parse_body, require_empty
 from retentio.api.deps import Body, DbSession, Reader, Writer
@@ -14,14 +13,19 @@ from retentio.api.idempotency import Outcome, run_idempotent
 from retentio.api.loyalty_schemas import CouponOut, CouponUseIn
 from retentio.api.problems import problem_responses
 from retentio.core.clock import SystemClock
-from retentio.loyalty.coupons import cancel_coupon, coupon_by_code, rewards_for, use_coupon
+from retentio.loyalty.coupons import Coupon, cancel_coupon, coupon_by_code, rewards_for, use_coupon
 from retentio.loyalty.service import current_programme
 
-__all__ = ["BODY_MODELS", "router"]
+__all__ = ["BODY_MODELS", "coupon_json", "router"]
 
 router = APIRouter(prefix="/loyalty", tags=["loyalty"])
 BODY_MODELS = (CouponUseIn,)
 _ERRORS = problem_responses(400, 401, 403, 404, 409, 413, 415, 422, 429)
+
+
+def coupon_json(coupon: Coupon) -> dict[str, Any]:
+    """A coupon as the API shows it (times as every response model writes them)."""
+    return CouponOut.model_validate(coupon.to_dict()).model_dump(mode="json")
 
 
 @router.get("/rewards", responses=_ERRORS)
@@ -53,7 +57,7 @@ def use_route(
 
     def work(_key: str | None) -> Outcome:
         used = use_coupon(session, code=code, order_id=given.order_id, now=SystemClock().now())
-        return Outcome(200, jsonable_encoder(used.to_dict()))
+        return Outcome(200, coupon_json(used))
 
     return run_idempotent(request, principal, body.sha256, work)
 
@@ -73,6 +77,6 @@ def cancel_route(
             now=SystemClock().now(),
             recorded_by=principal.actor,
         )
-        return Outcome(200, jsonable_encoder(cancelled.to_dict()))
+        return Outcome(200, coupon_json(cancelled))
 
     return run_idempotent(request, principal, body.sha256, work)
