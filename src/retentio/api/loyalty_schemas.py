@@ -17,6 +17,7 @@ __all__ = [
     "PostedOut",
     "ProgrammeOut",
     "RedeemIn",
+    "RefundIn",
 ]
 
 _MONEY = Field(default=None, description="In major units, as text, e.g. '49.00'.")
@@ -98,6 +99,19 @@ class AdjustIn(BaseModel):
     key: str | None = Field(default=None, max_length=250)
 
 
+class RefundIn(BaseModel):
+    """A refund or return of an order that earned points: its share of them comes back."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    customer: str = Field(max_length=200)
+    order_id: str = Field(max_length=200, description="The order, as it earned its points.")
+    refund_id: str = Field(max_length=200, description="The shop's refund id (once per refund).")
+    amount: str = Field(description="The order's total, as sent to /earn, e.g. '499.00'.")
+    refunded: str = Field(description="Everything refunded of the order so far, e.g. '200.00'.")
+    currency: str = Field(min_length=3, max_length=3, examples=["DKK"])
+
+
 class CouponUseIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -122,7 +136,7 @@ class CouponOut(BaseModel):
 
 
 class PostedOut(BaseModel):
-    entry_id: int
+    entry_id: int | None = Field(description="None when nothing changed (a refund of nothing).")
     kind: str
     points: int
     pending_points: int

@@ -23,6 +23,7 @@ from retentio.api.loyalty_schemas import (
     PostedOut,
     ProgrammeOut,
     RedeemIn,
+    RefundIn,
 )
 from retentio.api.problems import Problem, problem_responses
 from retentio.api.routes.loyalty_rewards import coupon_json
@@ -32,9 +33,11 @@ from retentio.core.money import Money
 from retentio.loyalty import (
     Line,
     adjust_points,
+    balance_of,
     earn_for_action,
     earn_for_order,
     redeem_points,
+    reverse_for_refund,
 )
 from retentio.loyalty.coupons import redeem_reward
 from retentio.loyalty.service import (
@@ -48,7 +51,7 @@ from retentio.loyalty.service import (
 __all__ = ["BODY_MODELS", "router"]
 
 router = APIRouter(prefix="/loyalty", tags=["loyalty"])
-BODY_MODELS = (EarnIn, RedeemIn, AdjustIn)
+BODY_MODELS = (EarnIn, RedeemIn, AdjustIn, RefundIn)
 _ERRORS = problem_responses(400, 401, 403, 404, 409, 413, 415, 422, 429)
 
 
@@ -196,6 +199,37 @@ def adjust_route(request: Request, session: DbSession, principal: Writer, body: 
             now=SystemClock().now(),
             recorded_by=principal.actor,
         )
+        return Outcome(200, posted.to_dict())
+
+    return run_idempotent(request, principal, body.sha256, work)
+
+
+@router.post(
+    "/refund", response_model=PostedOut, responses=_ERRORS, openapi_extra=openapi_body(RefundIn)
+)
+def refund_route(request: Request, session: DbSession, principal: Writer, body: Body) -> Any:
+    """A refund or return takes back its share of the order's points (pending first; spent
+    points as the programme's ``returns`` says); once per refund. A refund that takes back
+    nothing (an order that earned nothing, a share already taken) answers 200 with
+    ``"points": 0`` and no entry."""
+    given = parse_body(RefundIn, body.value)
+
+    def work(_key: str | None) -> Outcome:
+        posted = reverse_for_refund(
+            session,
+            current_programme(session),
+            customer=given.customer,
+            order_id=given.order_id,
+            amount_minor=_minor("amount", given.amount, given.currency),
+            refunded_minor=_minor("refunded", given.refunded, given.currency),
+            refund_id=given.refund_id,
+            now=SystemClock().now(),
+            recorded_by=principal.actor,
+        )
+        if posted is None:
+            balance = balance_of(session, given.customer).to_dict()
+            nothing = {"entry_id": None, "kind": "reverse", "points": 0, "pending_points": 0}
+            return Outcome(200, {**nothing, "repeated": False, "balance": balance})
         return Outcome(200, posted.to_dict())
 
     return run_idempotent(request, principal, body.sha256, work)
