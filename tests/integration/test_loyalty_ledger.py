@@ -16,6 +16,7 @@ from retentio.core.errors import DataError
 from retentio.ingest import ingest_customers
 from retentio.loyalty import (
     InsufficientPoints,
+    OrderConflict,
     adjust_points,
     balance_of,
     earn_for_order,
@@ -204,3 +205,21 @@ def test_concurrent_earns_redeems_and_refunds_keep_the_ledger_whole(members: Eng
     assert available == 600 + 30 * 10 - 30 * int(redeemed or 0)
     assert available >= 0 and int(redeemed or 0) <= 30  # never overspent
     assert outcomes.count("refused") >= 40 - 30  # the rest were refused, changing nothing
+
+
+def test_a_key_is_the_members_own_and_an_order_belongs_to_one_member(members: Engine) -> None:
+    with Session(members) as session:
+        for name in ("ida", "bob"):
+            adjust_points(
+                session, PROGRAMME, customer=name, points=100, key="welcome", reason="welcome",
+                now=NOON, recorded_by=BY,
+            )  # fmt: skip
+            spent = redeem_points(
+                session, customer=name, points=30, key="checkout-1", now=NOON, recorded_by=BY
+            )
+            assert not spent.repeated and spent.balance.customer == name
+        assert balance_of(session, "ida").available == balance_of(session, "bob").available == 70
+        earn(session, "O-9", 10_000)
+        with pytest.raises(OrderConflict, match="'O-9' earned points for another member"):
+            earn(session, "O-9", 10_000, customer="bob")
+        assert balance_of(session, "bob").pending == 0

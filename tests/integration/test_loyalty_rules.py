@@ -25,6 +25,7 @@ from retentio.loyalty import (
     reverse_for_refund,
     review_tiers,
 )
+from retentio.loyalty.birthdays import grant_birthdays
 from retentio.segments import count_members, parse_definition, refresh_segment, save_segment
 from retentio.store.customers import customer_by_external_id
 from retentio.store.loyalty_tables import LoyaltyAccount, LoyaltyTierChange
@@ -225,3 +226,30 @@ def test_segments_on_tier_balance_and_points_expiring(shop: Engine) -> None:
         assert members({"loyalty_points_expiring": {"gt": 0}}) == 1  # ida's, on 5 January
         assert members({"loyalty_points_expire_at": {"before": "2027-01-06"}}) == 1
         assert members({"not": {"loyalty_points": {"gt": 0}}}) == 0
+
+
+def test_birthday_points_come_on_the_members_own_day_once_a_year(shop: Engine) -> None:
+    programme = parse_programme({"actions": {"birthday": {"points": 100}}})
+    with Session(shop) as session:
+        for name, birthday in (("ida", "1990-12-10"), ("bob", "02-29")):
+            row = customer_by_external_id(session, name)
+            assert row is not None
+            row.attributes = {"birthday": birthday}
+            row.time_zone = "America/New_York" if name == "bob" else None
+        session.commit()
+        for name in ("ida", "bob"):
+            earn_for_action(
+                session, programme, customer=name, action="birthday", key="joined-2025",
+                now=datetime(2025, 6, 1, tzinfo=UTC), recorded_by=BY,
+            )  # fmt: skip
+        eve = datetime(2026, 12, 9, 22, 30, tzinfo=UTC)  # 23:30 on the 9th in Copenhagen
+        assert grant_birthdays(session, programme, now=eve) == 0
+        morning = datetime(2026, 12, 9, 23, 30, tzinfo=UTC)  # 00:30 on the 10th
+        assert grant_birthdays(session, programme, now=morning) == 1
+        assert grant_birthdays(session, programme, now=morning + timedelta(days=2)) == 0
+        # bob, born on 29 February, in New York: 28 February 2027 begins at 05:00 UTC
+        assert grant_birthdays(session, programme, now=datetime(2027, 2, 28, 4, tzinfo=UTC)) == 0
+        assert grant_birthdays(session, programme, now=datetime(2027, 2, 28, 6, tzinfo=UTC)) == 1
+        # a round missed for two days catches up
+        assert grant_birthdays(session, programme, now=datetime(2027, 12, 12, tzinfo=UTC)) == 1
+    assert account(shop).available == 300 and account(shop, "bob").available == 200

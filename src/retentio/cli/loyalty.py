@@ -123,7 +123,8 @@ def expire_command(
 @loyalty_app.command("run")
 def run_command(database_url: DatabaseUrl = None, at: At = None, as_json: AsJson = False) -> None:
     """The programme's round, as the worker runs it every RETENTIO_LOYALTY_JOBS_MINUTES:
-    release pending points, complete referrals, expire and remind, review tiers."""
+    release pending points, birthday points, complete referrals, expire and remind, review
+    tiers."""
     now = _instant(at)
     with store_session(database_url) as session:
         run = run_loyalty_jobs(session, now=now)
@@ -135,7 +136,8 @@ def run_command(database_url: DatabaseUrl = None, at: At = None, as_json: AsJson
         return
     expiry = run.expiry
     out.print(
-        f"Released {run.released:,} order(s); completed {run.referrals_completed:,} "
+        f"Released {run.released:,} order(s); gave {run.birthdays:,} birthday(s) points; "
+        f"completed {run.referrals_completed:,} "
         f"referral(s); expired {expiry.points if expiry else 0:,} point(s), sent "
         f"{expiry.reminders if expiry else 0:,} reminder(s); moved {run.tiers_moved_down:,} "
         "member(s) down a tier",

@@ -18,6 +18,7 @@ from retentio.loyalty.expiry import ExpiryRun, expire_points
 from retentio.loyalty.jobs import LoyaltyRun, run_loyalty_jobs
 from retentio.loyalty.ledger import (
     LimitReached,
+    OrderConflict,
     adjust_points,
     balance_of,
     earn_for_action,
@@ -61,6 +62,7 @@ __all__ = [
     "Line",
     "LoyaltyConflict",
     "LoyaltyRun",
+    "OrderConflict",
     "Posted",
     "Programme",
     "ProgrammeError",

@@ -38,6 +38,7 @@ __all__ = [
     "lock_account",
     "lock_account_id",
     "lot_expiry",
+    "member_key",
     "post",
     "repeat",
 ]
@@ -222,6 +223,12 @@ def checked_key(key: str) -> str:
     if not key or len(key) > 250:
         raise DataError("key: 1 to 250 characters (an idempotency key)")
     return key
+
+
+def member_key(kind: str, member: Member, key: str) -> str:
+    """The ledger key of a change the caller keyed: scoped to the member, so that the same
+    key given for two members is two changes (never a repeat of the other's)."""
+    return f"{kind}:{member.account.id}:{checked_key(key)}"
 
 
 def lot_expiry(programme: Programme, start: datetime) -> datetime | None:

@@ -23,6 +23,7 @@ from retentio.loyalty.accounts import (
     lock_account,
     lock_account_id,
     lot_expiry,
+    member_key,
     post,
 )
 from retentio.loyalty.earning import limit_start
@@ -164,8 +165,9 @@ def redeem_reward(
     if reward is None:
         known = ", ".join(r.id for r in programme.rewards) or "none configured"
         raise DataError(f"reward: {reward_id!r} is not in the catalogue (known: {known})")
-    key = f"reward:{checked_key(key)}"
+    checked_key(key)
     member = lock_account(session, customer, now)
+    key = member_key("reward", member, key)
     found = session.scalars(select(LoyaltyCoupon).where(LoyaltyCoupon.key == key)).one_or_none()
     if found is not None:
         result = _coupon(found, member.external_id, repeated=True, balance=member.balance())

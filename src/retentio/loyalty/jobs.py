@@ -1,8 +1,9 @@
 """The loyalty programme's scheduled work, run by ``retentio loyalty run`` and by the worker
 (every ``RETENTIO_LOYALTY_JOBS_MINUTES``): release pending points whose return window ended,
-complete referrals whose qualifying order passed it, expire points and send the reminders,
-and review tiers that ended. Each step is safe to repeat and to run beside the API; on
-PostgreSQL one worker at a time runs them (an advisory lock), the others skip the round.
+grant birthday points, complete referrals whose qualifying order passed it, expire points and
+send the reminders, and review tiers that ended. Each step is safe to repeat and to run beside
+the API; on PostgreSQL one worker at a time runs them (an advisory lock), the others skip the
+round.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import Any
 from sqlalchemy import Engine, func, select, text
 from sqlalchemy.orm import Session
 
+from retentio.loyalty.birthdays import grant_birthdays
 from retentio.loyalty.expiry import ExpiryRun, expire_points
 from retentio.loyalty.ledger import release_due
 from retentio.loyalty.referrals import complete_referrals
@@ -36,6 +38,7 @@ class LoyaltyRun:
 
     ran: bool
     released: int = 0
+    birthdays: int = 0
     referrals_completed: int = 0
     expiry: ExpiryRun | None = None
     tiers_moved_down: int = 0
@@ -44,6 +47,7 @@ class LoyaltyRun:
         return {
             "ran": self.ran,
             "released": self.released,
+            "birthdays": self.birthdays,
             "referrals_completed": self.referrals_completed,
             "expiry": None if self.expiry is None else self.expiry.to_dict(),
             "tiers_moved_down": self.tiers_moved_down,
@@ -83,7 +87,8 @@ def run_loyalty_jobs(session: Session, *, now: datetime) -> LoyaltyRun:
             released += batch
             if batch < _RELEASE_BATCH:
                 break
+        birthdays = grant_birthdays(session, programme, now=now)
         completed = complete_referrals(session, programme, now=now)
         expiry = expire_points(session, programme, now=now)
         moved = review_tiers(session, programme, now=now)
-    return LoyaltyRun(True, released, completed, expiry, moved)
+    return LoyaltyRun(True, released, birthdays, completed, expiry, moved)

@@ -31,6 +31,7 @@ from retentio.loyalty.accounts import (
     lock_account,
     lock_account_id,
     lot_expiry,
+    member_key,
     post,
     repeat,
 )
@@ -41,12 +42,13 @@ from retentio.loyalty.tiering import earning_multiplier, upgrade_after_earn
 from retentio.privacy.errors import NotFoundError
 from retentio.store.customers import customer_by_external_id
 from retentio.store.loyalty_tables import LoyaltyAccount, LoyaltyEntry
-from retentio.store.tables import Segment, SegmentMembership
+from retentio.store.tables import Customer, Segment, SegmentMembership
 
 __all__ = [
     "Balance",
     "InsufficientPoints",
     "LimitReached",
+    "OrderConflict",
     "Posted",
     "adjust_points",
     "balance_of",
@@ -60,6 +62,10 @@ __all__ = [
 
 class LimitReached(LoyaltyConflict):
     """An action earned as many times as its limit allows in the period."""
+
+
+class OrderConflict(LoyaltyConflict):
+    """An order id that earned points for another member."""
 
 
 def _segments(
@@ -123,6 +129,17 @@ def _earned(
     return posted
 
 
+def _repeated_order(session: Session, entry: LoyaltyEntry, customer: str) -> Posted:
+    """A repeat of an order's points; an order id that earned for another member is an
+    error, not a repeat (nothing of the other member is shown)."""
+    account = session.get(LoyaltyAccount, entry.account_id)
+    owner = session.get(Customer, account.customer_id) if account is not None else None
+    if owner is None or owner.external_id != customer:
+        session.rollback()
+        raise OrderConflict(f"order_id: {entry.order_id!r} earned points for another member")
+    return repeat(session, entry, customer)
+
+
 def earn_for_order(
     session: Session,
     programme: Programme,
@@ -144,14 +161,14 @@ def earn_for_order(
     key = f"order:{order_id}"
     found = existing(session, key)
     if found is not None:
-        return repeat(session, found, customer)
+        return _repeated_order(session, found, customer)
     net = amount_minor - max(shipping_minor, 0) - max(tax_minor, 0)
     if currency.upper() != programme.currency or net <= 0:
         return None
     member = lock_account(session, customer, now)
     again = existing(session, key)  # under the lock: a concurrent load of the same order
     if again is not None:
-        return repeat(session, again, member.external_id)
+        return _repeated_order(session, again, member.external_id)
     points = order_points(
         programme,
         amount_minor,
@@ -212,9 +229,10 @@ def earn_for_action(
     if rule is None:
         known = ", ".join(sorted(programme.actions)) or "none configured"
         raise DataError(f"action: {action!r} is not an action of the programme (known: {known})")
-    key = f"action:{action}:{checked_key(key)}"
+    checked_key(key)
     at = occurred_at or now
     member = lock_account(session, customer, now)
+    key = member_key(f"action:{action}", member, key)
     found = existing(session, key)
     if found is not None:
         return repeat(session, found, member.external_id)
@@ -316,8 +334,9 @@ def redeem_points(
     :class:`InsufficientPoints` when there are not enough, which changes nothing."""
     if points <= 0:
         raise DataError("points: a positive whole number")
-    key = f"redeem:{checked_key(key)}"
+    checked_key(key)
     member = lock_account(session, customer, now)
+    key = member_key("redeem", member, key)
     found = existing(session, key)
     if found is not None:
         return repeat(session, found, member.external_id)
@@ -355,8 +374,9 @@ def adjust_points(
         raise DataError("points: a whole number other than 0")
     if not reason.strip():
         raise DataError("reason: say why the points are adjusted")
-    key = f"adjust:{checked_key(key)}"
+    checked_key(key)
     member = lock_account(session, customer, now)
+    key = member_key("adjust", member, key)
     found = existing(session, key)
     if found is not None:
         return repeat(session, found, member.external_id)

@@ -181,7 +181,7 @@ def refer(
     ``pending``. ``email``, ``phone`` and ``address`` are what the friend gave, if anything.
     Once per key; a friend referred before is a :class:`ReferralConflict`."""
     rules = _rules(programme)
-    key = f"referral:{checked_key(key)}"
+    checked_key(key)
     code = code.strip().upper()
     if not 0 < len(code) <= 32:
         raise DataError("code: 1 to 32 characters")
@@ -197,6 +197,7 @@ def refer(
             raise NotFoundError(f"code: no referral code {code!r}")
         # One referrer's referrals one at a time, so the monthly cap counts every one of them.
         referrer = lock_account_id(session, account_id)
+        key = f"referral:{account_id}:{key}"  # the referrer's key: never another's referral
         found = _one(session, r.key == key)
         if found is not None:
             session.rollback()
