@@ -136,7 +136,7 @@ def run_command(database_url: DatabaseUrl = None, at: At = None, as_json: AsJson
         return
     expiry = run.expiry
     out.print(
-        f"Released {run.released:,} order(s); gave {run.birthdays:,} birthday(s) points; "
+        f"Released {run.released:,} order(s); birthday points for {run.birthdays:,} member(s); "
         f"completed {run.referrals_completed:,} "
         f"referral(s); expired {expiry.points if expiry else 0:,} point(s), sent "
         f"{expiry.reminders if expiry else 0:,} reminder(s); moved {run.tiers_moved_down:,} "
