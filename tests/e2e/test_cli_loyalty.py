@@ -53,7 +53,7 @@ def test_expire_and_the_round(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
     url = make_database(tmp_path, monkeypatch)
     (tmp_path / "customers.jsonl").write_text(json.dumps({"external_id": "ida"}) + "\n")
     assert invoke("load", "customers.jsonl", "--kind", "customers").exit_code == 0
-    assert "no members yet" in invoke("loyalty", "run").output
+    assert "no programme yet" in invoke("loyalty", "run").output
     (tmp_path / "programme.yaml").write_text("pending_days: 0\nexpiry: {months: 12}\n")
     assert invoke("loyalty", "configure", "programme.yaml").exit_code == 0
     engine = make_engine(url)

@@ -123,8 +123,8 @@ def expire_command(
 @loyalty_app.command("run")
 def run_command(database_url: DatabaseUrl = None, at: At = None, as_json: AsJson = False) -> None:
     """The programme's round, as the worker runs it every RETENTIO_LOYALTY_JOBS_MINUTES:
-    release pending points, birthday points, complete referrals, expire and remind, review
-    tiers."""
+    earn for the store's new orders, release pending points, birthday points, complete
+    referrals, expire and remind, review tiers."""
     now = _instant(at)
     with store_session(database_url) as session:
         run = run_loyalty_jobs(session, now=now)
@@ -132,11 +132,12 @@ def run_command(database_url: DatabaseUrl = None, at: At = None, as_json: AsJson
         out.print_json(json.dumps(run.to_dict()))
         return
     if not run.ran:
-        out.print("Nothing to do: no members yet, or another worker is running the round")
+        out.print("Nothing to do: no programme yet, or another worker is running the round")
         return
-    expiry = run.expiry
+    expiry, orders = run.expiry, run.orders
     out.print(
-        f"Released {run.released:,} order(s); birthday points for {run.birthdays:,} member(s); "
+        f"Earned for {orders.orders if orders else 0:,} new order(s) from the store; "
+        f"released {run.released:,} order(s); birthday points for {run.birthdays:,} member(s); "
         f"completed {run.referrals_completed:,} "
         f"referral(s); expired {expiry.points if expiry else 0:,} point(s), sent "
         f"{expiry.reminders if expiry else 0:,} reminder(s); moved {run.tiers_moved_down:,} "

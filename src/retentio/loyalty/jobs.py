@@ -1,5 +1,6 @@
 """The loyalty programme's scheduled work, run by ``retentio loyalty run`` and by the worker
-(every ``RETENTIO_LOYALTY_JOBS_MINUTES``): release pending points whose return window ended,
+(every ``RETENTIO_LOYALTY_JOBS_MINUTES``): earn for the store's new orders (and take back for
+their refunds), release pending points whose return window ended,
 grant birthday points, complete referrals whose qualifying order passed it, expire points and
 send the reminders, and review tiers that ended. Each step is safe to repeat and to run beside
 the API; on PostgreSQL one worker at a time runs them (an advisory lock), the others skip the
@@ -21,7 +22,8 @@ from retentio.loyalty.birthdays import grant_birthdays
 from retentio.loyalty.expiry import ExpiryRun, expire_points
 from retentio.loyalty.ledger import release_due
 from retentio.loyalty.referrals import complete_referrals
-from retentio.loyalty.service import current_programme
+from retentio.loyalty.service import current_programme, saved_programme
+from retentio.loyalty.store_orders import StoreSync, sync_store_orders
 from retentio.loyalty.tiering import review_tiers
 from retentio.store.loyalty_tables import LoyaltyAccount
 
@@ -34,9 +36,11 @@ _RELEASE_BATCH = 10_000
 
 @dataclass(frozen=True, slots=True)
 class LoyaltyRun:
-    """What a round did (``ran`` false: another worker held the round, or no members)."""
+    """What a round did (``ran`` false: another worker held the round, or there is no
+    programme yet)."""
 
     ran: bool
+    orders: StoreSync | None = None
     released: int = 0
     birthdays: int = 0
     referrals_completed: int = 0
@@ -46,6 +50,7 @@ class LoyaltyRun:
     def to_dict(self) -> dict[str, Any]:
         return {
             "ran": self.ran,
+            "orders": None if self.orders is None else self.orders.to_dict(),
             "released": self.released,
             "birthdays": self.birthdays,
             "referrals_completed": self.referrals_completed,
@@ -72,7 +77,8 @@ def _one_at_a_time(engine: Engine) -> Iterator[bool]:
 
 def run_loyalty_jobs(session: Session, *, now: datetime) -> LoyaltyRun:
     """One round of the programme in force's scheduled work (see the module's docstring)."""
-    if session.scalar(select(LoyaltyAccount.id).limit(1)) is None:
+    members = session.scalar(select(LoyaltyAccount.id).limit(1))
+    if members is None and saved_programme(session) is None:  # no programme yet
         session.rollback()
         return LoyaltyRun(ran=False)
     engine = session.get_bind()
@@ -82,6 +88,7 @@ def run_loyalty_jobs(session: Session, *, now: datetime) -> LoyaltyRun:
             return LoyaltyRun(ran=False)
         programme = current_programme(session)
         session.rollback()
+        orders = sync_store_orders(session, programme, now=now)
         released = 0
         while batch := release_due(session, programme, now=now, limit=_RELEASE_BATCH):
             released += batch
@@ -91,4 +98,4 @@ def run_loyalty_jobs(session: Session, *, now: datetime) -> LoyaltyRun:
         completed = complete_referrals(session, programme, now=now)
         expiry = expire_points(session, programme, now=now)
         moved = review_tiers(session, programme, now=now)
-    return LoyaltyRun(True, released, birthdays, completed, expiry, moved)
+    return LoyaltyRun(True, orders, released, birthdays, completed, expiry, moved)

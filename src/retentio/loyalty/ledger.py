@@ -154,16 +154,20 @@ def earn_for_order(
     shipping_minor: int = 0,
     tax_minor: int = 0,
     lines: Sequence[Line] = (),
+    record_nothing: bool = False,
 ) -> Posted | None:
     """The order's points on its net amount (less shipping and tax), at the tier's and any
     running bonus's multiplier, pending until the return window ends (``pending_days``);
-    None when the order earns nothing. Once per order."""
+    None when the order earns nothing, unless ``record_nothing``: then an entry of 0 points
+    records that it was decided (so a sync from the store does not look at it again). Once
+    per order."""
     key = f"order:{order_id}"
     found = existing(session, key)
     if found is not None:
         return _repeated_order(session, found, customer)
     net = amount_minor - max(shipping_minor, 0) - max(tax_minor, 0)
-    if currency.upper() != programme.currency or net <= 0:
+    same_currency = currency.upper() == programme.currency
+    if not record_nothing and (not same_currency or net <= 0):
         return None
     member = lock_account(session, customer, now)
     again = existing(session, key)  # under the lock: a concurrent load of the same order
@@ -178,9 +182,19 @@ def earn_for_order(
         lines=lines,
         multiplier=_multiplier(session, programme, member, "spend", ordered_at),
     )
+    note = f"order amount {amount_minor} {currency.upper()}"
     if points == 0:
-        session.rollback()
-        return None
+        if not record_nothing:
+            session.rollback()
+            return None
+        why = "another currency" if not same_currency else "below the minimum or nothing"
+        posted, _entry = post(
+            session, member, kind="earn", key=key, now=now, occurred_at=ordered_at,
+            recorded_by=recorded_by, order_id=order_id, rule="spend",
+            amount_minor=max(net, 0) if same_currency else None,
+            note=f"{note}: earns nothing ({why})",
+        )  # fmt: skip
+        return posted
     # With no return window, the points are available at once (and their lot expires).
     held = programme.pending_days > 0
     when: dict[str, Any] = (
@@ -203,7 +217,7 @@ def earn_for_order(
         order_id=order_id,
         amount_minor=net,
         rule="spend",
-        note=f"order amount {amount_minor} {currency.upper()}",
+        note=note,
         **when,
     )
     return _earned(
@@ -407,11 +421,13 @@ def reverse_for_refund(
     refund_id: str,
     now: datetime,
     recorded_by: str,
+    record_nothing: bool = False,
 ) -> Posted | None:
     """Take back the refunded share of the order's points (``refunded_minor``: everything
     refunded of the order so far). Still pending points go first; available ones after,
     into the negative if the programme allows (``returns: allow_negative``), else down to
-    0. None when there is nothing to take back. Once per refund."""
+    0. None when there is nothing to take back (with ``record_nothing``, an entry of 0
+    points records the refund as seen). Once per refund."""
     key = f"refund:{order_id}:{checked_key(refund_id)}"
     member = lock_account(session, customer, now)
     found = existing(session, key)
@@ -431,8 +447,15 @@ def reverse_for_refund(
     ).one()
     back = refund_points(earned, amount_minor, refunded_minor, int(taken or 0))
     if back == 0:
-        session.rollback()
-        return None
+        if not record_nothing:
+            session.rollback()
+            return None
+        posted, _entry = post(
+            session, member, kind="reverse", key=key, now=now, recorded_by=recorded_by,
+            order_id=order_id, refers_to=earn.id, amount_minor=0,
+            note=f"refund {refunded_minor} of {amount_minor}: nothing left to take back",
+        )  # fmt: skip
+        return posted
     still_pending = max(0, earn.pending_points - _reversed(session, earn.id))
     if existing(session, f"release:{earn.id}") is not None:
         still_pending = 0

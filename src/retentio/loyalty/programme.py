@@ -20,6 +20,8 @@ points an order and a refund earn and take back under it. Pure: no database, no 
     referrals: {...}             # loyalty.referral_rules
     point_value: 0.1             # money per point, for the liability (default: the best
                                  # rate of the amount_off rewards)
+    orders_from_store: true      # the round earns for orders sent to retentio's order API
+                                 # since the first version (loyalty.store_orders)
 
 :func:`parse_programme` raises a :class:`ProgrammeError` naming the path of the first problem.
 """
@@ -66,6 +68,7 @@ _KEYS = {
     "rewards",
     "referrals",
     "point_value",
+    "orders_from_store",
 }
 
 
@@ -87,6 +90,7 @@ class Programme:
     rewards: tuple[Reward, ...] = ()
     referrals: ReferralRules | None = None
     point_value: Decimal | None = None
+    orders_from_store: bool = True
 
     @property
     def zone(self) -> ZoneInfo:
@@ -179,7 +183,14 @@ def parse_programme(data: Any) -> Programme:
         rewards=parse_rewards(data.get("rewards", []), currency, levels),
         referrals=None if referrals is None else parse_referrals(referrals, currency),
         point_value=None if value is None else number(value, "point_value", low=0, high=1e6),
+        orders_from_store=_flag(data.get("orders_from_store", True), "orders_from_store"),
     )
+
+
+def _flag(value: Any, path: str) -> bool:
+    if not isinstance(value, bool):
+        raise ProgrammeError(path, "true or false")
+    return value
 
 
 def _expiry(value: Any) -> tuple[int | None, int | None]:
