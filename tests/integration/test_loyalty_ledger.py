@@ -223,3 +223,56 @@ def test_a_key_is_the_members_own_and_an_order_belongs_to_one_member(members: En
         with pytest.raises(OrderConflict, match="'O-9' earned points for another member"):
             earn(session, "O-9", 10_000, customer="bob")
         assert balance_of(session, "bob").pending == 0
+
+
+def test_a_capped_refund_forgives_and_a_later_one_takes_only_its_share(members: Engine) -> None:
+    capped = parse_programme({"pending_days": 0, "returns": "cap_at_balance"})
+    with Session(members) as session:
+        earn_for_order(
+            session, capped, customer="bob", order_id="O-7", amount_minor=20_000,
+            currency="DKK", ordered_at=NOON, now=NOON, recorded_by=BY,
+        )  # fmt: skip
+        redeem_points(session, customer="bob", points=200, key="all", now=NOON, recorded_by=BY)
+
+        def refund(refunded: int, refund_id: str) -> object:
+            return reverse_for_refund(
+                session, capped, customer="bob", order_id="O-7", amount_minor=20_000,
+                refunded_minor=refunded, refund_id=refund_id, now=NOON, recorded_by=BY,
+            )  # fmt: skip
+
+        first = refund(10_000, "R-1")  # half: 100 points, but the balance is 0
+        assert first is not None and first.points == 0  # capped: forgiven
+        adjust_points(
+            session, capped, customer="bob", points=600, key="more", reason="goodwill",
+            now=NOON, recorded_by=BY,
+        )  # fmt: skip
+        second = refund(12_000, "R-2")  # to 60%: its own 10% share, 20 points
+        assert second is not None and second.points == -20
+        assert refund(12_000, "R-3") is None  # nothing new refunded
+
+
+def test_the_spend_of_a_refund_leaves_the_tiers_even_when_no_point_is_left(
+    members: Engine,
+) -> None:
+    cents = parse_programme({"pending_days": 0, "earn": {"points_per_unit": 0.01}})
+    with Session(members) as session:
+        earn_for_order(
+            session,
+            cents,
+            customer="bob",
+            order_id="O-8",
+            amount_minor=100_000,
+            currency="DKK",
+            ordered_at=NOON,
+            now=NOON,
+            recorded_by=BY,
+        )  # fmt: skip  10 points
+        for refunded, refund_id in ((95_000, "R-1"), (100_000, "R-2")):
+            reverse_for_refund(
+                session, cents, customer="bob", order_id="O-8", amount_minor=100_000,
+                refunded_minor=refunded, refund_id=refund_id, now=NOON, recorded_by=BY,
+            )  # fmt: skip
+        spend = session.scalar(
+            select(func.sum(LoyaltyEntry.amount_minor)).where(LoyaltyEntry.order_id == "O-8")
+        )
+        assert spend == 0 and balance_of(session, "bob").available == 0

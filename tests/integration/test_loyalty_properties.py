@@ -62,9 +62,8 @@ class ModelOrder:
     amount: int
     points: int
     releases_at: datetime
-    refunded: int = 0
-    taken: int = 0  # points taken back by refunds so far
-    pending_taken: int = 0  # of which from pending
+    refunded: int = 0  # refunded of the order so far
+    pending_taken: int = 0  # points taken back from pending
     released: bool = False
 
 
@@ -95,17 +94,20 @@ class Model:
                     self.lots.append((_expiry(self.programme, order.releases_at), left))
 
     def refund(self, order: ModelOrder, refunded: int) -> None:
-        back = refund_points(order.points, order.amount, refunded, order.taken)
-        if back == 0:
+        """The share between what was refunded before and now; a capped part is forgiven."""
+        refunded = min(refunded, order.amount)
+        if refunded <= order.refunded:
             return
+        back = refund_points(order.points, order.amount, refunded, 0) - refund_points(
+            order.points, order.amount, order.refunded, 0
+        )
+        order.refunded = refunded
         still = 0 if order.released else max(0, order.points - order.pending_taken)
         from_pending = min(back, still)
         from_available = back - from_pending
         if self.programme.returns == "cap_at_balance":
             from_available = min(from_available, max(self.available, 0))
         order.pending_taken += from_pending
-        order.taken += from_pending + from_available
-        order.refunded = refunded
         self.debits += from_available
 
     def expire(self, now: datetime) -> int:

@@ -59,6 +59,7 @@ async def get_session(request: Request) -> AsyncIterator[Session]:
     used, in the route's thread), and the routes commit, so closing it is cheap.
     """
     with request.app.state.sessions() as session:
+        request.state.session = session  # rolled back by run_idempotent when the work fails
         yield session
 
 

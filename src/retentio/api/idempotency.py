@@ -167,6 +167,15 @@ def _abandon(sessions: sessionmaker[Session], claim: int) -> None:
         session.commit()
 
 
+def _end_work(request: Request) -> None:
+    """Roll back what the failed work left open in the request's session, before the claim is
+    settled in another session: on SQLite an open write transaction would hold the database's
+    write lock, and settling the claim would wait on it."""
+    session: Session | None = getattr(request.state, "session", None)
+    if session is not None:
+        session.rollback()
+
+
 def run_idempotent(
     request: Request,
     principal: Principal,
@@ -206,6 +215,7 @@ def run_idempotent(
         with work_lock:
             outcome = work(key)
     except Problem as problem:
+        _end_work(request)
         with lock:
             if problem.status in (409, 429) or problem.status >= 500:
                 _abandon(sessions, claim)
@@ -213,6 +223,7 @@ def run_idempotent(
                 _finish(sessions, claim, problem.status, problem.body())
         raise
     except BaseException:
+        _end_work(request)
         with lock:
             _abandon(sessions, claim)
         raise

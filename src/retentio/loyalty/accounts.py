@@ -9,6 +9,7 @@ lock on the account (PostgreSQL: ``SELECT ... FOR UPDATE``; SQLite: ``BEGIN IMME
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
@@ -33,7 +34,10 @@ __all__ = [
     "LoyaltyConflict",
     "Member",
     "Posted",
+    "account_of",
     "checked_key",
+    "customer_row",
+    "ledger_key",
     "existing",
     "lock_account",
     "lock_account_id",
@@ -44,6 +48,7 @@ __all__ = [
 ]
 
 _Query = TypeVar("_Query", bound=Select[Any])
+_KEY_LENGTH = 300  # loyalty_entries.key
 #: The entries that count as activity (expiry on inactivity counts from the latest).
 ACTIVITY_KINDS = frozenset({"earn", "redeem"})
 
@@ -124,10 +129,8 @@ def _locked(session: Session, customer_id: int) -> LoyaltyAccount | None:
 def lock_account(session: Session, customer: str, now: datetime) -> Member:
     """The member's account, locked for this transaction (made on first use); a
     NotFoundError for an unknown or erased customer."""
+    row = customer_row(session, customer)  # before the write lock: an unknown one takes none
     begin_write(session)
-    row = customer_by_external_id(session, customer)
-    if row is None or row.erased_at is not None:
-        raise NotFoundError(f"no customer with external_id {customer!r}")
     account = _locked(session, row.id)
     if account is None:
         account = LoyaltyAccount(
@@ -142,6 +145,25 @@ def lock_account(session: Session, customer: str, now: datetime) -> Member:
             account = _locked(session, row.id)
             assert account is not None  # noqa: S101 (the conflict was its insert)
     return Member(account, row.external_id, row.id)
+
+
+def customer_row(session: Session, customer: str) -> Customer:
+    """The customer with external id ``customer``; a NotFoundError naming it when there is
+    none (or they were erased)."""
+    row = customer_by_external_id(session, customer)
+    if row is None or row.erased_at is not None:
+        raise NotFoundError(f"no customer with external_id {customer!r}")
+    return row
+
+
+def account_of(session: Session, customer: str) -> tuple[Customer, LoyaltyAccount | None]:
+    """The customer (a NotFoundError if unknown or erased) and their account, if they have
+    one; read, not locked."""
+    row = customer_row(session, customer)
+    account = session.scalars(
+        select(LoyaltyAccount).where(LoyaltyAccount.customer_id == row.id)
+    ).one_or_none()
+    return row, account
 
 
 def lock_account_id(session: Session, account_id: int) -> Member:
@@ -219,16 +241,26 @@ def post(
     return result, entry
 
 
-def checked_key(key: str) -> str:
+def checked_key(key: str, field: str = "key") -> str:
+    """A caller's key: 1 to 250 characters (a DataError naming ``field`` otherwise)."""
     if not key or len(key) > 250:
-        raise DataError("key: 1 to 250 characters (an idempotency key)")
+        raise DataError(f"{field}: 1 to 250 characters (an idempotency key)")
     return key
+
+
+def ledger_key(*parts: object) -> str:
+    """The parts of an entry's key joined by ``:``; one too long for the column (300) is
+    replaced by its SHA-256, which is as unique."""
+    key = ":".join(str(part) for part in parts)
+    if len(key) <= _KEY_LENGTH:
+        return key
+    return f"{parts[0]}:sha256:{hashlib.sha256(key.encode()).hexdigest()}"
 
 
 def member_key(kind: str, member: Member, key: str) -> str:
     """The ledger key of a change the caller keyed: scoped to the member, so that the same
     key given for two members is two changes (never a repeat of the other's)."""
-    return f"{kind}:{member.account.id}:{checked_key(key)}"
+    return ledger_key(kind, member.account.id, checked_key(key))
 
 
 def lot_expiry(programme: Programme, start: datetime) -> datetime | None:

@@ -19,6 +19,7 @@ from retentio.loyalty.accounts import (
     InsufficientPoints,
     LoyaltyConflict,
     Member,
+    account_of,
     checked_key,
     lock_account,
     lock_account_id,
@@ -32,7 +33,6 @@ from retentio.loyalty.programme import Programme
 from retentio.loyalty.rewards import Reward, coupon_code
 from retentio.loyalty.tiering import held_tier
 from retentio.privacy.errors import NotFoundError
-from retentio.store.customers import customer_by_external_id
 from retentio.store.loyalty_tables import LoyaltyAccount, LoyaltyCoupon
 from retentio.store.tables import Customer
 
@@ -332,14 +332,7 @@ def rewards_for(
 ) -> list[dict[str, Any]]:
     """The catalogue; for a ``customer``, also whether each reward is redeemable now and why
     not (points, tier, limit)."""
-    account = None
-    if customer is not None:
-        row = customer_by_external_id(session, customer)
-        if row is None or row.erased_at is not None:
-            raise NotFoundError(f"no customer with external_id {customer!r}")
-        account = session.scalars(
-            select(LoyaltyAccount).where(LoyaltyAccount.customer_id == row.id)
-        ).one_or_none()
+    account = None if customer is None else account_of(session, customer)[1]
     found = []
     for reward in programme.rewards:
         item: dict[str, Any] = {

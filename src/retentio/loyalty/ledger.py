@@ -26,8 +26,10 @@ from retentio.loyalty.accounts import (
     LoyaltyConflict,
     Member,
     Posted,
+    account_of,
     checked_key,
     existing,
+    ledger_key,
     lock_account,
     lock_account_id,
     lot_expiry,
@@ -39,8 +41,6 @@ from retentio.loyalty.earning import Line, bonus_multiplier, limit_start, rounde
 from retentio.loyalty.events import record_event
 from retentio.loyalty.programme import Programme, order_points, refund_points
 from retentio.loyalty.tiering import earning_multiplier, upgrade_after_earn
-from retentio.privacy.errors import NotFoundError
-from retentio.store.customers import customer_by_external_id
 from retentio.store.loyalty_tables import LoyaltyAccount, LoyaltyEntry
 from retentio.store.tables import Customer, Segment, SegmentMembership
 
@@ -161,7 +161,7 @@ def earn_for_order(
     None when the order earns nothing, unless ``record_nothing``: then an entry of 0 points
     records that it was decided (so a sync from the store does not look at it again). Once
     per order."""
-    key = f"order:{order_id}"
+    key = ledger_key("order", order_id)
     found = existing(session, key)
     if found is not None:
         return _repeated_order(session, found, customer)
@@ -302,7 +302,7 @@ def release_due(
     count = 0
     for entry_id, account_id, pending, releases_at in due:
         member = lock_account_id(session, account_id)
-        key = f"release:{entry_id}"
+        key = ledger_key("release", entry_id)
         if existing(session, key) is not None:  # released meanwhile by another worker
             session.rollback()
             continue
@@ -424,47 +424,57 @@ def reverse_for_refund(
     record_nothing: bool = False,
 ) -> Posted | None:
     """Take back the refunded share of the order's points (``refunded_minor``: everything
-    refunded of the order so far). Still pending points go first; available ones after,
-    into the negative if the programme allows (``returns: allow_negative``), else down to
-    0. None when there is nothing to take back (with ``record_nothing``, an entry of 0
-    points records the refund as seen). Once per refund."""
-    key = f"refund:{order_id}:{checked_key(refund_id)}"
+    refunded of the order so far). Each refund takes the share between the order's refunded
+    amount before it and after it, so refunds in parts take back exactly the order's points.
+    Still pending points go first; available ones after, into the negative if the programme
+    allows (``returns: allow_negative``), else down to 0 (``cap_at_balance``: what the
+    balance could not give is forgiven, not taken by a later refund). The refunded share of
+    the order's net amount leaves the spend tiers count. None when the order earned nothing
+    or the refund refunds nothing new (with ``record_nothing``, an entry of 0 points records
+    the refund as seen). Once per refund; an order of another member is an OrderConflict."""
+    key = ledger_key("refund", order_id, checked_key(refund_id, "refund_id"))
     member = lock_account(session, customer, now)
+    earn = existing(session, ledger_key("order", order_id))
+    if earn is not None and earn.account_id != member.account.id:
+        session.rollback()
+        raise OrderConflict(f"order_id: {order_id!r} earned points for another member")
     found = existing(session, key)
     if found is not None:
         return repeat(session, found, member.external_id)
-    earn = existing(session, f"order:{order_id}")
-    if earn is None or earn.account_id != member.account.id:
+    if earn is None:
         session.rollback()
         return None
     e = LoyaltyEntry
+    before = session.scalar(
+        select(func.coalesce(func.max(e.refunded_minor), 0)).where(
+            e.order_id == order_id, e.kind == "reverse"
+        )
+    )
+    before = min(int(before or 0), amount_minor)
+    refunded = min(refunded_minor, amount_minor)
     earned = earn.points + earn.pending_points
-    taken, spend_taken = session.execute(
-        select(
-            func.coalesce(func.sum(-(e.points + e.pending_points)), 0),
-            func.coalesce(func.sum(-e.amount_minor), 0),
-        ).where(e.order_id == order_id, e.kind == "reverse")
-    ).one()
-    back = refund_points(earned, amount_minor, refunded_minor, int(taken or 0))
-    if back == 0:
+    back = refund_points(earned, amount_minor, refunded, 0) - refund_points(
+        earned, amount_minor, before, 0
+    )
+    net = earn.amount_minor or 0
+    spend_back = net * refunded // max(amount_minor, 1) - net * before // max(amount_minor, 1)
+    if refunded <= before or (back <= 0 and spend_back <= 0):
         if not record_nothing:
             session.rollback()
             return None
         posted, _entry = post(
             session, member, kind="reverse", key=key, now=now, recorded_by=recorded_by,
-            order_id=order_id, refers_to=earn.id, amount_minor=0,
-            note=f"refund {refunded_minor} of {amount_minor}: nothing left to take back",
+            order_id=order_id, refers_to=earn.id, amount_minor=0, refunded_minor=before,
+            note=f"refund {refunded_minor} of {amount_minor}: nothing more to take back",
         )  # fmt: skip
         return posted
     still_pending = max(0, earn.pending_points - _reversed(session, earn.id))
-    if existing(session, f"release:{earn.id}") is not None:
+    if existing(session, ledger_key("release", earn.id)) is not None:
         still_pending = 0
     from_pending = min(back, still_pending)
     from_available = back - from_pending
     if programme.returns == "cap_at_balance":
         from_available = min(from_available, max(member.account.available, 0))
-    net = earn.amount_minor or 0
-    spend_back = net * min(refunded_minor, amount_minor) // max(amount_minor, 1)
     posted, _entry = post(
         session,
         member,
@@ -477,7 +487,8 @@ def reverse_for_refund(
         recorded_by=recorded_by,
         order_id=order_id,
         refers_to=earn.id,
-        amount_minor=-max(0, spend_back - int(spend_taken or 0)),
+        amount_minor=-spend_back,
+        refunded_minor=refunded,
         note=f"refund {refunded_minor} of {amount_minor}",
     )
     return posted
@@ -485,12 +496,7 @@ def reverse_for_refund(
 
 def balance_of(session: Session, customer: str) -> Balance:
     """The member's balances (zeros for a customer with no account yet)."""
-    row = customer_by_external_id(session, customer)
-    if row is None or row.erased_at is not None:
-        raise NotFoundError(f"no customer with external_id {customer!r}")
-    account = session.scalars(
-        select(LoyaltyAccount).where(LoyaltyAccount.customer_id == row.id)
-    ).one_or_none()
+    row, account = account_of(session, customer)
     if account is None:
         return Balance(row.external_id, 0, 0, 0)
     return Balance(row.external_id, account.available, account.pending, account.earned)

@@ -35,6 +35,7 @@ from retentio.loyalty.events import record_event
 from retentio.loyalty.programme import Programme
 from retentio.loyalty.referral_rules import FLAGS, Party, ReferralRules, referral_flags
 from retentio.loyalty.referral_rules import normalise_postal_address as postal
+from retentio.loyalty.rewards import CODE_ALPHABET
 from retentio.loyalty.tiering import upgrade_after_earn
 from retentio.privacy.addresses import normalise_email, normalise_phone
 from retentio.privacy.errors import NotFoundError
@@ -56,7 +57,6 @@ __all__ = [
 
 STATUSES = ("pending", "flagged", "completed", "rejected")
 #: Codes are read aloud and typed: no 0/O, 1/I/L, 5/S, 8/B, 2/Z. 25^8 codes (about 37 bits).
-_ALPHABET = "34679ACDEFGHJKMNPQRTUVWXY"
 _CODE_LENGTH = 8
 _COLUMNS = ("id", "status", "created_at", "order_id", "qualifies_at", "completed_at")
 _REVIEW = ("reviewed_by", "reviewed_at")
@@ -152,7 +152,7 @@ def referral_code(session: Session, customer: str, *, now: datetime) -> str:
         if mine is not None:
             session.rollback()
             return mine
-        code = "".join(secrets.choice(_ALPHABET) for _ in range(_CODE_LENGTH))
+        code = "".join(secrets.choice(CODE_ALPHABET) for _ in range(_CODE_LENGTH))
         try:
             session.execute(update(a).where(a.id == member.account.id).values(referral_code=code))
             session.commit()

@@ -30,11 +30,11 @@ from retentio.loyalty._parse import (
     whole,
 )
 
-__all__ = ["REWARD_KINDS", "Reward", "coupon_code", "parse_rewards"]
+__all__ = ["CODE_ALPHABET", "REWARD_KINDS", "Reward", "coupon_code", "parse_rewards"]
 
 REWARD_KINDS = ("amount_off", "percent_off", "free_shipping", "free_product")
 #: Coupon codes avoid letters and digits people confuse (0/O, 1/I/L, 5/S, 8/B, 2/Z).
-_ALPHABET = "34679ACDEFGHJKMNPQRTUVWXY"
+CODE_ALPHABET = "34679ACDEFGHJKMNPQRTUVWXY"
 _KEYS = {
     "id",
     "name",
@@ -85,7 +85,7 @@ class Reward:
 
 def coupon_code(prefix: str = "LOY") -> str:
     """A new coupon code: the prefix and 12 characters from a CSPRNG (about 56 bits)."""
-    body = "".join(secrets.choice(_ALPHABET) for _ in range(12))
+    body = "".join(secrets.choice(CODE_ALPHABET) for _ in range(12))
     return f"{prefix}-{body[:4]}-{body[4:8]}-{body[8:]}"
 
 

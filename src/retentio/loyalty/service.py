@@ -8,12 +8,10 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from retentio.loyalty.accounts import account_of, customer_row
 from retentio.loyalty.programme import Programme, parse_programme
 from retentio.loyalty.tiering import tier_status
-from retentio.privacy.errors import NotFoundError
-from retentio.store.customers import customer_by_external_id
 from retentio.store.loyalty_tables import LoyaltyAccount, LoyaltyEntry, LoyaltyProgramme
-from retentio.store.tables import Customer
 
 __all__ = [
     "configure_programme",
@@ -55,16 +53,9 @@ def programme_versions(session: Session) -> list[dict[str, Any]]:
     return [{"version": v, "created_at": at, "created_by": by} for v, at, by in rows]
 
 
-def _customer(session: Session, customer: str) -> Customer:
-    row = customer_by_external_id(session, customer)
-    if row is None or row.erased_at is not None:
-        raise NotFoundError(f"no customer with external_id {customer!r}")
-    return row
-
-
 def member_history(session: Session, customer: str, *, limit: int = 50) -> list[dict[str, Any]]:
     """The member's newest entries first."""
-    row = _customer(session, customer)
+    row = customer_row(session, customer)
     e = LoyaltyEntry
     query = (
         select(e)
@@ -95,10 +86,7 @@ def member_profile(
 ) -> dict[str, Any]:
     """Balances, tier and progress to the next, points expiring soon, the referral code and
     link, and the latest entries (a customer without points yet gets zeros)."""
-    row = _customer(session, customer)
-    account = session.scalars(
-        select(LoyaltyAccount).where(LoyaltyAccount.customer_id == row.id)
-    ).one_or_none()
+    row, account = account_of(session, customer)
     status = tier_status(session, programme, account, now)
     code = None if account is None else account.referral_code
     rules = programme.referrals

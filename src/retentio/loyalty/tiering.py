@@ -17,7 +17,7 @@ from retentio.core.money import minor_unit_exponent
 from retentio.loyalty.accounts import Member, lock_account_id
 from retentio.loyalty.events import record_event
 from retentio.loyalty.programme import Programme
-from retentio.loyalty.tiers import Tier, TierRules
+from retentio.loyalty.tiers import TICK, Tier, TierRules
 from retentio.store.loyalty_tables import LoyaltyAccount, LoyaltyEntry, LoyaltyTierChange
 
 __all__ = [
@@ -28,8 +28,6 @@ __all__ = [
     "tier_status",
     "upgrade_after_earn",
 ]
-
-_TICK = timedelta(microseconds=1)
 
 
 def qualifying_value(
@@ -112,7 +110,7 @@ def upgrade_after_earn(
     if rules is None:
         return
     zone = programme.zone
-    end = at + _TICK
+    end = at + TICK
     value = qualifying_value(session, rules, member.account.id, rules.window_start(end, zone), end)
     reached = rules.tier_for(value)
     if reached is None:

@@ -34,6 +34,7 @@ from retentio.loyalty._parse import ProgrammeError, mapping, name, number, unkno
 __all__ = [
     "PERIODS",
     "QUALIFY_ON",
+    "TICK",
     "Tier",
     "TierRules",
     "add_months",
@@ -42,7 +43,8 @@ __all__ = [
 
 QUALIFY_ON = ("spend", "points")
 PERIODS = ("rolling_12_months", "calendar_year")
-_TICK = timedelta(microseconds=1)
+#: The smallest step of time: the end of a window that includes its last instant.
+TICK = timedelta(microseconds=1)
 
 
 def add_months(at: datetime, months: int, zone: ZoneInfo) -> datetime:
@@ -104,7 +106,7 @@ class TierRules:
         """The start of the qualifying window that ends (exclusive) at ``end``: 12 months
         before it, or the start of the calendar year the window's last instant is in."""
         if self.period == "calendar_year":
-            return _year_start((end - _TICK).astimezone(zone).year, zone)
+            return _year_start((end - TICK).astimezone(zone).year, zone)
         return add_months(end, -12, zone)
 
     def held_until(self, reached: datetime, zone: ZoneInfo) -> datetime:
@@ -117,7 +119,7 @@ class TierRules:
         """When a tier that ended at ``until`` and was reached again in the window that ended
         then is held until: one period more."""
         if self.period == "calendar_year":
-            return _year_start((until - _TICK).astimezone(zone).year + 2, zone)
+            return _year_start((until - TICK).astimezone(zone).year + 2, zone)
         return add_months(until, 12, zone)
 
     def review_at(self, until: datetime) -> datetime:

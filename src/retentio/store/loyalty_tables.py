@@ -98,6 +98,9 @@ class LoyaltyEntry(Base):
     #: The order's net amount (earn) or the refunded part of it (reverse, negative), in the
     #: programme's minor units: the spend tiers qualify on.
     amount_minor: Mapped[int | None] = mapped_column(BigInteger)
+    #: A refund's entry: everything refunded of the order so far (its next refund takes the
+    #: share from here).
+    refunded_minor: Mapped[int | None] = mapped_column(BigInteger)
     #: The entry this one releases, reverses or expires.
     refers_to: Mapped[int | None] = mapped_column(BigId)
     #: When a pending entry's points become available (a ``release`` entry then refers to it).

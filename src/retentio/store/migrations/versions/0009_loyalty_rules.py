@@ -136,10 +136,12 @@ def upgrade() -> None:
 
     with op.batch_alter_table("loyalty_entries", schema=None) as batch_op:
         batch_op.add_column(sa.Column("amount_minor", sa.BigInteger(), nullable=True))
+        batch_op.add_column(sa.Column("refunded_minor", sa.BigInteger(), nullable=True))
 
 
 def downgrade() -> None:
     with op.batch_alter_table("loyalty_entries", schema=None) as batch_op:
+        batch_op.drop_column("refunded_minor")
         batch_op.drop_column("amount_minor")
 
     with op.batch_alter_table("loyalty_accounts", schema=None) as batch_op:
