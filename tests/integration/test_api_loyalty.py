@@ -5,12 +5,13 @@ from __future__ import annotations
 
 from api_helpers import bearer, problem
 from campaign_helpers import SECRET
-from sqlalchemy import Engine
+from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 from starlette.testclient import TestClient
 
 from retentio.ingest import ingest_customers
 from retentio.loyalty.service import configure_programme
+from retentio.store.loyalty_tables import LoyaltyEntry
 
 
 def test_earn_redeem_adjust_and_the_member(
@@ -161,3 +162,31 @@ def test_programme_actions_lines_rewards_and_coupons(
     assert back.json()["status"] == "cancelled" and back.json()["balance"]["available"] == 620
     listed = client.get("/api/v1/loyalty/programme", headers=read).json()
     assert listed["version"] == 1 and [v["version"] for v in listed["versions"]] == [1]
+
+
+def test_times_ahead_negative_amounts_and_bad_text_are_refused(
+    client: TestClient, api_keys: dict[str, str], migrated_engine: Engine
+) -> None:
+    with Session(migrated_engine) as session:
+        ingest_customers(session, [{"external_id": "ida"}], secret=SECRET, actor="test")
+        configure_programme(session, {"actions": {"review": {"points": 5}}}, actor="test")
+    write = bearer(api_keys["write"])
+    order = {"customer": "ida", "order_id": "O-1", "amount": "100.00", "currency": "DKK",
+             "ordered_at": "2026-12-01T10:00:00+00:00"}  # fmt: skip
+
+    def refused(body: dict[str, object], slug: str = "validation-error") -> str:
+        return str(problem(client.post("/api/v1/loyalty/earn", json=body, headers=write), 422,
+                           slug)["detail"])  # fmt: skip
+
+    assert "is in the future" in refused({**order, "ordered_at": "2099-01-01T00:00:00+00:00"},
+                                         "invalid-data")  # fmt: skip
+    action = {"customer": "ida", "action": "review", "key": "r1"}
+    assert "occurred_at" in refused({**action, "occurred_at": "2099-01-01T00:00:00+00:00"},
+                                    "invalid-data")  # fmt: skip
+    assert "ordered_at" in refused({**order, "ordered_at": "2026-12-01T10:00:00"})  # no offset
+    lines = [{"amount": "-100.00", "category": "gift-cards"}, {"amount": "200.00"}]
+    assert "lines[0].amount: not negative" in refused({**order, "lines": lines})
+    assert "shipping: not negative" in refused({**order, "shipping": "-5.00"})
+    assert "customer" in refused({**order, "customer": "ida\x00"})
+    with Session(migrated_engine) as session:
+        assert session.scalar(select(func.count()).select_from(LoyaltyEntry)) == 0

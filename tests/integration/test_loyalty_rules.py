@@ -18,6 +18,7 @@ from retentio.ingest import ingest_customers
 from retentio.loyalty import (
     LimitReached,
     Programme,
+    adjust_points,
     earn_for_action,
     earn_for_order,
     expire_points,
@@ -253,3 +254,20 @@ def test_birthday_points_come_on_the_members_own_day_once_a_year(shop: Engine) -
         # a round missed for two days catches up
         assert grant_birthdays(session, programme, now=datetime(2027, 12, 12, tzinfo=UTC)) == 1
     assert account(shop).available == 300 and account(shop, "bob").available == 200
+
+
+def test_a_new_years_eve_birthday_caught_up_on_new_years_day(shop: Engine) -> None:
+    programme = parse_programme({"actions": {"birthday": {"points": 100}}})
+    with Session(shop) as session:
+        row = customer_by_external_id(session, "ida")
+        assert row is not None
+        row.attributes = {"birthday": "12-31"}
+        session.commit()
+        adjust_points(
+            session, programme, customer="ida", points=1, key="joined", reason="joined",
+            now=datetime(2026, 6, 1, tzinfo=UTC), recorded_by=BY,
+        )  # fmt: skip
+        assert grant_birthdays(session, programme, now=datetime(2027, 1, 1, 12, tzinfo=UTC)) == 1
+        # counted in 2026, the birthday's year: 2027's comes on its own day
+        assert grant_birthdays(session, programme, now=datetime(2027, 12, 31, 12, tzinfo=UTC)) == 1
+    assert account(shop).available == 201

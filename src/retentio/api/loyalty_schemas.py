@@ -5,7 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Self
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+
+from retentio.ingest.models import NO_NUL
 
 __all__ = [
     "AdjustIn",
@@ -22,7 +24,10 @@ __all__ = [
 
 _MONEY = Field(default=None, description="In major units, as text, e.g. '49.00'.")
 _KEY = Field(
-    default=None, max_length=250, description="Once per key; default: the Idempotency-Key."
+    default=None,
+    max_length=250,
+    description="Once per key; default: the Idempotency-Key.",
+    pattern=NO_NUL,
 )
 
 
@@ -32,8 +37,8 @@ class LineIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     amount: str = Field(description="The line's net amount, e.g. '199.00'.")
-    product: str | None = Field(default=None, max_length=200)
-    category: str | None = Field(default=None, max_length=200)
+    product: str | None = Field(default=None, max_length=200, pattern=NO_NUL)
+    category: str | None = Field(default=None, max_length=200, pattern=NO_NUL)
 
 
 class EarnIn(BaseModel):
@@ -42,22 +47,31 @@ class EarnIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    customer: str = Field(max_length=200, description="The customer's external id.")
-    order_id: str | None = Field(default=None, max_length=200, description="Once per order.")
+    customer: str = Field(max_length=200, description="The customer's external id.", pattern=NO_NUL)
+    order_id: str | None = Field(
+        default=None, max_length=200, description="Once per order.", pattern=NO_NUL
+    )
     amount: str | None = Field(
         default=None, description="The order's total, e.g. '499.00'.", examples=["499.00"]
     )
-    currency: str | None = Field(default=None, min_length=3, max_length=3, examples=["DKK"])
-    ordered_at: datetime | None = None
+    currency: str | None = Field(
+        default=None, min_length=3, max_length=3, examples=["DKK"], pattern=NO_NUL
+    )
+    ordered_at: AwareDatetime | None = None
     shipping: str | None = _MONEY
     tax: str | None = _MONEY
     lines: list[LineIn] = Field(default_factory=list, max_length=1000)
     action: str | None = Field(
-        default=None, max_length=100, description="An action of the programme, e.g. review."
+        default=None,
+        max_length=100,
+        description="An action of the programme, e.g. review.",
+        pattern=NO_NUL,
     )
     key: str | None = _KEY
-    occurred_at: datetime | None = Field(default=None, description="When the action happened.")
-    note: str | None = Field(default=None, max_length=500)
+    occurred_at: AwareDatetime | None = Field(
+        default=None, description="When the action happened (not in the future)."
+    )
+    note: str | None = Field(default=None, max_length=500, pattern=NO_NUL)
 
     @model_validator(mode="after")
     def _one_kind(self) -> Self:
@@ -77,11 +91,13 @@ class RedeemIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    customer: str = Field(max_length=200)
+    customer: str = Field(max_length=200, pattern=NO_NUL)
     points: int | None = Field(default=None, gt=0, le=1_000_000_000)
-    reward: str | None = Field(default=None, max_length=100, description="A reward's id.")
+    reward: str | None = Field(
+        default=None, max_length=100, description="A reward's id.", pattern=NO_NUL
+    )
     key: str | None = _KEY
-    note: str | None = Field(default=None, max_length=500)
+    note: str | None = Field(default=None, max_length=500, pattern=NO_NUL)
 
     @model_validator(mode="after")
     def _one_kind(self) -> Self:
@@ -93,10 +109,10 @@ class RedeemIn(BaseModel):
 class AdjustIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    customer: str = Field(max_length=200)
+    customer: str = Field(max_length=200, pattern=NO_NUL)
     points: int = Field(ge=-1_000_000_000, le=1_000_000_000, description="Not 0.")
-    reason: str = Field(min_length=1, max_length=500)
-    key: str | None = Field(default=None, max_length=250)
+    reason: str = Field(min_length=1, max_length=500, pattern=NO_NUL)
+    key: str | None = Field(default=None, max_length=250, pattern=NO_NUL)
 
 
 class RefundIn(BaseModel):
@@ -104,18 +120,24 @@ class RefundIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    customer: str = Field(max_length=200)
-    order_id: str = Field(max_length=200, description="The order, as it earned its points.")
-    refund_id: str = Field(max_length=200, description="The shop's refund id (once per refund).")
+    customer: str = Field(max_length=200, pattern=NO_NUL)
+    order_id: str = Field(
+        max_length=200, description="The order, as it earned its points.", pattern=NO_NUL
+    )
+    refund_id: str = Field(
+        max_length=200, description="The shop's refund id (once per refund).", pattern=NO_NUL
+    )
     amount: str = Field(description="The order's total, as sent to /earn, e.g. '499.00'.")
     refunded: str = Field(description="Everything refunded of the order so far, e.g. '200.00'.")
-    currency: str = Field(min_length=3, max_length=3, examples=["DKK"])
+    currency: str = Field(min_length=3, max_length=3, examples=["DKK"], pattern=NO_NUL)
 
 
 class CouponUseIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    order_id: str = Field(min_length=1, max_length=200, description="The order it was used on.")
+    order_id: str = Field(
+        min_length=1, max_length=200, description="The order it was used on.", pattern=NO_NUL
+    )
 
 
 class CouponOut(BaseModel):

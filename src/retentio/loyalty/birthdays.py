@@ -8,7 +8,7 @@ itself that year count against the same yearly limit, so nobody gets two.
 from __future__ import annotations
 
 import calendar
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import Table, or_, select
@@ -49,6 +49,16 @@ def _zone(name: str | None, default: ZoneInfo) -> ZoneInfo:
         return default
 
 
+def _recent(birthday: str, today: date) -> date | None:
+    """The birthday of the last ``CATCH_UP_DAYS`` days (this year's, or last year's over New
+    Year), or None."""
+    for year in (today.year, today.year - 1):
+        day = birthday_in(birthday, year)
+        if day is not None and 0 <= (today - day).days < CATCH_UP_DAYS:
+            return day
+    return None
+
+
 def grant_birthdays(session: Session, programme: Programme, *, now: datetime) -> int:
     """Grant the ``birthday`` action to the members whose birthday is today (see the module's
     docstring); returns how many got points now."""
@@ -66,9 +76,10 @@ def grant_birthdays(session: Session, programme: Programme, *, now: datetime) ->
     session.rollback()
     granted = 0
     for external_id, zone_name, birthday in found:
-        today = now.astimezone(_zone(zone_name, programme.zone)).date()
-        day = birthday_in(str(birthday), today.year)
-        if day is None or not 0 <= (today - day).days < CATCH_UP_DAYS:
+        zone = _zone(zone_name, programme.zone)
+        today = now.astimezone(zone).date()
+        day = _recent(str(birthday), today)
+        if day is None:
             continue
         try:
             posted = earn_for_action(
@@ -76,8 +87,10 @@ def grant_birthdays(session: Session, programme: Programme, *, now: datetime) ->
                 programme,
                 customer=external_id,
                 action="birthday",
-                key=f"birthday-{today.year}",
+                key=f"birthday-{day.year}",
                 now=now,
+                # dated on the birthday itself, so a late round counts in the birthday's year
+                occurred_at=datetime.combine(day, time(), zone),
                 recorded_by="retentio",
                 note=f"birthday {day.isoformat()}",
             )

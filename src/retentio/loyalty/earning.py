@@ -24,7 +24,7 @@ from __future__ import annotations
 import math
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -49,6 +49,7 @@ __all__ = [
     "Line",
     "SpendRule",
     "bonus_multiplier",
+    "limit_end",
     "limit_start",
     "parse_actions",
     "parse_bonuses",
@@ -287,3 +288,14 @@ def limit_start(at: datetime, per: str, zone: ZoneInfo) -> datetime | None:
     else:
         start = datetime(local.year, 1, 1, tzinfo=zone)
     return start
+
+
+def limit_end(start: datetime, per: str, zone: ZoneInfo) -> datetime:
+    """The start of the calendar ``per`` after the one that starts at ``start``."""
+    local = start.astimezone(zone)
+    if per == "day":
+        return (local.replace(tzinfo=None) + timedelta(days=1)).replace(tzinfo=zone)
+    if per == "month":
+        year, month = divmod(local.month, 12)
+        return datetime(local.year + year, month + 1, 1, tzinfo=zone)
+    return datetime(local.year + 1, 1, 1, tzinfo=zone)

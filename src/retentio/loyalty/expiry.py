@@ -127,7 +127,10 @@ def _per_lot(session: Session, now: datetime, run: ExpiryRun) -> None:
 
 def _inactive(session: Session, programme: Programme, now: datetime, run: ExpiryRun) -> None:
     assert programme.inactive_months is not None  # noqa: S101 (the caller checked)
-    cutoff = add_months(now, -programme.inactive_months, programme.zone)
+    months = programme.inactive_months
+    # a few days' margin: 31 January + 1 month is 28 February, which months back from
+    # 28 February (28 January) would miss; each candidate is then checked exactly
+    cutoff = add_months(now, -months, programme.zone) + timedelta(days=4)
     a = LoyaltyAccount
     candidates = session.scalars(
         select(a.id).where(a.last_activity_at <= cutoff, a.available > 0).order_by(a.id)
@@ -137,8 +140,10 @@ def _inactive(session: Session, programme: Programme, now: datetime, run: Expiry
         accounts = _lock(session, candidates[start : start + _BATCH])
         for account_id, account in accounts.items():
             last = account.last_activity_at
-            if last is None or last > cutoff or account.available <= 0:
-                continue  # active again meanwhile
+            if last is None or account.available <= 0:
+                continue
+            if add_months(last, months, programme.zone) > now:
+                continue  # not yet (or active again meanwhile)
             key = f"inactive:{last.isoformat()}"
             run.points += account.available
             run.members += _expire(

@@ -37,7 +37,7 @@ from retentio.loyalty.accounts import (
     post,
     repeat,
 )
-from retentio.loyalty.earning import Line, bonus_multiplier, limit_start, rounded
+from retentio.loyalty.earning import Line, bonus_multiplier, limit_end, limit_start, rounded
 from retentio.loyalty.events import record_event
 from retentio.loyalty.programme import Programme, order_points, refund_points
 from retentio.loyalty.tiering import earning_multiplier, upgrade_after_earn
@@ -129,6 +129,17 @@ def _earned(
     return posted
 
 
+#: How far ahead of the server's clock a time may be (the shop's clock may run fast).
+CLOCK_SKEW = timedelta(minutes=5)
+
+
+def _not_ahead(field: str, at: datetime, now: datetime) -> None:
+    """A DataError naming ``field`` when ``at`` is in the future: points dated ahead would
+    escape the limits of their period, keep the member active and expire late."""
+    if at > now + CLOCK_SKEW:
+        raise DataError(f"{field}: {at.isoformat()} is in the future")
+
+
 def _repeated_order(session: Session, entry: LoyaltyEntry, customer: str) -> Posted:
     """A repeat of an order's points; an order id that earned for another member is an
     error, not a repeat (nothing of the other member is shown)."""
@@ -162,6 +173,10 @@ def earn_for_order(
     records that it was decided (so a sync from the store does not look at it again). Once
     per order."""
     key = ledger_key("order", order_id)
+    _not_ahead("ordered_at", ordered_at, now)
+    for n, line in enumerate(lines):
+        if line.amount_minor < 0:
+            raise DataError(f"lines[{n}].amount: not negative")
     found = existing(session, key)
     if found is not None:
         return _repeated_order(session, found, customer)
@@ -245,6 +260,7 @@ def earn_for_action(
         raise DataError(f"action: {action!r} is not an action of the programme (known: {known})")
     checked_key(key)
     at = occurred_at or now
+    _not_ahead("occurred_at", at, now)
     member = lock_account(session, customer, now)
     key = member_key(f"action:{action}", member, key)
     found = existing(session, key)
@@ -256,8 +272,9 @@ def earn_for_action(
             e.account_id == member.account.id, e.kind == "earn", e.rule == action
         )
         start = limit_start(at, rule.limit.per, programme.zone)
-        if start is not None:
-            query = query.where(e.occurred_at >= start)
+        if start is not None:  # the calendar period ``at`` is in
+            end = limit_end(start, rule.limit.per, programme.zone)
+            query = query.where(e.occurred_at >= start, e.occurred_at < end)
         if (session.scalar(query) or 0) >= rule.limit.count:
             session.rollback()
             raise LimitReached(

@@ -64,12 +64,17 @@ def ledger_key(request: Request, given: str | None) -> str:
 
 
 def _minor(field: str, amount: str | None, currency: str) -> int:
+    """An amount in major units as minor units; a 422 naming ``field`` when it is not an
+    amount of ``currency`` or is negative."""
     if amount is None:
         return 0
     try:
-        return Money.from_major(amount, currency).minor
+        minor = Money.from_major(amount, currency).minor
     except (MoneyError, CurrencyError, ValueError) as exc:
         raise Problem("validation-error", f"{field}: {exc}") from None
+    if minor < 0:
+        raise Problem("validation-error", f"{field}: not negative (send a refund as a refund)")
+    return minor
 
 
 @router.get("/members/{external_id}", response_model=MemberOut, responses=_ERRORS)
