@@ -12,7 +12,7 @@ PORT ?= 8000
 
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 
-.PHONY: run test install install-dev lint typecheck layers unit bench bench-models bench-store bench-api bench-segments bench-campaigns clean
+.PHONY: run test install install-dev lint typecheck layers unit bench bench-models bench-store bench-api bench-segments bench-campaigns bench-loyalty clean
 
 $(UV):
 	$(PYTHON) -m venv $(TOOLS)
@@ -81,3 +81,6 @@ bench-segments: install-dev
 
 bench-campaigns: install-dev
 	$(BIN)/python benchmarks/campaigns.py --workers 3
+
+bench-loyalty: install-dev
+	$(BIN)/python benchmarks/loyalty.py

@@ -11,6 +11,7 @@ from retentio.cli import data as _data  # noqa: F401  (registers demo-data and l
 from retentio.cli import db as _db  # noqa: F401  (registers init and db)
 from retentio.cli import journeys as _journeys  # noqa: F401  (registers journey)
 from retentio.cli import loyalty as _loyalty  # noqa: F401  (registers loyalty)
+from retentio.cli import loyalty_backfill as _loyalty_backfill  # noqa: F401  (registers loyalty backfill)
 from retentio.cli import privacy as _privacy  # noqa: F401  (registers privacy and consent)
 from retentio.cli import push as _push  # noqa: F401  (registers push)
 from retentio.cli import segments as _segments  # noqa: F401  (registers segment and scores)
