@@ -402,6 +402,31 @@ def test_the_stores_refunds_take_nothing_back_twice_after_a_backfill(
     assert members(migrated_engine, "")["ida"] == before
 
 
+def test_inactivity_expires_on_the_day_expire_points_does(migrated_engine: Engine) -> None:
+    programme = parse_programme({"pending_days": 0, "expiry": {"inactive_months": 1}})
+    zone = programme.zone
+    now = datetime(2026, 3, 31, 10, 0, tzinfo=zone)  # a month after 28 February is 28 March
+    when = ((2, 27, 12), (2, 28, 9), (2, 28, 15), (3, 1, 9))
+    lasts = [datetime(2026, month, day, hour, tzinfo=zone) for month, day, hour in when]
+    with Session(migrated_engine) as session:
+        session.add_all(Customer(external_id=f"r{n}", attributes={}) for n in range(len(lasts)))
+        session.commit()
+        for n, last in enumerate(lasts):
+            earn_for_order(
+                session, programme, customer=f"r{n}", order_id=f"r{n}", amount_minor=50_000,
+                currency="DKK", ordered_at=last, now=last, recorded_by="test",
+            )  # fmt: skip
+        expire_points(session, programme, now=now)
+    rows: list[Row] = [
+        (f"b{n}", f"b{n}", last, Decimal("500.00"), "DKK", False) for n, last in enumerate(lasts)
+    ]
+    backfill_orders(migrated_engine, programme, table(rows), now=now, recorded_by="test")
+    found = members(migrated_engine, "")
+    expired = [found[f"r{n}"]["expired"] for n in range(len(lasts))]
+    assert expired == [500, 500, 500, 0]
+    assert [found[f"b{n}"]["expired"] for n in range(len(lasts))] == expired
+
+
 def test_a_bad_row_writes_nothing(migrated_engine: Engine) -> None:
     rows: list[Row] = [
         ("ida", "O-1", NOW - timedelta(days=3), Decimal("100.00"), "DKK", False),

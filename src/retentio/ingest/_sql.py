@@ -23,6 +23,7 @@ from retentio.ingest.results import BatchResult
 from retentio.store.bulk import bulk_insert
 from retentio.store.params import json_elements, one_of
 from retentio.store.tables import AuditEntry, Customer
+from retentio.store.transactions import RETRYABLE_STATES
 
 __all__ = [
     "CUSTOMERS",
@@ -37,7 +38,6 @@ __all__ = [
 ]
 
 T = TypeVar("T")
-_RETRYABLE_STATES = {"40001", "40P01"}  # PostgreSQL serialization failure, deadlock
 _ATTEMPTS = 10
 CUSTOMERS: Table = Customer.__table__  # type: ignore[assignment]
 AUDIT: Table = AuditEntry.__table__  # type: ignore[assignment]
@@ -167,7 +167,7 @@ def with_retry(
             except (IntegrityError, OperationalError) as exc:
                 session.rollback()
                 state = getattr(exc.orig, "sqlstate", None)
-                retry = isinstance(exc, IntegrityError) or state in _RETRYABLE_STATES
+                retry = isinstance(exc, IntegrityError) or state in RETRYABLE_STATES
                 if attempt == _ATTEMPTS or not retry:
                     raise
             except BaseException:

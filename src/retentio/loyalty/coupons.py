@@ -6,7 +6,7 @@ unused, which refunds its points (a ``reverse`` entry with ``rule='reward'``).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, select
@@ -29,6 +29,7 @@ from retentio.loyalty.accounts import (
 )
 from retentio.loyalty.earning import limit_start
 from retentio.loyalty.events import record_event
+from retentio.loyalty.expiry import upcoming_lots
 from retentio.loyalty.programme import Programme
 from retentio.loyalty.rewards import Reward, coupon_code
 from retentio.loyalty.tiering import held_tier
@@ -46,6 +47,9 @@ __all__ = [
     "rewards_for",
     "use_coupon",
 ]
+
+
+_FOREVER = datetime(9999, 1, 1, tzinfo=UTC)
 
 
 class RewardUnavailable(LoyaltyConflict):
@@ -181,6 +185,8 @@ def redeem_reward(
         available = member.account.available
         session.rollback()
         raise InsufficientPoints(f"points: {reward.points} needed, {available} available")
+    lots = upcoming_lots(session, programme, now, _FOREVER, [member.account.id])
+    first_lot = lots.get(member.account.id, [(None, 0)])[0][0]
     posted, entry = post(
         session,
         member,
@@ -194,6 +200,7 @@ def redeem_reward(
         note=f"reward {reward.id}",
     )
     row = _issue(session, member, reward, programme, key, entry.id, now)
+    row.lot_expires_at = first_lot
     record_event(
         session,
         member.customer_id,
@@ -283,8 +290,9 @@ def _state_problem(row: LoyaltyCoupon, now: datetime, *, cancelling: bool = Fals
 def cancel_coupon(
     session: Session, programme: Programme, *, code: str, now: datetime, recorded_by: str
 ) -> Coupon:
-    """Cancel an unused coupon (expired or not) and refund its points as a new lot; again
-    changes nothing. A used coupon raises CouponStateError."""
+    """Cancel an unused coupon (expired or not) and refund its points, as a lot that expires
+    when the first lot the redemption spent would have (so a cancellation cannot make old
+    points new); again changes nothing. A used coupon raises CouponStateError."""
     row, member = _locked_coupon(session, code)
     if row.status == "cancelled":
         result = _coupon(row, member.external_id, repeated=True, balance=member.balance())
@@ -306,7 +314,7 @@ def cancel_coupon(
         rule="reward",
         refers_to=row.redeem_entry_id,
         note=f"reward {row.reward_id} cancelled",
-        expires_at=lot_expiry(programme, now),
+        expires_at=row.lot_expires_at or lot_expiry(programme, now),
     )
     row.status, row.cancelled_at, row.refund_entry_id = "cancelled", now, entry.id
     result = _coupon(row, member.external_id, balance=posted.balance)

@@ -9,9 +9,10 @@ the member refers themself. A customer is referred once. Each change is one tran
 
 from __future__ import annotations
 
+import logging
 import secrets
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -55,6 +56,7 @@ __all__ = [
     "review_referral",
 ]
 
+log = logging.getLogger("retentio.loyalty")
 STATUSES = ("pending", "flagged", "completed", "rejected")
 #: Codes are read aloud and typed: no 0/O, 1/I/L, 5/S, 8/B, 2/Z. 25^8 codes (about 37 bits).
 _CODE_LENGTH = 8
@@ -345,9 +347,11 @@ def complete_referrals(
     session.rollback()
     completed = 0
     for referral_id in due:
-        # An IntegrityError: another run completed it meanwhile (its entry keys are taken).
-        with suppress(IntegrityError), _undone_on_error(session):
-            completed += _advance(session, programme, rules, referral_id, now)
+        try:
+            with _undone_on_error(session):
+                completed += _advance(session, programme, rules, referral_id, now)
+        except IntegrityError as exc:  # another run completed it meanwhile: its keys are taken
+            log.info("referral %s was completed by another run (%s)", referral_id, exc.orig)
     return completed
 
 

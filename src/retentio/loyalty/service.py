@@ -6,8 +6,10 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from retentio.core.errors import ConfigurationError
 from retentio.loyalty.accounts import account_of, customer_row
 from retentio.loyalty.programme import Programme, parse_programme
 from retentio.loyalty.tiering import tier_status
@@ -40,10 +42,16 @@ def current_programme(session: Session) -> Programme:
 def configure_programme(session: Session, data: Any, *, actor: str) -> int:
     """Check ``data`` and save it as the next version (committed); returns the version."""
     parse_programme(data)
-    latest = session.scalar(select(func.max(LoyaltyProgramme.version))) or 0
-    session.add(LoyaltyProgramme(version=latest + 1, definition=dict(data), created_by=actor))
-    session.commit()
-    return latest + 1
+    for _attempt in range(5):  # two saves at once: the second takes the next number
+        latest = session.scalar(select(func.max(LoyaltyProgramme.version))) or 0
+        session.add(LoyaltyProgramme(version=latest + 1, definition=dict(data), created_by=actor))
+        try:
+            session.commit()
+        except IntegrityError:
+            session.rollback()
+            continue
+        return latest + 1
+    raise ConfigurationError("the programme is being saved by others; try again")
 
 
 def programme_versions(session: Session) -> list[dict[str, Any]]:

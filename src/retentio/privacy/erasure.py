@@ -233,14 +233,15 @@ def _count(result: Result[Any]) -> int:
 
 
 def _delete_loyalty(session: Session, customer_id: int) -> int:
-    """Delete the person's loyalty account and all on it, and the referral of them."""
+    """Delete the person's loyalty account and all on it, and the referral of them. The
+    account is locked first, as every loyalty change locks accounts before their rows."""
+    account = session.scalar(
+        select(LoyaltyAccount.id).where(LoyaltyAccount.customer_id == customer_id).with_for_update()
+    )
     deleted = _count(
         session.execute(
             delete(LoyaltyReferral).where(LoyaltyReferral.friend_customer_id == customer_id)
         )
-    )
-    account = session.scalar(
-        select(LoyaltyAccount.id).where(LoyaltyAccount.customer_id == customer_id)
     )
     if account is None:
         return deleted

@@ -138,6 +138,7 @@ class LoyaltyCoupon(Base):
     __tablename__ = "loyalty_coupons"
     __table_args__ = (
         Index("ix_loyalty_coupons_account_reward", "account_id", "reward_id", "issued_at"),
+        {"sqlite_autoincrement": True},  # ids are never reused (events name them)
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
@@ -155,6 +156,9 @@ class LoyaltyCoupon(Base):
     order_id: Mapped[str | None] = mapped_column(String(200))
     issued_at: Mapped[datetime]
     expires_at: Mapped[datetime]
+    #: When the first lot the redemption spent would have expired: its points, refunded on a
+    #: cancellation, expire then (a cancellation does not make old points new).
+    lot_expires_at: Mapped[datetime | None]
     used_at: Mapped[datetime | None]
     cancelled_at: Mapped[datetime | None]
 
@@ -167,6 +171,8 @@ class LoyaltyReferral(Base):
     __table_args__ = (
         Index("ix_loyalty_referrals_referrer", "referrer_account_id", "created_at"),
         Index("ix_loyalty_referrals_status", "status"),
+        # ids are never reused, also after an erasure deleted the newest: entries name them
+        {"sqlite_autoincrement": True},
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)

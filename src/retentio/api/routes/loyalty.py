@@ -8,13 +8,15 @@ a retry without the header changes nothing either.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.encoders import jsonable_encoder
+from sqlalchemy.orm import Session
 
-from retentio.api.body import openapi_body, parse_body
-from retentio.api.deps import Admin, Body, DbSession, Reader, Writer
+from retentio.api.body import JsonBody, openapi_body, parse_body
+from retentio.api.deps import Admin, Body, DbSession, Principal, Reader, Writer
 from retentio.api.idempotency import HEADER, Outcome, run_idempotent
 from retentio.api.loyalty_schemas import (
     AdjustIn,
@@ -47,8 +49,9 @@ from retentio.loyalty.service import (
     programme_versions,
     saved_programme,
 )
+from retentio.store.transactions import retrying
 
-__all__ = ["BODY_MODELS", "router"]
+__all__ = ["BODY_MODELS", "ledger_change", "ledger_key", "router"]
 
 router = APIRouter(prefix="/loyalty", tags=["loyalty"])
 BODY_MODELS = (EarnIn, RedeemIn, AdjustIn, RefundIn)
@@ -61,6 +64,20 @@ def ledger_key(request: Request, given: str | None) -> str:
     if not key:
         raise Problem("validation-error", f"key: required (or send an {HEADER} header)")
     return key
+
+
+def ledger_change(
+    request: Request,
+    principal: Principal,
+    session: Session,
+    body: JsonBody,
+    work: Callable[[str | None], Outcome],
+) -> Any:
+    """``work`` once per Idempotency-Key, run again if PostgreSQL aborted it to break a
+    deadlock (the ledger's keys make a second run safe)."""
+    return run_idempotent(
+        request, principal, body.sha256, lambda key: retrying(session, lambda: work(key))
+    )
 
 
 def _minor(field: str, amount: str | None, currency: str) -> int:
@@ -134,8 +151,12 @@ def earn_route(request: Request, session: DbSession, principal: Writer, body: Bo
     action's (once per key; 409 beyond its limit). An order that earns nothing answers 422;
     a repeat answers ``repeated: true``."""
     given = parse_body(EarnIn, body.value)
-    return run_idempotent(
-        request, principal, body.sha256, lambda _k: _earn(request, session, principal.actor, given)
+    return ledger_change(
+        request,
+        principal,
+        session,
+        body,
+        lambda _k: _earn(request, session, principal.actor, given),
     )
 
 
@@ -183,7 +204,7 @@ def redeem_route(request: Request, session: DbSession, principal: Writer, body: 
         )
         return Outcome(200, posted.to_dict())
 
-    return run_idempotent(request, principal, body.sha256, work)
+    return ledger_change(request, principal, session, body, work)
 
 
 @router.post(
@@ -206,7 +227,7 @@ def adjust_route(request: Request, session: DbSession, principal: Writer, body: 
         )
         return Outcome(200, posted.to_dict())
 
-    return run_idempotent(request, principal, body.sha256, work)
+    return ledger_change(request, principal, session, body, work)
 
 
 @router.post(
@@ -237,7 +258,7 @@ def refund_route(request: Request, session: DbSession, principal: Writer, body: 
             return Outcome(200, {**nothing, "repeated": False, "balance": balance})
         return Outcome(200, posted.to_dict())
 
-    return run_idempotent(request, principal, body.sha256, work)
+    return ledger_change(request, principal, session, body, work)
 
 
 @router.get("/programme", response_model=ProgrammeOut, responses=_ERRORS)

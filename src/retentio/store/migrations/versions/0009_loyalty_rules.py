@@ -38,6 +38,7 @@ def upgrade() -> None:
         sa.Column("order_id", sa.String(length=200), nullable=True),
         sa.Column("issued_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("lot_expires_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("used_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("cancelled_at", sa.DateTime(timezone=True), nullable=True),
         sa.ForeignKeyConstraint(
@@ -49,6 +50,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_loyalty_coupons")),
         sa.UniqueConstraint("code", name=op.f("uq_loyalty_coupons_code")),
         sa.UniqueConstraint("key", name=op.f("uq_loyalty_coupons_key")),
+        sqlite_autoincrement=True,
     )
     with op.batch_alter_table("loyalty_coupons", schema=None) as batch_op:
         batch_op.create_index(
@@ -89,6 +91,7 @@ def upgrade() -> None:
             "friend_customer_id", name=op.f("uq_loyalty_referrals_friend_customer_id")
         ),
         sa.UniqueConstraint("key", name=op.f("uq_loyalty_referrals_key")),
+        sqlite_autoincrement=True,
     )
     with op.batch_alter_table("loyalty_referrals", schema=None) as batch_op:
         batch_op.create_index(
