@@ -606,9 +606,9 @@ def _expiring(
         lots = _per_member(m[due], plan.earn_points[due], n)
         amount = lots - _per_member(m[plan.back], plan.late_back, n)
         return np.asarray(np.maximum(np.minimum(amount, available), 0), dtype=np.int64)
-    if programme.inactive_months is not None:
-        cutoff = _us(add_months(now, -programme.inactive_months, programme.zone))
-        return np.where(last <= cutoff, np.maximum(available, 0), 0)
+    if programme.inactive_months is not None:  # N months after the latest order, to the day
+        since = add_months_us(last, programme.inactive_months, programme.zone) <= _us(now)
+        return np.where(since, np.maximum(available, 0), 0)
     return np.zeros(n, dtype=np.int64)
 
 
