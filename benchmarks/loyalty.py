@@ -65,7 +65,7 @@ TARGET_P99_MS = 25.0
 YEARS_US = 3 * 365 * 86_400_000_000
 PROGRAMME = """\
 currency: DKK
-earn: {points_per_unit: 1, minimum_order: 50}
+earn: {points_per_unit: 1}  # no minimum: all 1,000,000 orders earn
 pending_days: 14
 expiry: {months: 12}
 tiers:
