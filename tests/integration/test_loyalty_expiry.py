@@ -132,3 +132,22 @@ def test_a_late_first_run_sends_only_the_most_urgent_reminder(shop: Engine) -> N
         assert expire_points(session, programme, now=due - timedelta(days=4)).reminders == 0
         assert expire_points(session, programme, now=due - timedelta(hours=12)).reminded == {1: 1}
     assert reminders(shop) == [(7, 100, "2026-01-10"), (1, 100, "2026-01-10")]
+
+
+def test_a_run_looks_at_lots_due_since_the_last_one_and_at_late_ones(shop: Engine) -> None:
+    programme = parse_programme({"pending_days": 0, "expiry": {"months": 12}})
+    today = datetime(2026, 12, 7, 12, tzinfo=UTC)
+    with Session(shop) as session:
+        earn(session, programme, "ida", "A", 10_000, JAN)  # expired by the first run
+        assert expire_points(session, programme, now=today).points == 100
+        # an order of two years ago synced only now: its lot was due long before the last run
+        earn_for_order(
+            session, programme, customer="bob", order_id="LATE", amount_minor=5_000,
+            currency="DKK", ordered_at=datetime(2024, 12, 1, tzinfo=UTC), now=today,
+            recorded_by=BY,
+        )  # fmt: skip
+        assert balance_of(session, "bob").available == 50
+        later = expire_points(session, programme, now=today + timedelta(hours=1))
+        assert (later.members, later.points) == (1, 50)
+        assert expire_points(session, programme, now=today, full=True).points == 0
+    whole(shop)

@@ -100,13 +100,21 @@ def release_command(database_url: DatabaseUrl = None) -> None:
 
 @loyalty_app.command("expire")
 def expire_command(
-    database_url: DatabaseUrl = None, at: At = None, as_json: AsJson = False
+    database_url: DatabaseUrl = None,
+    at: At = None,
+    full: Annotated[
+        bool,
+        typer.Option(
+            "--full", help="Look at every member, not only those with lots due since the last run."
+        ),
+    ] = False,
+    as_json: AsJson = False,
 ) -> None:
     """Expire the points that are due (per lot, first in first out, or the balances of
     inactive members) and send the points_expiring reminders; safe to run again."""
     now = _instant(at)
     with store_session(database_url) as session:
-        run = expire_points(session, current_programme(session), now=now)
+        run = expire_points(session, current_programme(session), now=now, full=full)
     if as_json:
         out.print_json(json.dumps(run.to_dict()))
         return

@@ -28,19 +28,21 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Table, and_, bindparam, case, func, insert, select, update
+from sqlalchemy import Table, and_, bindparam, case, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from retentio.loyalty.events import record_event
 from retentio.loyalty.programme import Programme
 from retentio.loyalty.tiers import add_months
-from retentio.store.loyalty_tables import LoyaltyAccount, LoyaltyEntry
+from retentio.store.loyalty_tables import LoyaltyAccount, LoyaltyCursor, LoyaltyEntry
 from retentio.store.tables import Event
 from retentio.store.transactions import begin_write
 
 __all__ = ["ExpiryRun", "expire_points", "upcoming_lots"]
 
 _BATCH = 2_000
+_CURSOR = "expiry"
+_OVERLAP = timedelta(days=1)
 
 
 @dataclass(slots=True)
@@ -105,12 +107,17 @@ def _expire(
     return len(rows)
 
 
-def _per_lot(session: Session, now: datetime, run: ExpiryRun) -> None:
+def _per_lot(session: Session, now: datetime, run: ExpiryRun, *, full: bool) -> None:
     due, debits = _lots_and_debits(now)
     e = LoyaltyEntry
-    candidates = session.scalars(
-        select(e.account_id).group_by(e.account_id).having(due > debits).order_by(e.account_id)
-    ).all()
+    cursor = None if full else session.get(LoyaltyCursor, _CURSOR)
+    newest = session.scalar(select(func.max(e.id))) or 0
+    query = select(e.account_id).group_by(e.account_id).having(due > debits)
+    if cursor is not None:  # only members with a lot that came due, or came, since last time
+        came = or_(e.expires_at > cursor.at - _OVERLAP, e.id > cursor.entry_id)
+        recent = select(e.account_id).where(e.points > 0, e.expires_at <= now, came)
+        query = query.where(e.account_id.in_(recent))
+    candidates = session.scalars(query.order_by(e.account_id)).all()
     session.rollback()
     for start in range(0, len(candidates), _BATCH):
         ids = candidates[start : start + _BATCH]
@@ -123,6 +130,17 @@ def _per_lot(session: Session, now: datetime, run: ExpiryRun) -> None:
         run.members += _expire(session, accounts, amounts, now.isoformat(), now)
         run.points += sum(n for n in amounts.values() if n > 0)
         session.commit()
+    _advance_cursor(session, now, newest)
+
+
+def _advance_cursor(session: Session, now: datetime, newest: int) -> None:
+    begin_write(session)
+    cursor = session.get(LoyaltyCursor, _CURSOR, with_for_update=True)
+    if cursor is None:
+        session.add(LoyaltyCursor(name=_CURSOR, at=now, entry_id=newest))
+    elif now > cursor.at:  # a run "as of" an earlier time leaves it where it is
+        cursor.at, cursor.entry_id = now, newest
+    session.commit()
 
 
 def _inactive(session: Session, programme: Programme, now: datetime, run: ExpiryRun) -> None:
@@ -278,12 +296,18 @@ def _sent_reminders(
     return dict(sent)
 
 
-def expire_points(session: Session, programme: Programme, *, now: datetime) -> ExpiryRun:
+def expire_points(
+    session: Session, programme: Programme, *, now: datetime, full: bool = False
+) -> ExpiryRun:
     """Expire what is due at ``now`` and send the reminders of what comes (see the module's
-    docstring); batches of members, each in its own transaction. Safe to run again."""
+    docstring); batches of members, each in its own transaction. Safe to run again.
+
+    A run looks only at the members with a lot that came due since the last run (a day's
+    overlap), or that was written since (an order synced late); ``full`` looks at everyone,
+    as the first run does."""
     run = ExpiryRun()
     if programme.expiry_months is not None:
-        _per_lot(session, now, run)
+        _per_lot(session, now, run, full=full)
     elif programme.inactive_months is not None:
         _inactive(session, programme, now, run)
     if programme.expiry_months is not None or programme.inactive_months is not None:

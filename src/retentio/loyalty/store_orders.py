@@ -84,7 +84,7 @@ def sync_store_orders(session: Session, programme: Programme, *, now: datetime) 
             currency=currency, ordered_at=ordered_at, now=now, recorded_by="retentio",
             lines=lines.get(order_id, ()), record_nothing=True,
         )  # fmt: skip
-    refunds = _take_back_refunds(session, programme, now)
+    refunds = _take_back_refunds(session, programme, start, now)
     cancelled = _take_back_cancelled(session, programme, now)
     return StoreSync(len(new), refunds, cancelled)
 
@@ -109,7 +109,10 @@ def _earning(o: Any) -> Any:
     return and_(e.key == _keyed("order:", o.external_id), e.points + e.pending_points > 0)
 
 
-def _take_back_refunds(session: Session, programme: Programme, now: datetime) -> int:
+def _take_back_refunds(
+    session: Session, programme: Programme, start: datetime, now: datetime
+) -> int:
+    """The refunds made since the programme began (a backfill took the earlier ones)."""
     o, c, r, e = ORDERS.c, CUSTOMERS.c, REFUNDS.c, ENTRIES.c
     refund_key = func.coalesce(r.external_id, _keyed("r", cast(r.id, String)))
     # the refunds so far of the order, up to and including this one
@@ -124,7 +127,7 @@ def _take_back_refunds(session: Session, programme: Programme, now: datetime) ->
         .select_from(
             REFUNDS.join(ORDERS, o.id == r.order_id).join(CUSTOMERS, c.id == o.customer_id)
         )
-        .where(exists().where(_earning(o)), ~taken, c.erased_at.is_(None))
+        .where(exists().where(_earning(o)), ~taken, c.erased_at.is_(None), r.refunded_at >= start)
         .order_by(r.id)
         .limit(_BATCH)
     ).all()

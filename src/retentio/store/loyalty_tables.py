@@ -24,6 +24,7 @@ from retentio.store.tables import Base
 __all__ = [
     "LoyaltyAccount",
     "LoyaltyCoupon",
+    "LoyaltyCursor",
     "LoyaltyEntry",
     "LoyaltyProgramme",
     "LoyaltyReferral",
@@ -84,6 +85,8 @@ class LoyaltyEntry(Base):
         # ... and without an entry that released (or reversed) them yet.
         Index("ix_loyalty_entries_refers", "refers_to"),
         Index("ix_loyalty_entries_order", "order_id"),
+        # Lots by when they expire: the expiry run's candidates and the reminders.
+        Index("ix_loyalty_entries_expires", "expires_at"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
@@ -195,3 +198,14 @@ class LoyaltyReferral(Base):
     reviewed_by: Mapped[str | None] = mapped_column(String(200))
     reviewed_at: Mapped[datetime | None]
     recorded_by: Mapped[str] = mapped_column(String(200))
+
+
+class LoyaltyCursor(Base):
+    """How far a recurring job got (``expiry``: the time of its last run and the newest entry
+    then), so that the next run looks only at what came since."""
+
+    __tablename__ = "loyalty_cursors"
+
+    name: Mapped[str] = mapped_column(String(40), primary_key=True)
+    at: Mapped[datetime]
+    entry_id: Mapped[int] = mapped_column(BigInteger)

@@ -137,15 +137,26 @@ def upgrade() -> None:
             batch_op.f("uq_loyalty_accounts_referral_code"), ["referral_code"]
         )
 
+    op.create_table(
+        "loyalty_cursors",
+        sa.Column("name", sa.String(length=40), nullable=False),
+        sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("entry_id", sa.BigInteger(), nullable=False),
+        sa.PrimaryKeyConstraint("name", name=op.f("pk_loyalty_cursors")),
+    )
     with op.batch_alter_table("loyalty_entries", schema=None) as batch_op:
         batch_op.add_column(sa.Column("amount_minor", sa.BigInteger(), nullable=True))
         batch_op.add_column(sa.Column("refunded_minor", sa.BigInteger(), nullable=True))
+        batch_op.create_index("ix_loyalty_entries_expires", ["expires_at"], unique=False)
 
 
 def downgrade() -> None:
     with op.batch_alter_table("loyalty_entries", schema=None) as batch_op:
+        batch_op.drop_index("ix_loyalty_entries_expires")
         batch_op.drop_column("refunded_minor")
         batch_op.drop_column("amount_minor")
+
+    op.drop_table("loyalty_cursors")
 
     with op.batch_alter_table("loyalty_accounts", schema=None) as batch_op:
         batch_op.drop_constraint(batch_op.f("uq_loyalty_accounts_referral_code"), type_="unique")
