@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import pyarrow as pa
 import pytest
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, func, select, update
 from sqlalchemy.orm import Session
 
 from retentio.analytics.schema import TRANSACTIONS_SCHEMA
@@ -35,7 +35,12 @@ from retentio.loyalty.service import configure_programme
 from retentio.loyalty.store_orders import sync_store_orders
 from retentio.loyalty.tiering import qualifying_value
 from retentio.loyalty.tiers import add_months
-from retentio.store.loyalty_tables import LoyaltyAccount, LoyaltyEntry, LoyaltyTierChange
+from retentio.store.loyalty_tables import (
+    LoyaltyAccount,
+    LoyaltyEntry,
+    LoyaltyProgramme,
+    LoyaltyTierChange,
+)
 from retentio.store.tables import Customer, Event
 
 NOW = datetime(2026, 12, 1, 9, 30, tzinfo=UTC)
@@ -392,6 +397,10 @@ def test_the_stores_refunds_take_nothing_back_twice_after_a_backfill(
     with Session(migrated_engine) as session:
         ingest_orders(session, [order], actor="test")
         configure_programme(session, ROLLING_DEFINITION, actor="test")
+        # the programme began before the order: the round meets its refunds (an earlier
+        # start leaves them to the backfill alone)
+        session.execute(update(LoyaltyProgramme).values(created_at=old - timedelta(days=1)))
+        session.commit()
     rows: list[Row] = [("ida", "O-1", old, Decimal("1000.00"), "DKK", False)]
     rows += [("ida", "O-1", at, -a, "DKK", True) for at, a in refunds]
     backfill_orders(migrated_engine, ROLLING, table(rows), now=NOW, recorded_by="t")

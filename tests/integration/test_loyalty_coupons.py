@@ -142,8 +142,10 @@ def test_cancelling_an_unused_coupon_refunds_its_points_once(shop: Engine) -> No
         assert twice.repeated and balance_of(session, "ida").available == 1_200
         with pytest.raises(CouponStateError, match="cancelled"):
             use_coupon(session, code=coupon.code, order_id="O-1", now=NOW)
-        refund = session.scalars(select(LoyaltyEntry).where(LoyaltyEntry.rule == "reward",
-                                                            LoyaltyEntry.kind == "reverse")).one()  # fmt: skip
+        refunds = select(LoyaltyEntry).where(
+            LoyaltyEntry.rule == "reward", LoyaltyEntry.kind == "reverse"
+        )
+        refund = session.scalars(refunds).one()
         opening = session.scalars(select(LoyaltyEntry).where(LoyaltyEntry.kind == "adjust")).one()
         # back as a lot that expires when the spent one would have: not as new points
         assert refund.points == 500 and refund.expires_at == opening.expires_at

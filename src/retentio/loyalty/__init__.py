@@ -2,6 +2,7 @@
 expiry), the points ledger, and the use cases on it (docs/loyalty.md)."""
 
 from retentio.loyalty.accounts import Balance, InsufficientPoints, LoyaltyConflict, Posted
+from retentio.loyalty.backfill import BackfillResult, backfill_orders
 from retentio.loyalty.coupons import (
     Coupon,
     CouponStateError,
@@ -49,10 +50,12 @@ from retentio.loyalty.service import (
     member_profile,
     programme_versions,
 )
+from retentio.loyalty.store_orders import StoreSync, sync_store_orders
 from retentio.loyalty.tiering import review_tiers
 
 __all__ = [
     "LOYALTY_EVENTS",
+    "BackfillResult",
     "Balance",
     "Coupon",
     "CouponStateError",
@@ -69,7 +72,9 @@ __all__ = [
     "Referral",
     "ReferralConflict",
     "RewardUnavailable",
+    "StoreSync",
     "adjust_points",
+    "backfill_orders",
     "balance_of",
     "cancel_coupon",
     "complete_referrals",
@@ -95,5 +100,6 @@ __all__ = [
     "review_tiers",
     "rewards_for",
     "run_loyalty_jobs",
+    "sync_store_orders",
     "use_coupon",
 ]
