@@ -102,8 +102,7 @@ FIELDS: dict[str, Field] = _fields(
         "loyalty_points_expiring",
         "loyalty",
         "integer",
-        "points that expire within the first reminder window (30 days), as of the last "
-        "expiry run",
+        "points that expire within the first reminder window (30 days), as of the last expiry run",
     ),
     Field(
         "loyalty_points_expire_at",
