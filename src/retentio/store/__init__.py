@@ -4,6 +4,7 @@
 from retentio.store import campaign_tables as _campaign_tables  # noqa: F401
 from retentio.store import channel_tables as _channel_tables  # noqa: F401
 from retentio.store import loyalty_tables as _loyalty_tables  # noqa: F401
+from retentio.store import subscription_tables as _subscription_tables  # noqa: F401
 from retentio.store.engine import (
     DEFAULT_DATABASE_URL,
     current_revision,
