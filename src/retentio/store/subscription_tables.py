@@ -18,7 +18,26 @@ from sqlalchemy.orm import Mapped, mapped_column
 from retentio.store.campaign_tables import BigId
 from retentio.store.tables import Base
 
-__all__ = ["Subscription", "SubscriptionEvent", "SubscriptionItem", "SubscriptionOrder"]
+__all__ = [
+    "Subscription",
+    "SubscriptionEvent",
+    "SubscriptionItem",
+    "SubscriptionOrder",
+    "SubscriptionPolicy",
+]
+
+
+class SubscriptionPolicy(Base):
+    """A version of the subscription policy (cancellation reasons, save offers, pauses,
+    dunning); the newest is in force."""
+
+    __tablename__ = "subscription_policies"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    version: Mapped[int] = mapped_column(unique=True)
+    definition: Mapped[dict[str, Any]]
+    created_at: Mapped[datetime]
+    created_by: Mapped[str] = mapped_column(String(200))
 
 
 class Subscription(Base):
@@ -42,10 +61,16 @@ class Subscription(Base):
     cadence_unit: Mapped[str] = mapped_column(String(5))
     cadence_count: Mapped[int] = mapped_column(Integer)
     time_zone: Mapped[str] = mapped_column(String(64))
+    #: The local date the cadence counts from: orders fall on anchor_on + n cadences (so a
+    #: monthly subscription of the 31st comes on the last day of shorter months, and back on
+    #: the 31st after them).
+    anchor_on: Mapped[date]
     next_order_on: Mapped[date]
     next_order_at: Mapped[datetime]
-    #: Renewals made so far (the next renewal is cycle + 1).
+    #: Renewals made so far (the next renewal is cycle + 1) ...
     cycle: Mapped[int] = mapped_column(Integer, default=0)
+    #: ... and how many it has at most (then it expires); None: until cancelled.
+    max_cycles: Mapped[int | None] = mapped_column(Integer)
     #: A paused subscription resumes on this local date (always set: an open-ended pause
     #: gets the programme's longest one).
     pause_until: Mapped[date | None]

@@ -1,9 +1,9 @@
-"""Subscriptions: their items, their events (the full history) and the orders they make (one
-per subscription and cycle).
+"""Subscriptions: their items, their events (the full history), the orders they make (one per
+subscription and cycle) and the versions of the subscription policy.
 
 Revision ID: 0010
 Revises: 0009
-Create Date: 2026-12-07 06:07:54.941415
+Create Date: 2026-12-07 06:09:46.270180
 """
 
 from __future__ import annotations
@@ -19,6 +19,16 @@ depends_on = None
 
 def upgrade() -> None:
     op.create_table(
+        "subscription_policies",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("version", sa.Integer(), nullable=False),
+        sa.Column("definition", sa.JSON(), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("created_by", sa.String(length=200), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_subscription_policies")),
+        sa.UniqueConstraint("version", name=op.f("uq_subscription_policies_version")),
+    )
+    op.create_table(
         "subscriptions",
         sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
         sa.Column("external_id", sa.String(length=200), nullable=True),
@@ -28,9 +38,11 @@ def upgrade() -> None:
         sa.Column("cadence_unit", sa.String(length=5), nullable=False),
         sa.Column("cadence_count", sa.Integer(), nullable=False),
         sa.Column("time_zone", sa.String(length=64), nullable=False),
+        sa.Column("anchor_on", sa.Date(), nullable=False),
         sa.Column("next_order_on", sa.Date(), nullable=False),
         sa.Column("next_order_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("cycle", sa.Integer(), nullable=False),
+        sa.Column("max_cycles", sa.Integer(), nullable=True),
         sa.Column("pause_until", sa.Date(), nullable=True),
         sa.Column("pause_from", sa.Date(), nullable=True),
         sa.Column("skipped", sa.JSON(), nullable=False),
@@ -152,3 +164,4 @@ def downgrade() -> None:
         batch_op.drop_index("ix_subscriptions_customer")
 
     op.drop_table("subscriptions")
+    op.drop_table("subscription_policies")
