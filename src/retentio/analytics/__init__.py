@@ -4,11 +4,26 @@ Every function takes the normalised transactions (from :func:`load_transactions`
 explicit ``observation_end``; none reads a database, the clock or the environment. Results are
 pandas DataFrames (or a dict for :func:`kpis`). The loyalty figures
 (:mod:`retentio.analytics.loyalty`) take the programme's members, ledger entries and tier
-changes; those over time take their window as arguments too.
+changes; those over time take their window as arguments too. The survey figures
+(:mod:`retentio.analytics.feedback`) take the answers and segment memberships.
 """
 
 from retentio.analytics.cohorts import cohort_matrix, cohort_table
 from retentio.analytics.describe import DataRange, data_range
+from retentio.analytics.feedback import (
+    NPS_CATEGORIES,
+    SEGMENT_MEMBERSHIPS_SCHEMA,
+    SURVEY_RESPONSES_SCHEMA,
+    CsatScore,
+    NpsScore,
+    csat,
+    csat_by_segment,
+    csat_over_time,
+    feedback_outcomes,
+    nps,
+    nps_by_segment,
+    nps_over_time,
+)
 from retentio.analytics.interpurchase import (
     interpurchase_gaps,
     interpurchase_histogram,
@@ -47,11 +62,16 @@ __all__ = [
     "KPI_KEYS",
     "LOYALTY_ENTRIES_SCHEMA",
     "LOYALTY_MEMBERS_SCHEMA",
+    "NPS_CATEGORIES",
     "SEGMENTS",
+    "SEGMENT_MEMBERSHIPS_SCHEMA",
+    "SURVEY_RESPONSES_SCHEMA",
     "TIER_CHANGES_SCHEMA",
     "TRANSACTIONS_SCHEMA",
+    "CsatScore",
     "DataRange",
     "LoadReport",
+    "NpsScore",
     "PointsLiability",
     "Redemption",
     "best_hours",
@@ -59,8 +79,12 @@ __all__ = [
     "churn_threshold_days",
     "cohort_matrix",
     "cohort_table",
+    "csat",
+    "csat_by_segment",
+    "csat_over_time",
     "customer_value",
     "data_range",
+    "feedback_outcomes",
     "historical_clv",
     "interpurchase_gaps",
     "interpurchase_histogram",
@@ -70,6 +94,9 @@ __all__ = [
     "load_transactions",
     "member_comparison",
     "new_vs_returning",
+    "nps",
+    "nps_by_segment",
+    "nps_over_time",
     "order_metrics",
     "period_churn",
     "points_liability",
