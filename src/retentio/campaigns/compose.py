@@ -3,7 +3,9 @@
 - **E-mail**: a stable Message-ID and, for marketing, the RFC 8058 one-click unsubscribe
   headers and a visible unsubscribe link: the template's own when it shows
   ``{{ unsubscribe_url }}``, otherwise a short footer in the message's language, so no
-  marketing e-mail goes out without one (TRUST.md, "Sending").
+  marketing e-mail goes out without one (TRUST.md, "Sending"). The footer offers the
+  preference centre first (``{{ preferences_url }}``: fewer e-mails, or a break), unless the
+  template shows that link itself.
 - **SMS**: a marketing text ends with how to stop ("Reply STOP to opt out", in the message's
   language) unless the template already says STOP; the number is the customer's, in E.164.
 - **Push**: the subject is the notification's title, the text its body, ``link`` where a tap
@@ -47,6 +49,13 @@ _FOOTER = {
     "da": "Vil du ikke have flere e-mails fra os? Afmeld her:",
     "nl": "Geen e-mails meer van ons ontvangen? Meld je hier af:",
     "en": "Don't want these e-mails any more? Unsubscribe:",
+}
+
+
+_PREFERENCES_FOOTER = {
+    "da": "Hellere færre e-mails eller en pause? Ret dine indstillinger:",
+    "nl": "Liever minder e-mails of even pauze? Pas je voorkeuren aan:",
+    "en": "Fewer e-mails or a break instead? Your preferences:",
 }
 
 
@@ -105,18 +114,30 @@ def compose_email(
     message_id: str,
     unsubscribe_url: str | None,
     sent_at: datetime,
+    preferences_url: str | None = None,
 ) -> OutgoingEmail:
     """The e-mail of a rendered message; ``unsubscribe_url`` (marketing) adds the headers and,
-    where the template shows no link, a footer with one."""
+    where the template shows no link, a footer with one, after the ``preferences_url`` (the
+    preference centre) where the template does not show that."""
     text, html = rendered.text, rendered.html
     if unsubscribe_url:
-        footer = _footer(rendered.locale)
-        if unsubscribe_url not in text:
-            text = f"{text.rstrip()}\n\n--\n{footer} {unsubscribe_url}\n"
-        if html and escape(unsubscribe_url) not in html and unsubscribe_url not in html:
-            link = f'<p style="font-size:12px;color:#666">{escape(footer)} '
-            link += f'<a href="{escape(unsubscribe_url)}">{escape(unsubscribe_url)}</a></p>'
-            html = html.replace("</body>", link + "</body>") if "</body>" in html else html + link
+        links = [(_localised(_PREFERENCES_FOOTER, rendered.locale), preferences_url)]
+        links.append((_footer(rendered.locale), unsubscribe_url))
+        shown = [(words, url) for words, url in links if url and url not in text]
+        if shown:
+            lines = "\n".join(f"{words} {url}" for words, url in shown)
+            text = f"{text.rstrip()}\n\n--\n{lines}\n"
+        if html:
+            paragraphs = "".join(
+                f'<p style="font-size:12px;color:#666">{escape(words)} '
+                f'<a href="{escape(url)}">{escape(url)}</a></p>'
+                for words, url in links
+                if url and escape(url) not in html and url not in html
+            )
+            if "</body>" in html:
+                html = html.replace("</body>", paragraphs + "</body>")
+            else:
+                html += paragraphs
     return OutgoingEmail(
         message_id=message_id,
         sender=sender,

@@ -117,6 +117,13 @@ SAMPLE_CONTEXT: dict[str, Any] = {
     "loyalty_coupon_reward": "50-off",
     "loyalty_coupon_expire_date": "2027-03-07",
     "unsubscribe_url": "https://retentio.invalid/u/sample",
+    # What the customer stated (the preference centre, the API): left out when not stated.
+    "preferred_channel": "email",
+    "frequency": "weekly",
+    "topics": ["news", "offers"],
+    "favourite_categories": ["Running", "Outdoor"],
+    "sizes": {"shoes": "39", "tops": "M"},
+    "preferences_url": "https://retentio.invalid/p/sample",
 }
 
 

@@ -30,6 +30,7 @@ from retentio.core.errors import ConfigurationError
 
 __all__ = [
     "DEFAULT_CAPS",
+    "PREFERRED_FREQUENCY_CAPS",
     "FrequencyCap",
     "PastSend",
     "QuietHours",
@@ -39,6 +40,7 @@ __all__ = [
     "next_allowed",
     "next_at_hour",
     "quiet_until",
+    "snoozed",
 ]
 
 _DAY = timedelta(days=1)
@@ -123,6 +125,21 @@ DEFAULT_CAPS = (
     FrequencyCap(3, days=7),
     *(FrequencyCap(1, hours=24, channel=c) for c in ("email", "sms", "push", "in_app")),
 )
+
+
+#: The frequency a customer chose (the ``frequency`` preference they stated) as a cap on their
+#: marketing across channels; ``as_it_happens`` adds none. A message over it is skipped, not
+#: held: it would pile up behind the ones the customer did get.
+PREFERRED_FREQUENCY_CAPS: dict[str, FrequencyCap] = {
+    "weekly": FrequencyCap(1, days=7),
+    "monthly": FrequencyCap(1, days=30),
+}
+
+
+def snoozed(until: date | None, at: datetime, zone: ZoneInfo) -> bool:
+    """Whether a marketing snooze whose last day (on the customer's clock) is ``until``
+    covers the instant ``at``."""
+    return until is not None and at.astimezone(zone).date() <= until
 
 
 @dataclass(frozen=True, slots=True)

@@ -30,6 +30,8 @@ from retentio.store.tables import Customer
 __all__ = ["Preview", "preview_campaign", "send_test_message"]
 
 PREVIEW_PATH = "/u/preview"
+#: Where a preview's preference centre link points (no customer's token is made for a preview).
+PREVIEW_PREFERENCES_PATH = "/p/preview"
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,12 +87,14 @@ def preview_campaign(
     recipient = load_recipients(
         session, [customer_id], channel=definition.channel, secret=secret, now=now
     )[customer_id]
-    unsubscribe = f"{(public_url or 'https://retentio.invalid').rstrip('/')}{PREVIEW_PATH}"
+    base = (public_url or "https://retentio.invalid").rstrip("/")
+    unsubscribe = f"{base}{PREVIEW_PATH}"
     context = recipient.context(
         now,
         campaign=definition.name,
         offer_code=definition.offer_code,
         unsubscribe_url=unsubscribe if definition.purpose != "transactional" else None,
+        preferences_url=f"{base}{PREVIEW_PREFERENCES_PATH}",
     )
     rendered = render_message(definition.message, context, locale=locale or recipient.locale)
     return Preview(recipient.external_id, rendered, unsubscribe)

@@ -2,7 +2,8 @@
 sends (for frequency caps) and the values a message may show, read in a few queries per batch
 rather than per message. An e-mail address and a phone number come normalised (the number in
 E.164); the in-app inbox and webhooks address the customer by external id; push reaches the
-customer's devices that are not revoked.
+customer's devices that are not revoked. The preferences the customer stated
+(``customer_preferences``) give a marketing snooze and a chosen frequency for the guards.
 
 The template context is a plain dict of plain values. A value the customer does not have (no
 first name, no scores yet) is left out rather than set to None, so that ``{{ first_name |
@@ -13,20 +14,22 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Collection
+from contextlib import suppress
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Table, select
 from sqlalchemy.orm import Session
 
-from retentio.campaigns.guards import PastSend, customer_zone
+from retentio.campaigns.guards import PREFERRED_FREQUENCY_CAPS, PastSend, customer_zone
 from retentio.channels.push import PushTarget
 from retentio.core.errors import DataError
 from retentio.privacy.addresses import address_hmac, normalise_address
 from retentio.store.campaign_tables import Delivery
 from retentio.store.channel_tables import PushSubscription
+from retentio.store.feedback_tables import CustomerPreference
 from retentio.store.loyalty_tables import LoyaltyAccount, LoyaltyCoupon
 from retentio.store.tables import (
     Consent,
@@ -47,11 +50,14 @@ DELIVERIES: Table = Delivery.__table__  # type: ignore[assignment]
 PUSH: Table = PushSubscription.__table__  # type: ignore[assignment]
 LOYALTY: Table = LoyaltyAccount.__table__  # type: ignore[assignment]
 COUPONS: Table = LoyaltyCoupon.__table__  # type: ignore[assignment]
+PREFERENCES: Table = CustomerPreference.__table__  # type: ignore[assignment]
 #: How far back sends count for caps: the longest default cap (7 local days) and a day more.
 SENDS_LOOKBACK = timedelta(days=8)
 _SCORES = ("p_alive", "churn_risk", "risk_band", "expected_purchases", "clv", "rfm_segment")
 _ADDRESS = {"email": "email", "sms": "phone"}
 _BY_ID = ("in_app", "webhook")
+#: The stated preferences a message may show (when the customer stated them).
+_SHOWN_PREFERENCES = ("favourite_categories", "frequency", "preferred_channel", "sizes", "topics")
 
 
 @dataclass(slots=True)
@@ -71,6 +77,8 @@ class Recipient:
     unusable: set[str] = field(default_factory=set)  # addresses that cannot be normalised
     sends: list[PastSend] = field(default_factory=list)
     devices: list[PushTarget] = field(default_factory=list)  # push subscriptions not revoked
+    snooze_until: date | None = None  # the last day of a marketing snooze the customer chose
+    frequency: str | None = None  # the frequency the customer chose (weekly, monthly...)
 
     def context(self, now: datetime, **extra: Any) -> dict[str, Any]:
         """The template context: the customer's values, days since the last order, extras."""
@@ -128,9 +136,27 @@ def load_recipients(
     _add_suppressions(session, found, channel, secret)
     if channel == "push":
         _add_devices(session, found, ids)
+    _add_preferences(session, found, ids)
     _add_sends(session, found, ids, now)
     _add_loyalty(session, found, ids, now)
     return found
+
+
+def _add_preferences(session: Session, found: dict[int, Recipient], ids: list[int]) -> None:
+    """The preferences the customer stated: a marketing snooze and a frequency for the
+    guards, and what a message may show."""
+    p = PREFERENCES.c
+    names = ("snooze_until", *_SHOWN_PREFERENCES)
+    query = select(p.customer_id, p.name, p.value).where(p.customer_id.in_(ids), p.name.in_(names))
+    for customer_id, name, value in session.execute(query):
+        recipient = found[customer_id]
+        if name == "snooze_until":
+            with suppress(ValueError):  # checked when stated; a hand-edited row pauses nothing
+                recipient.snooze_until = date.fromisoformat(str(value))
+            continue
+        if name == "frequency":
+            recipient.frequency = str(value)
+        recipient.values[name] = value
 
 
 def _add_loyalty(
@@ -229,8 +255,13 @@ def _add_sends(
     session: Session, found: dict[int, Recipient], ids: list[int], now: datetime
 ) -> None:
     d = DELIVERIES.c
+    chosen = (PREFERRED_FREQUENCY_CAPS.get(r.frequency or "") for r in found.values())
+    # A customer's chosen frequency (monthly: 30 days) may look further back than the caps.
+    lookback = max(
+        [SENDS_LOOKBACK, *(timedelta(days=(cap.days or 0) + 1) for cap in chosen if cap)]
+    )
     query = select(d.customer_id, d.sent_at, d.channel, d.purpose).where(
-        d.customer_id.in_(ids), d.sent_at >= now - SENDS_LOOKBACK
+        d.customer_id.in_(ids), d.sent_at >= now - lookback
     )
     for customer_id, sent_at, channel, purpose in session.execute(query):
         found[customer_id].sends.append(PastSend(sent_at, channel, purpose))

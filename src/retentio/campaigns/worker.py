@@ -10,7 +10,10 @@ For each claimed delivery, in order:
    counts).
 2. **When.** Unless the message is transactional, quiet hours on the customer's clock hold it
    until the window opens (or drop it, as the campaign says), and the frequency caps, counted
-   over every channel's recent sends, hold it until no cap blocks.
+   over every channel's recent sends, hold it until no cap blocks. What the customer stated
+   comes first: a marketing message during their snooze (``snooze_until``, to the end of that
+   day on their clock) or over the frequency they chose (weekly, monthly) is skipped, not
+   held, so that it does not pile up for the day the snooze ends.
 3. **Send.** The message is rendered in the sandbox, composed for its channel (e-mail, SMS,
    push, in-app inbox, webhook: :mod:`retentio.campaigns.compose`) and sent with a reference
    derived from the delivery, the same on every try (an e-mail's Message-ID, an SMS's
@@ -59,10 +62,13 @@ from retentio.campaigns.compose import (
 from retentio.campaigns.definition import CampaignDefinition, parse_campaign
 from retentio.campaigns.guards import (
     DEFAULT_CAPS,
+    PREFERRED_FREQUENCY_CAPS,
     FrequencyCap,
     PastSend,
+    blocking_cap,
     next_allowed,
     quiet_until,
+    snoozed,
 )
 from retentio.campaigns.journeys import advance_journeys
 from retentio.campaigns.outbox import Claimed, backoff, claim, finish, record_event, reschedule
@@ -74,7 +80,9 @@ from retentio.channels.base import DeliveryResult
 from retentio.core.clock import Clock, SystemClock
 from retentio.core.errors import ConfigurationError
 from retentio.core.signing import Signer
+from retentio.core.vocabulary import CONSENT_CHANNELS
 from retentio.privacy.addresses import address_hmac
+from retentio.privacy.preference_links import preference_link
 from retentio.privacy.suppression import add_suppression
 from retentio.privacy.withdrawal import withdrawal_token
 from retentio.store.campaign_tables import Campaign
@@ -364,6 +372,13 @@ class Worker:
         """(None, None): send now. (until, reason): hold until then. (None, reason): drop."""
         if campaign.exempt:
             return None, None
+        if delivery.purpose == "marketing" and snoozed(recipient.snooze_until, now, recipient.zone):
+            return None, f"snoozed until {recipient.snooze_until}"
+        chosen = PREFERRED_FREQUENCY_CAPS.get(recipient.frequency or "")
+        if chosen is not None and blocking_cap(
+            recipient.sends, now, delivery.channel, delivery.purpose, recipient.zone, (chosen,)
+        ):
+            return None, f"over the customer's chosen frequency ({recipient.frequency})"
         at = next_allowed(
             recipient.sends,
             now,
@@ -395,18 +410,24 @@ class Worker:
         if delivery.channel == "email":
             reference = message_id(delivery.id, delivery.source, self._domain)
         unsubscribe = self._unsubscribe_url(delivery, campaign)
+        via = delivery.channel if delivery.channel in CONSENT_CHANNELS else None
+        preferences = preference_link(
+            self.signer, self.public_url, delivery.customer_id, via=via, now=now
+        )
         context = recipient.context(
             now,
             campaign=campaign.name,
             offer_code=campaign.offer_code,
             unsubscribe_url=unsubscribe,
+            preferences_url=preferences,
         )
         try:
             rendered = render_message(campaign.message, context, locale=recipient.locale)
         except TemplateError as exc:
             self._finish(writes, delivery, "failed", now, str(exc), reference)
             return "failed"
-        message = self._compose(delivery, recipient, campaign, rendered, reference, unsubscribe)
+        links = (unsubscribe, preferences)
+        message = self._compose(delivery, recipient, campaign, rendered, reference, links)
         self._pacers[delivery.channel].wait()
         result = self.channels[delivery.channel].send(message)
         return self._record(session, writes, delivery, recipient, result, reference)
@@ -418,10 +439,12 @@ class Worker:
         campaign: CampaignDefinition,
         rendered: RenderedMessage,
         reference: str,
-        unsubscribe: str | None,
+        links: tuple[str | None, str],
     ) -> Any:
-        """What the delivery's channel sends (see :mod:`retentio.campaigns.compose`)."""
+        """What the delivery's channel sends (see :mod:`retentio.campaigns.compose`);
+        ``links``: the unsubscribe link (marketing) and the preference centre's."""
         now, channel = self.clock.now(), delivery.channel
+        unsubscribe, preferences = links
         if channel == "email":
             assert self.mail_from is not None  # noqa: S101 (checked for e-mail at start)
             if campaign.track_opens or campaign.track_clicks:
@@ -432,7 +455,7 @@ class Worker:
                     base_url=self.public_url,
                     opens=campaign.track_opens,
                     clicks=campaign.track_clicks,
-                    keep=(unsubscribe,) if unsubscribe else (),
+                    keep=(preferences, unsubscribe) if unsubscribe else (preferences,),
                 )
             return compose_email(
                 rendered,
@@ -441,6 +464,7 @@ class Worker:
                 message_id=reference,
                 unsubscribe_url=unsubscribe,
                 sent_at=now,
+                preferences_url=preferences,
             )
         if channel == "sms":
             return compose_sms(
