@@ -39,6 +39,7 @@ from retentio.api.routes import (
     push,
     segments,
     sms,
+    subscriptions,
     tracking,
 )
 from retentio.api.scores import ScoreCache
@@ -259,7 +260,7 @@ def create_app(config: ApiConfig) -> FastAPI:
     app.state.signer = config.signer
     routers = (health, ingest, customers, consent, privacy, analytics, segments, campaigns)
     loyalties = (loyalty, loyalty_referrals, loyalty_rewards)
-    for module in (*routers, journeys, sms, inbox, push, *loyalties):
+    for module in (*routers, journeys, sms, inbox, push, *loyalties, subscriptions):
         app.include_router(module.router, prefix=API_PREFIX)
     app.include_router(pages.router)
     app.include_router(tracking.router)
@@ -274,6 +275,7 @@ def create_app(config: ApiConfig) -> FastAPI:
         *loyalty.BODY_MODELS,
         *loyalty_referrals.BODY_MODELS,
         *loyalty_rewards.BODY_MODELS,
+        *subscriptions.BODY_MODELS,
     )
     app.openapi = _openapi(app, extra)  # type: ignore[method-assign]
     return app

@@ -28,6 +28,7 @@ from retentio.core.signing import TokenError
 from retentio.loyalty.accounts import LoyaltyConflict
 from retentio.privacy.errors import NotFoundError
 from retentio.segments import SegmentNotFound
+from retentio.subscriptions import SubscriptionStateError
 
 __all__ = [
     "PROBLEM_JSON",
@@ -163,6 +164,7 @@ _PATH_ERRORS: tuple[tuple[type[Exception], str], ...] = (
     (JourneyNotFound, "not-found"),
     (JourneyConflict, "conflict"),
     (LoyaltyConflict, "conflict"),
+    (SubscriptionStateError, "conflict"),
     (DefinitionError, "validation-error"),
 )
 
