@@ -42,6 +42,7 @@ from retentio.core.errors import ConfigurationError, DataError
 from retentio.core.signing import Signer, derive_key
 from retentio.loyalty.jobs import run_loyalty_jobs
 from retentio.store import DEFAULT_DATABASE_URL
+from retentio.subscriptions.jobs import run_subscription_jobs
 
 _PLACEHOLDER = re.compile(r"change.?me|secret|password|example|placeholder|xxxx", re.IGNORECASE)
 
@@ -129,6 +130,13 @@ class Settings(BaseSettings):
         description="How often the worker (and `retentio serve`) runs the loyalty programme's "
         "round: release points past the return window, complete referrals, expire points and "
         "remind, review tiers",
+    )
+    subscription_jobs_minutes: int = Field(
+        default=15,
+        ge=1,
+        le=1440,
+        description="How often the worker (and `retentio serve`) runs the subscriptions' round: "
+        "renewal orders, pauses starting and ending, payment retries",
     )
     email_rate_per_second: float | None = Field(
         default=None,
@@ -362,15 +370,25 @@ class Settings(BaseSettings):
 
 
 def scheduled_jobs(settings: Settings) -> tuple[ScheduledJob, ...]:
-    """The jobs a worker runs between its batches: the loyalty programme's round."""
+    """The jobs a worker runs between its batches: the loyalty programme's round and the
+    subscriptions' renewals."""
 
     def loyalty(session: Session, now: datetime) -> None:
         run = run_loyalty_jobs(session, now=now)
         if run.ran:
             _log.info("loyalty round: %s", run.to_dict())
 
-    every = timedelta(minutes=settings.loyalty_jobs_minutes)
-    return (ScheduledJob("loyalty", every, loyalty),)
+    def subscriptions(session: Session, now: datetime) -> None:
+        run = run_subscription_jobs(session, now=now)
+        if run.renewals.orders or run.retries:
+            _log.info("subscription round: %s", run.to_dict())
+
+    return (
+        ScheduledJob("loyalty", timedelta(minutes=settings.loyalty_jobs_minutes), loyalty),
+        ScheduledJob(
+            "subscriptions", timedelta(minutes=settings.subscription_jobs_minutes), subscriptions
+        ),
+    )
 
 
 def build_worker(

@@ -16,6 +16,7 @@ from retentio.cli import privacy as _privacy  # noqa: F401  (registers privacy a
 from retentio.cli import push as _push  # noqa: F401  (registers push)
 from retentio.cli import segments as _segments  # noqa: F401  (registers segment and scores)
 from retentio.cli import serve as _serve  # noqa: F401  (registers serve)
+from retentio.cli import subscriptions as _subscriptions  # noqa: F401  (registers subscriptions)
 from retentio.cli.app import app, err
 from retentio.core.errors import RetentioError
 
