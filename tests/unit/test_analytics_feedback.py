@@ -18,6 +18,7 @@ from retentio import (
     nps,
     nps_by_segment,
     nps_over_time,
+    responses_over_time,
 )
 from retentio.analytics.feedback import DETRACTOR_MAX, PROMOTER_MIN, SATISFIED_MIN
 from retentio.core.errors import ConfigurationError, DataError, SchemaError
@@ -113,6 +114,14 @@ def test_nps_over_time_by_iso_week_and_window() -> None:
     assert quarterly["responses"].tolist() == [6, 4]
     with pytest.raises(ConfigurationError, match="period must be one of"):
         nps_over_time(TEN, "fortnight")
+
+
+def test_answers_of_every_kind_per_period() -> None:
+    monthly = responses_over_time(TEN, "M")
+    # NPS 3 + CSAT 2 in January; 3 + 2 + the custom answer in February; none in March
+    assert monthly["responses"].tolist() == [5, 6, 0, 4]
+    assert responses_over_time(TEN, "Y", start="2026-02-01")["responses"].tolist() == [10]
+    assert responses_over_time(TEN, survey="other").empty
 
 
 def test_csat_share_of_four_and_five() -> None:

@@ -23,6 +23,7 @@ from retentio.analytics.feedback import (
     nps,
     nps_by_segment,
     nps_over_time,
+    responses_over_time,
 )
 from retentio.analytics.interpurchase import (
     interpurchase_gaps,
@@ -103,6 +104,7 @@ __all__ = [
     "purchase_timeline",
     "redemption_rate",
     "repeat_purchase_rate",
+    "responses_over_time",
     "returning_revenue_share",
     "rfm",
     "rfm_segments",

@@ -33,6 +33,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from retentio.analytics._feedback import (
     _CSAT_COUNTS,
@@ -45,8 +47,11 @@ from retentio.analytics._feedback import (
     SATISFIED_MIN,
     SEGMENT_MEMBERSHIPS_SCHEMA,
     SURVEY_RESPONSES_SCHEMA,
+    _arrow,
     _by_segment,
     _categories,
+    _day_bounds,
+    _micros,
     _nps_value,
     _over_time,
     _Scores,
@@ -73,6 +78,7 @@ __all__ = [
     "nps",
     "nps_by_segment",
     "nps_over_time",
+    "responses_over_time",
 ]
 
 
@@ -272,6 +278,46 @@ def csat_over_time(
         }
     )
     return out.astype({c: "int64" for c in _CSAT_COUNTS})
+
+
+def responses_over_time(
+    responses: object,
+    period: str = "M",
+    *,
+    survey: str | None = None,
+    start: object | None = None,
+    end: object | None = None,
+) -> pd.DataFrame:
+    """How many answers came per calendar period, of every kind (custom surveys too).
+
+    Parameters
+    ----------
+    responses
+        The answers (``responded_at``; ``survey`` when given; see the module's docstring).
+    period, survey, start, end
+        As for :func:`nps_over_time`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``period`` (the first day of each, every period from the first to the last) and
+        ``responses``.
+    """
+    table = _arrow(responses, "responses", ["responded_at", *(["survey"] if survey else [])])
+    if survey is not None:
+        table = table.filter(pc.equal(table["survey"], survey))
+    at = _micros(table["responded_at"])
+    low, high = _day_bounds(start, end)
+    inside = np.ones(len(at), dtype=bool)
+    if low is not None:
+        inside &= at >= low
+    if high is not None:
+        inside &= at < high
+    at = at[inside]
+    found = _Scores(pa.array([], pa.string()), np.zeros(len(at), np.int64), at)
+    periods, counts = _over_time(found, period, start, end, 1)
+    out = pd.DataFrame({"period": periods, "responses": counts[:, 0]})
+    return out.astype({"responses": "int64"})
 
 
 def nps_by_segment(

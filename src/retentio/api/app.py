@@ -40,6 +40,8 @@ from retentio.api.routes import (
     segments,
     sms,
     subscriptions,
+    survey_page,
+    surveys,
     tracking,
 )
 from retentio.api.scores import ScoreCache
@@ -260,10 +262,11 @@ def create_app(config: ApiConfig) -> FastAPI:
     app.state.signer = config.signer
     routers = (health, ingest, customers, consent, privacy, analytics, segments, campaigns)
     loyalties = (loyalty, loyalty_referrals, loyalty_rewards)
-    for module in (*routers, journeys, sms, inbox, push, *loyalties, subscriptions):
+    for module in (*routers, journeys, sms, inbox, push, *loyalties, subscriptions, surveys):
         app.include_router(module.router, prefix=API_PREFIX)
     app.include_router(pages.router)
     app.include_router(tracking.router)
+    app.include_router(survey_page.router)
     extra: tuple[type[BaseModel], ...] = (
         *ingest.BATCH_MODELS,
         *consent.BODY_MODELS,
@@ -276,6 +279,7 @@ def create_app(config: ApiConfig) -> FastAPI:
         *loyalty_referrals.BODY_MODELS,
         *loyalty_rewards.BODY_MODELS,
         *subscriptions.BODY_MODELS,
+        *surveys.BODY_MODELS,
     )
     app.openapi = _openapi(app, extra)  # type: ignore[method-assign]
     return app
