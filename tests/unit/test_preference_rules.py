@@ -7,14 +7,18 @@ from typing import Any
 
 import pytest
 
+from retentio.campaigns.guards import PREFERRED_FREQUENCY_CAPS
 from retentio.core.errors import ConfigurationError
 from retentio.feedback import (
+    CHANNELS,
     DEFAULT_TOPICS,
+    FREQUENCIES,
     PreferenceError,
     check_preference,
     parse_topics,
     snooze_end,
 )
+from retentio.segments import FIELDS, SegmentError, parse_definition
 
 TODAY = date(2026, 12, 3)
 
@@ -113,3 +117,29 @@ def test_the_shops_topics_come_from_configuration() -> None:
 def test_bad_topic_configuration_is_refused(value: Any, message: str) -> None:
     with pytest.raises(ConfigurationError, match=message):
         parse_topics(value)
+
+
+def test_the_segment_fields_know_the_same_values() -> None:
+    """Segments may not import feedback: their copies of the names must not drift."""
+    assert FIELDS["preferred_channel"].choices == CHANNELS
+    assert FIELDS["frequency"].choices == FREQUENCIES
+    # Campaigns may not import feedback either: the worker caps every frequency but one.
+    assert set(PREFERRED_FREQUENCY_CAPS) == set(FREQUENCIES) - {"as_it_happens"}
+
+
+@pytest.mark.parametrize(
+    ("where", "path", "words"),
+    [
+        ({"topics": "offers"}, "where.topics.eq", "unknown operator for a list field"),
+        ({"topics": {"contains": 3}}, "where.topics.contains", "must be text"),
+        ({"frequency": "daily"}, "where.frequency.eq", "unknown value 'daily'"),
+        ({"preferred_channel": {"contains": "sms"}}, "where.preferred_channel.contains", "use"),
+    ],
+)
+def test_bad_preference_conditions_name_their_path(
+    where: dict[str, Any], path: str, words: str
+) -> None:
+    with pytest.raises(SegmentError) as caught:
+        parse_definition({"name": "s", "where": where})
+    assert caught.value.path == path
+    assert words in str(caught.value)

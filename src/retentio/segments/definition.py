@@ -265,7 +265,7 @@ class _Parser:
 
     def scalar(self, field: Field, value: Any, path: str) -> Any:
         kind = field.kind
-        if kind == "text":
+        if kind in ("text", "list"):  # a list field's operand is one of its values
             value = _text(value, path)
             if field.choices and value not in field.choices:
                 raise SegmentError(

@@ -3,8 +3,10 @@
 A field is read from the customer row (``customer``), the customer's ``attributes`` JSON
 (``attributes.<key>``), their orders (``orders``: aggregated over the orders that are not
 cancelled or pending, as the analytics count them), their stored scores (``scores``: the
-last ``retentio scores refresh``) or their loyalty account (``loyalty``: unset for a customer
-without one). Pure data: the SQL for each lives in ``segments.sql``.
+last ``retentio scores refresh``), their loyalty account (``loyalty``: unset for a customer
+without one) or the preferences they stated (``preferences``: unset when not stated; a list
+such as ``topics`` is tested with ``contains``). Pure data: the SQL for each lives in
+``segments.sql``.
 """
 
 from __future__ import annotations
@@ -17,8 +19,8 @@ from retentio.models.risk import RISK_BANDS
 
 __all__ = ["ATTRIBUTE_PREFIX", "FIELDS", "KIND_OPERATORS", "Field", "Kind", "Source", "source_of"]
 
-Kind = Literal["text", "number", "integer", "money", "days", "time", "presence", "any"]
-Source = Literal["customer", "attributes", "orders", "scores", "loyalty"]
+Kind = Literal["text", "number", "integer", "money", "days", "time", "presence", "any", "list"]
+Source = Literal["customer", "attributes", "orders", "scores", "loyalty", "preferences"]
 
 #: ``attributes.<key>`` tests a key of the customer's attributes JSON.
 ATTRIBUTE_PREFIX = "attributes."
@@ -34,6 +36,7 @@ KIND_OPERATORS: dict[Kind, tuple[str, ...]] = {
     "time": ("before", "after", "exists"),
     "presence": ("exists",),
     "any": _ORDERED,  # attributes: compared as text, numbers or true/false
+    "list": ("contains", "exists"),  # a stated list (topics): holds the value, or was stated
 }
 
 
@@ -109,6 +112,31 @@ FIELDS: dict[str, Field] = _fields(
         "loyalty",
         "time",
         "when the first of loyalty_points_expiring expire",
+    ),
+    # The preferences the customer stated (retentio.feedback, which segments may not import:
+    # its channel and frequency names are checked against these in the tests).
+    Field(
+        "preferred_channel",
+        "preferences",
+        "text",
+        "the channel the customer prefers (stated)",
+        ("email", "sms", "push", "in_app"),
+    ),
+    Field(
+        "frequency",
+        "preferences",
+        "text",
+        "how often the customer wants marketing (stated)",
+        ("as_it_happens", "weekly", "monthly"),
+    ),
+    Field("topics", "preferences", "list", "the topics the customer chose: {contains: offers}"),
+    Field("favourite_categories", "preferences", "list", "the favourite categories stated"),
+    Field(
+        "snoozed_until",
+        "preferences",
+        "time",
+        "the last day of the customer's marketing snooze, compared by date (before: ended "
+        "before that day; after: lasts at least until that day)",
     ),
 )
 

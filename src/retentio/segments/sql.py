@@ -2,10 +2,11 @@
 
 The query reads ``customers`` and joins only what the definition needs, one row a customer:
 the order figures kept beside the orders (``customer_order_stats``, and ``customer_spend`` in
-the definition's currency), the stored ``customer_scores``; and ``IN`` sub-queries for events
-and consent. Every condition is two-valued (``COALESCE(..., false)``),
-so ``not`` is the complement of its condition even where a value is missing. Erased customers
-are never members. The same query runs on SQLite and PostgreSQL.
+the definition's currency), the stored ``customer_scores``, each stated preference tested
+(``customer_preferences``, one row per customer and name); and ``IN`` sub-queries for events,
+consent and what a stated list (``topics``) contains. Every condition is two-valued
+(``COALESCE(..., false)``), so ``not`` is the complement of its condition even where a value
+is missing. Erased customers are never members. The same query runs on SQLite and PostgreSQL.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from sqlalchemy import (
     null,
     or_,
     select,
+    true,
 )
 
 from retentio.core.money import minor_unit_exponent
@@ -45,6 +47,7 @@ from retentio.segments.definition import (
     SegmentError,
 )
 from retentio.segments.fields import ATTRIBUTE_PREFIX, FIELDS, source_of
+from retentio.store.feedback_tables import CustomerPreference
 from retentio.store.loyalty_tables import LoyaltyAccount
 from retentio.store.order_stats import SPEND, STATS
 from retentio.store.tables import (
@@ -62,6 +65,9 @@ SCORES: Table = CustomerScore.__table__  # type: ignore[assignment]
 EVENTS: Table = Event.__table__  # type: ignore[assignment]
 CONSENTS: Table = Consent.__table__  # type: ignore[assignment]
 LOYALTY: Table = LoyaltyAccount.__table__  # type: ignore[assignment]
+PREFERENCES: Table = CustomerPreference.__table__  # type: ignore[assignment]
+#: The stored name of each preference field whose name differs.
+_PREFERENCE_NAMES = {"snoozed_until": "snooze_until"}
 _LOYALTY_COLUMNS = {
     "loyalty_tier": "tier",
     "loyalty_points": "available",
@@ -117,6 +123,12 @@ class _Compiler:
         self.spend = self._spend(shown)
         self.scores = "scores" in needed
         self.loyalty = "loyalty" in needed
+        named = definition.fields() | shown
+        self.preferences = {  # one outer join per stated preference read as a value
+            name: PREFERENCES.alias(f"preference_{name}")
+            for name in sorted(named)
+            if name in FIELDS and FIELDS[name].source == "preferences"
+        }
         if self.spend and definition.currency is None:  # only a shown column can get here
             raise SegmentError(
                 "currency", "set the definition's currency to show spend (e.g. currency: DKK)"
@@ -139,6 +151,11 @@ class _Compiler:
             joined = joined.outerjoin(SCORES, SCORES.c.customer_id == c.id)
         if self.loyalty:
             joined = joined.outerjoin(LOYALTY, LOYALTY.c.customer_id == c.id)
+        for name, stated in self.preferences.items():
+            stored = _PREFERENCE_NAMES.get(name, name)
+            joined = joined.outerjoin(
+                stated, and_(stated.c.customer_id == c.id, stated.c.name == stored)
+            )
         return joined
 
     # -- conditions ------------------------------------------------------------------------
@@ -157,12 +174,42 @@ class _Compiler:
         return func.coalesce(self.compare(condition), false())
 
     def compare(self, test: Compare) -> ColumnElement[bool]:
+        field = FIELDS.get(test.field)
+        if field is not None and field.source == "preferences":
+            return self.stated(test, field.kind)
         if test.field in _SINCE:
             return self.days_since(self.value(_SINCE[test.field]), test.op, test.value)
         value = self.value(test.field)
         if test.field.startswith(ATTRIBUTE_PREFIX):
             value = _attribute(CUSTOMERS.c.attributes, test, self.dialect)
         return _compared(value, test.op, test.value)
+
+    def stated(self, test: Compare, kind: str) -> ColumnElement[bool]:
+        """A test of a stated preference: a list ``contains`` one value, a date (kept as
+        YYYY-MM-DD text) compared by date, a text as text."""
+        stated = self.preferences[test.field]
+        if test.op == "exists":
+            present = stated.c.value.is_not(None)
+            return present if test.value else not_(present)
+        if kind == "list":
+            return CUSTOMERS.c.id.in_(self.containing(test.field, test.value))
+        value = self.value(test.field)
+        if kind == "time":  # before: strictly earlier; after: on or after
+            day = test.value.date().isoformat()
+            return value < day if test.op == "before" else value >= day  # type: ignore[no-any-return]
+        return _compared(value, test.op, test.value)
+
+    def containing(self, name: str, wanted: str) -> Select[Any]:
+        """The customers whose stated list ``name`` holds ``wanted``."""
+        p = PREFERENCES.c
+        items = (func.json_each if self.dialect == "sqlite" else func.json_array_elements_text)(
+            p.value
+        ).table_valued("value")
+        return (
+            select(p.customer_id)
+            .select_from(PREFERENCES.join(items, true()))
+            .where(p.name == _PREFERENCE_NAMES.get(name, name), items.c.value == wanted)
+        )
 
     def days_since(self, at: ColumnElement[Any], op: str, days: Any) -> ColumnElement[bool]:
         """Whole days elapsed since ``at`` compared with ``days``, as comparisons of ``at`` with
@@ -228,6 +275,9 @@ class _Compiler:
             return SCORES.c[name]
         if source == "loyalty":
             return LOYALTY.c[_LOYALTY_COLUMNS[name]]
+        if source == "preferences":  # a list as stored (JSON), the others as text
+            stated = self.preferences[name].c.value
+            return stated if FIELDS[name].kind == "list" else stated[()].as_string()
         if name in _SINCE:  # shown as a number of whole days
             return self._days_between(self.value(_SINCE[name]), literal(self.now, Timestamp))
         o = STATS.c
