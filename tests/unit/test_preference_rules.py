@@ -10,9 +10,9 @@ import pytest
 from retentio.campaigns.guards import PREFERRED_FREQUENCY_CAPS
 from retentio.core.errors import ConfigurationError
 from retentio.feedback import (
-    CHANNELS,
     DEFAULT_TOPICS,
     FREQUENCIES,
+    PREFERRED_CHANNELS,
     PreferenceError,
     check_preference,
     parse_topics,
@@ -121,7 +121,7 @@ def test_bad_topic_configuration_is_refused(value: Any, message: str) -> None:
 
 def test_the_segment_fields_know_the_same_values() -> None:
     """Segments may not import feedback: their copies of the names must not drift."""
-    assert FIELDS["preferred_channel"].choices == CHANNELS
+    assert FIELDS["preferred_channel"].choices == PREFERRED_CHANNELS
     assert FIELDS["frequency"].choices == FREQUENCIES
     # Campaigns may not import feedback either: the worker caps every frequency but one.
     assert set(PREFERRED_FREQUENCY_CAPS) == set(FREQUENCIES) - {"as_it_happens"}

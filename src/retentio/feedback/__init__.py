@@ -23,14 +23,14 @@ from retentio.feedback.links import (
 )
 from retentio.feedback.preference_data import erase_with_preferences, export_with_preferences
 from retentio.feedback.preference_rules import (
-    CHANNELS,
     DEFAULT_TOPICS,
     FREQUENCIES,
     MAX_SNOOZE_DAYS,
-    NAMES,
+    PREFERENCE_NAMES,
+    PREFERENCE_SOURCES,
+    PREFERRED_CHANNELS,
     SIZE_KINDS,
     SNOOZE_DAYS,
-    SOURCES,
     PreferenceError,
     Topic,
     check_preference,
@@ -80,18 +80,18 @@ from retentio.feedback.surveys import (
 )
 
 __all__ = [
-    "CHANNELS",
     "COMMENT_LENGTH",
     "DEFAULT_TOPICS",
     "DEFAULT_ZONE",
     "FREQUENCIES",
     "MAX_SNOOZE_DAYS",
-    "NAMES",
+    "PREFERENCE_NAMES",
+    "PREFERENCE_SOURCES",
+    "PREFERRED_CHANNELS",
     "QUESTION_TYPES",
     "RESPONSE_SOURCES",
     "SIZE_KINDS",
     "SNOOZE_DAYS",
-    "SOURCES",
     "SURVEY_ANSWERED",
     "SURVEY_KINDS",
     "SURVEY_LINK_PURPOSE",

@@ -9,7 +9,7 @@ name                   value
 ``topics``             a list of the shop's topic names (:data:`DEFAULT_TOPICS`, or the
                        shop's own list: ``RETENTIO_PREFERENCE_TOPICS``), in the list's order
 ``favourite_categories``  a list of up to 20 texts (1-100 characters each)
-``preferred_channel``  one of :data:`CHANNELS` (email, sms, push, in_app)
+``preferred_channel``  one of :data:`PREFERRED_CHANNELS` (email, sms, push, in_app)
 ``frequency``          one of :data:`FREQUENCIES`: as_it_happens, weekly, monthly
 ``birthday``           ``YYYY-MM-DD`` or ``MM-DD`` (the year is optional)
 ``sizes``              a mapping kind -> size, e.g. ``{"shoes": "39", "tops": "M"}``
@@ -33,14 +33,14 @@ from typing import Any
 from retentio.core.errors import ConfigurationError, DataError
 
 __all__ = [
-    "CHANNELS",
     "DEFAULT_TOPICS",
     "FREQUENCIES",
     "MAX_SNOOZE_DAYS",
-    "NAMES",
+    "PREFERENCE_NAMES",
+    "PREFERENCE_SOURCES",
+    "PREFERRED_CHANNELS",
     "SIZE_KINDS",
     "SNOOZE_DAYS",
-    "SOURCES",
     "PreferenceError",
     "Topic",
     "check_preference",
@@ -49,7 +49,7 @@ __all__ = [
 ]
 
 #: The preferences a customer can state.
-NAMES = (
+PREFERENCE_NAMES = (
     "birthday",
     "favourite_categories",
     "frequency",
@@ -59,12 +59,12 @@ NAMES = (
     "topics",
 )
 #: The channels a customer can prefer.
-CHANNELS = ("email", "sms", "push", "in_app")
+PREFERRED_CHANNELS = ("email", "sms", "push", "in_app")
 #: How often a customer wants marketing: ``weekly`` and ``monthly`` are at most one
 #: marketing message in 7 and in 30 days (the delivery worker skips the ones over it).
 FREQUENCIES = ("as_it_happens", "weekly", "monthly")
 #: Where a preference was stated.
-SOURCES = ("api", "import", "preference_centre", "survey")
+PREFERENCE_SOURCES = ("api", "import", "preference_centre", "survey")
 #: The snoozes the preference centre offers, in days.
 SNOOZE_DAYS = (30, 60, 90)
 #: The longest snooze the API accepts (a longer pause is an unsubscription).
@@ -258,8 +258,8 @@ def _snooze(value: Any, today: date) -> str:
 def check_preference(name: str, value: Any, *, topics: Sequence[Topic], today: date) -> Any:
     """``value`` checked and normalised for preference ``name`` (None stays None: it clears
     the preference); a PreferenceError naming the field otherwise."""
-    if name not in NAMES:
-        raise PreferenceError(name, f"unknown preference (known: {', '.join(NAMES)})")
+    if name not in PREFERENCE_NAMES:
+        raise PreferenceError(name, f"unknown preference (known: {', '.join(PREFERENCE_NAMES)})")
     if value is None:
         return None
     if name == "topics":
@@ -267,7 +267,7 @@ def check_preference(name: str, value: Any, *, topics: Sequence[Topic], today: d
     if name == "favourite_categories":
         return _categories(value)
     if name == "preferred_channel":
-        return _choice(name, value, CHANNELS)
+        return _choice(name, value, PREFERRED_CHANNELS)
     if name == "frequency":
         return _choice(name, value, FREQUENCIES)
     if name == "birthday":

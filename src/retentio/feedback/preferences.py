@@ -24,8 +24,8 @@ from sqlalchemy.orm import Session
 
 from retentio.feedback.preference_rules import (
     DEFAULT_TOPICS,
-    NAMES,
-    SOURCES,
+    PREFERENCE_NAMES,
+    PREFERENCE_SOURCES,
     PreferenceError,
     Topic,
     check_preference,
@@ -192,7 +192,7 @@ def _changes(
     for name in sorted(wanted):
         stored = current[name].value if name in current else None
         raw = wanted[name]
-        if name in NAMES and raw == stored:
+        if name in PREFERENCE_NAMES and raw == stored:
             continue  # unchanged as given (a past snooze date sent back, for one)
         checked = check_preference(name, raw, topics=topics, today=today)
         if checked != stored:
@@ -229,8 +229,8 @@ def set_preferences(
     ``values`` (an HTTP PUT). Every value is checked first: a PreferenceError names the field,
     and nothing is written. ``topics`` are the shop's; dates are read on the customer's clock.
     """
-    if source not in SOURCES:
-        raise PreferenceError("source", f"one of {', '.join(SOURCES)}, not {source!r}")
+    if source not in PREFERENCE_SOURCES:
+        raise PreferenceError("source", f"one of {', '.join(PREFERENCE_SOURCES)}, not {source!r}")
     if not actor or len(actor) > 200:
         raise PreferenceError("actor", "1 to 200 characters")
     if not isinstance(values, Mapping):
