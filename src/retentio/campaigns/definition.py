@@ -14,6 +14,7 @@ A definition is a mapping::
     offer_code: WINBACK10                  # optional, for the message
     link: https://butik.dk/tilbud          # optional: where a push or in-app message leads
     tracking: {opens: true, clicks: true}  # optional, e-mail: needs the customers' consent
+    survey: nps-2026                       # optional: a survey the message links to
     message:
       default_locale: en
       en: {subject: "We miss you, {{ first_name | default('there') }}", html: ..., text: ...}
@@ -54,6 +55,7 @@ from retentio.core.vocabulary import CONSENT_CHANNELS, PURPOSES
 __all__ = [
     "CHANNELS",
     "SAMPLE_CONTEXT",
+    "SURVEY_SAMPLE",
     "CampaignDefinition",
     "CampaignError",
     "parse_campaign",
@@ -90,6 +92,7 @@ _KEYS = {
     "webhook",
     "tracking",
     "message",
+    "survey",
 }
 _MAX_ATTRIBUTION_DAYS = 365
 #: What a message may show (the worker's context), with sample values: every template is
@@ -127,6 +130,16 @@ SAMPLE_CONTEXT: dict[str, Any] = {
 }
 
 
+_SURVEY_SAMPLE_URL = "https://retentio.invalid/f/sample"
+#: What a message with a ``survey`` may show besides: the signed link to the survey's page
+#: and one link per score (``{{ survey_score_urls[9] }}``: the page with 9 chosen).
+SURVEY_SAMPLE: dict[str, Any] = {
+    "survey_url": _SURVEY_SAMPLE_URL,
+    "survey_score_urls": {n: f"{_SURVEY_SAMPLE_URL}?score={n}" for n in range(11)},
+}
+_SURVEY_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_.-]{0,99}$")
+
+
 class CampaignError(DefinitionError):
     """A campaign definition that cannot be used; ``path`` names where (``message.en.html``)."""
 
@@ -153,6 +166,9 @@ class CampaignDefinition:
     webhook_consent: str | None = None
     track_opens: bool = False
     track_clicks: bool = False
+    #: The survey the message links to (its name); the worker skips a customer surveyed
+    #: within its throttle_days.
+    survey: str | None = None
 
     @property
     def exempt(self) -> bool:
@@ -181,13 +197,21 @@ def parse_campaign(data: Any) -> CampaignDefinition:
     quiet, policy = _quiet_hours(data.get("quiet_hours", {}))
     url, consent = _webhook(data.get("webhook"), channel, purpose)
     opens, clicks = _tracking(data.get("tracking"), channel)
+    survey = _text(data, "survey", limit=100) or None
+    if survey is not None and not _SURVEY_NAME.match(survey):
+        raise CampaignError("survey", "a survey's name (retentio's surveys: GET /api/v1/surveys)")
     link = _text(data, "link", limit=2000) or None
     if link is not None and not _LINK.match(link):
         raise CampaignError("link", "an https:// address or an app link (myshop://...)")
     return CampaignDefinition(
         name=name,
         segment=_text(data, "segment", required=True),
-        message=_message(data.get("message"), channel, offer=bool(data.get("offer_code"))),
+        message=_message(
+            data.get("message"),
+            channel,
+            offer=bool(data.get("offer_code")),
+            survey=survey is not None,
+        ),
         channel=channel,
         purpose=purpose,
         description=_text(data, "description", limit=1000),
@@ -203,6 +227,7 @@ def parse_campaign(data: Any) -> CampaignDefinition:
         webhook_consent=consent,
         track_opens=opens,
         track_clicks=clicks,
+        survey=survey,
     )
 
 
@@ -331,7 +356,7 @@ def _quiet_hours(value: Any) -> tuple[QuietHours | None, str]:
     return QuietHours(start, end), str(policy)
 
 
-def _message(value: Any, channel: str, *, offer: bool) -> MessageTemplate:
+def _message(value: Any, channel: str, *, offer: bool, survey: bool = False) -> MessageTemplate:
     if not isinstance(value, Mapping) or not value:
         raise CampaignError("message", "a mapping of locales (en, da, nl...) to subject/html/text")
     required, allowed = _CHANNEL_PARTS[channel]
@@ -367,6 +392,7 @@ def _message(value: Any, channel: str, *, offer: bool) -> MessageTemplate:
         raise CampaignError("message.default_locale", f"{default!r} is not among the locales")
     template = MessageTemplate(variants, default_locale=default)
     sample = SAMPLE_CONTEXT | ({"offer_code": "SAMPLE10"} if offer else {})
+    sample |= SURVEY_SAMPLE if survey else {}
     try:
         check_template(template)
         for locale in variants:

@@ -14,6 +14,7 @@ A definition is a mapping::
     offer_code: WINBACK10
     steps:
       - send: {message: {en: {subject: ..., text: ...}}}   # a message, as in a campaign
+                                                           # (and survey: <name>, its link)
       - wait: {days: 3, until: "09:00"}                    # days / hours, then a local time
       - branch: {if: {ordered_since_entry: true}, goto: thanks}   # or a segment condition
       - split: [{weight: 50, goto: offer}, {weight: 50}]   # random (A/B); no goto: next step
@@ -84,6 +85,8 @@ SHARED_KEYS = (
     "tracking",
 )
 _MAX_STEPS = 50
+#: A send step's message, and the survey it links to (optional).
+_SEND_KEYS = {"message", "survey"}
 _MAX_WAIT_DAYS = 365
 
 
@@ -295,9 +298,11 @@ def _step(
     if kind == "exit":
         return Exit(step_id)
     if kind == "send":
-        if not isinstance(body, Mapping) or set(body) != {"message"}:
-            raise JourneyError(path, "{message: {<locale>: {subject, html, text}}}")
-        return Send(step_id, _campaign(journey, step_id, shared, body["message"], f"{path}."))
+        if not isinstance(body, Mapping) or "message" not in body or set(body) - _SEND_KEYS:
+            raise JourneyError(path, "{message: {<locale>: {subject, html, text}}, survey: <name>}")
+        own = {"survey": body["survey"]} if "survey" in body else {}
+        message = _campaign(journey, step_id, {**shared, **own}, body["message"], f"{path}.")
+        return Send(step_id, message)
     if kind == "wait":
         return _wait(step_id, body, path)
     if kind == "branch":

@@ -47,6 +47,7 @@ from retentio.campaigns.journey_definition import (
     parse_journey,
 )
 from retentio.campaigns.service import CUSTOMERS, DELIVERIES, _stored
+from retentio.campaigns.surveys import missing_surveys
 from retentio.core.clock import Clock, SystemClock
 from retentio.segments import SegmentDefinition, SegmentNotFound, find_segment, member_ids
 from retentio.store.arrow import EXCLUDED_STATUSES
@@ -141,6 +142,10 @@ def save_journey(session: Session, data: Any, *, clock: Clock | None = None) -> 
             raise JourneyError(
                 "trigger.segment", f"no saved segment {definition.trigger_segment!r}"
             ) from None
+    for number, step in enumerate(definition.steps):
+        survey = step.message.survey if isinstance(step, Send) else None
+        if survey is not None and missing_surveys(session, [survey]):
+            raise JourneyError(f"steps[{number}].send.survey", f"no active survey {survey!r}")
     begin_write(session)
     if session.scalar(select(Journey.id).where(Journey.name == definition.name)) is not None:
         session.rollback()
@@ -181,9 +186,10 @@ def _step_definition(data: Any, step_id: str) -> dict[str, Any]:
     """The campaign definition of a send step, as :func:`parse_journey` checked it."""
     step = next(s for n, s in enumerate(data["steps"]) if s.get("id", f"step-{n + 1}") == step_id)
     shared = {k: data[k] for k in SHARED_KEYS if k in data}
+    survey = {"survey": step["send"]["survey"]} if "survey" in step["send"] else {}
     return _stored(
         {**shared, "name": f"{data['name']}--{step_id}", "segment": "-", "holdout": 0}
-        | {"message": step["send"]["message"]}
+        | {"message": step["send"]["message"], **survey}
     )
 
 

@@ -3,7 +3,8 @@ the marketer's own address (a test send). Neither writes to the outbox.
 
 The customer is the one named, or else the segment's first member. Their unsubscribe link is
 shown as ``<public url>/u/preview``, a link that withdraws nothing: a marketer who clicks it
-in a test message must not unsubscribe the customer whose data filled the preview.
+in a test message must not unsubscribe the customer whose data filled the preview. A survey's
+links point at ``<public url>/f/preview``, which records nothing.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from sqlalchemy.orm import Session
 from retentio.campaigns.compose import compose_email, compose_sms, sender_domain
 from retentio.campaigns.definition import CampaignDefinition, CampaignError
 from retentio.campaigns.recipients import load_recipients
+from retentio.campaigns.surveys import survey_preview
 from retentio.campaigns.templates import RenderedMessage, render_message
 from retentio.campaigns.worker import Channel
 from retentio.channels.base import DeliveryResult
@@ -95,6 +97,7 @@ def preview_campaign(
         offer_code=definition.offer_code,
         unsubscribe_url=unsubscribe if definition.purpose != "transactional" else None,
         preferences_url=f"{base}{PREVIEW_PREFERENCES_PATH}",
+        **survey_preview(definition.survey, base),
     )
     rendered = render_message(definition.message, context, locale=locale or recipient.locale)
     return Preview(recipient.external_id, rendered, unsubscribe)

@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 from retentio.campaigns.definition import CampaignDefinition, CampaignError, parse_campaign
 from retentio.campaigns.guards import customer_zone, next_at_hour
 from retentio.campaigns.holdout import in_global_control, in_holdout
+from retentio.campaigns.surveys import missing_surveys
 from retentio.core.clock import Clock, SystemClock
 from retentio.segments import SegmentNotFound, find_segment, member_ids
 from retentio.store.bulk import copy_rows
@@ -143,6 +144,8 @@ def save_campaign(session: Session, data: Any, *, replace: bool = False) -> Save
         segment = find_segment(session, definition.segment)
     except SegmentNotFound:
         raise CampaignError("segment", f"no saved segment {definition.segment!r}") from None
+    if definition.survey is not None and missing_surveys(session, [definition.survey]):
+        raise CampaignError("survey", f"no active survey {definition.survey!r}")
     begin_write(session)
     row = session.scalars(
         select(Campaign).where(Campaign.name == definition.name).with_for_update()

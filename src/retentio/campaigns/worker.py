@@ -13,7 +13,9 @@ For each claimed delivery, in order:
    over every channel's recent sends, hold it until no cap blocks. What the customer stated
    comes first: a marketing message during their snooze (``snooze_until``, to the end of that
    day on their clock) or over the frequency they chose (weekly, monthly) is skipped, not
-   held, so that it does not pile up for the day the snooze ends.
+   held, so that it does not pile up for the day the snooze ends. A message that carries a
+   survey (``survey:``) is skipped for a customer who answered or was sent a survey within
+   the survey's ``throttle_days`` (:mod:`retentio.campaigns.surveys`).
 3. **Send.** The message is rendered in the sandbox, composed for its channel (e-mail, SMS,
    push, in-app inbox, webhook: :mod:`retentio.campaigns.compose`) and sent with a reference
    derived from the delivery, the same on every try (an e-mail's Message-ID, an SMS's
@@ -74,6 +76,7 @@ from retentio.campaigns.journeys import advance_journeys
 from retentio.campaigns.outbox import Claimed, backoff, claim, finish, record_event, reschedule
 from retentio.campaigns.recipients import Recipient, load_recipients
 from retentio.campaigns.schedule import Schedule, ScheduledJob
+from retentio.campaigns.surveys import SurveyAsks
 from retentio.campaigns.templates import RenderedMessage, TemplateError, render_message
 from retentio.campaigns.tracking import track_message
 from retentio.channels.base import DeliveryResult
@@ -290,12 +293,16 @@ class Worker:
             now=now,
             default_zone=self.options.default_zone,
         )
+        campaigns = [self._campaign(session, d.campaign_id) for d in deliveries]
+        asks = SurveyAsks.load(session, {c.survey for c in campaigns if c.survey}, recipients, now)
         session.commit()  # no read transaction held open while sending
         held: dict[datetime, list[int]] = {}
         for delivery in deliveries:
             campaign = self._campaign(session, delivery.campaign_id)
             recipient = recipients.get(delivery.customer_id)
             reason = self._refusal(delivery, recipient, campaign)
+            if reason is None and campaign.survey is not None:
+                reason = asks.refusal(delivery.customer_id, campaign.survey)
             if reason is not None:
                 self._skip(writes, delivery, reason, now, outcome)
                 continue
@@ -308,7 +315,16 @@ class Worker:
                 held.setdefault(later, []).append(delivery.id)
                 outcome.counts["held"] += 1
                 continue
-            outcome.counts[self._send(session, writes, delivery, recipient, campaign)] += 1
+            extra: dict[str, Any] = {}
+            if campaign.survey is not None:
+                extra = asks.values(
+                    self.signer, self.public_url, campaign.survey, customer_id=recipient.id,
+                    delivery_id=delivery.id, locale=recipient.locale,
+                )  # fmt: skip
+            sent = self._send(session, writes, delivery, recipient, campaign, extra)
+            if sent == "sent" and campaign.survey is not None:
+                asks.sent(recipient.id, campaign.survey, self.clock.now(), delivery.id)
+            outcome.counts[sent] += 1
         for until, ids in held.items():
             reschedule(writes, ids, owner=self.name, until=until, now=now, detail="held")
 
@@ -403,8 +419,10 @@ class Worker:
         delivery: Claimed,
         recipient: Recipient,
         campaign: CampaignDefinition,
+        extra: dict[str, Any] | None = None,
     ) -> str:
-        """Render and send one message; record the outcome. Returns the outcome's name."""
+        """Render and send one message (``extra``: more values for its template, a survey's
+        links); record the outcome. Returns the outcome's name."""
         now = self.clock.now()
         reference = delivery_reference(delivery.id, delivery.source)
         if delivery.channel == "email":
@@ -420,6 +438,7 @@ class Worker:
             offer_code=campaign.offer_code,
             unsubscribe_url=unsubscribe,
             preferences_url=preferences,
+            **(extra or {}),
         )
         try:
             rendered = render_message(campaign.message, context, locale=recipient.locale)
