@@ -5,7 +5,9 @@ explicit ``observation_end``; none reads a database, the clock or the environmen
 pandas DataFrames (or a dict for :func:`kpis`). The loyalty figures
 (:mod:`retentio.analytics.loyalty`) take the programme's members, ledger entries and tier
 changes; those over time take their window as arguments too. The survey figures
-(:mod:`retentio.analytics.feedback`) take the answers and segment memberships.
+(:mod:`retentio.analytics.feedback`) take the answers and segment memberships. The
+subscription figures (:mod:`retentio.analytics.subscriptions`) take the subscriptions, their
+events and their orders.
 """
 
 from retentio.analytics.cohorts import cohort_matrix, cohort_table
@@ -56,6 +58,22 @@ from retentio.analytics.retention import churn_threshold_days, period_churn, thr
 from retentio.analytics.rfm import SEGMENTS, rfm, rfm_segments
 from retentio.analytics.schema import TRANSACTIONS_SCHEMA
 from retentio.analytics.send_time import best_hours
+from retentio.analytics.subscriptions import (
+    SUBSCRIPTION_EVENTS_SCHEMA,
+    SUBSCRIPTION_ORDERS_SCHEMA,
+    SUBSCRIPTIONS_SCHEMA,
+    ActiveSubscriptions,
+    PauseRates,
+    SubscriptionChurn,
+    active_subscriptions,
+    cohort_survival,
+    pause_rates,
+    recurring_revenue,
+    save_offer_acceptance,
+    subscription_churn,
+    subscription_order_totals,
+    subscription_status,
+)
 from retentio.analytics.summary import calibration_holdout, purchase_timeline, summarize
 from retentio.analytics.value import customer_value, historical_clv, order_metrics
 
@@ -66,19 +84,27 @@ __all__ = [
     "NPS_CATEGORIES",
     "SEGMENTS",
     "SEGMENT_MEMBERSHIPS_SCHEMA",
+    "SUBSCRIPTIONS_SCHEMA",
+    "SUBSCRIPTION_EVENTS_SCHEMA",
+    "SUBSCRIPTION_ORDERS_SCHEMA",
     "SURVEY_RESPONSES_SCHEMA",
     "TIER_CHANGES_SCHEMA",
     "TRANSACTIONS_SCHEMA",
+    "ActiveSubscriptions",
     "CsatScore",
     "DataRange",
     "LoadReport",
     "NpsScore",
+    "PauseRates",
     "PointsLiability",
     "Redemption",
+    "SubscriptionChurn",
+    "active_subscriptions",
     "best_hours",
     "calibration_holdout",
     "churn_threshold_days",
     "cohort_matrix",
+    "cohort_survival",
     "cohort_table",
     "csat",
     "csat_by_segment",
@@ -99,16 +125,22 @@ __all__ = [
     "nps_by_segment",
     "nps_over_time",
     "order_metrics",
+    "pause_rates",
     "period_churn",
     "points_liability",
     "purchase_timeline",
+    "recurring_revenue",
     "redemption_rate",
     "repeat_purchase_rate",
     "responses_over_time",
     "returning_revenue_share",
     "rfm",
     "rfm_segments",
+    "save_offer_acceptance",
     "source_columns",
+    "subscription_churn",
+    "subscription_order_totals",
+    "subscription_status",
     "summarize",
     "threshold_churn",
     "tier_distribution",
