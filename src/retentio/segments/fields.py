@@ -4,8 +4,9 @@ A field is read from the customer row (``customer``), the customer's ``attribute
 (``attributes.<key>``), their orders (``orders``: aggregated over the orders that are not
 cancelled or pending, as the analytics count them), their stored scores (``scores``: the
 last ``retentio scores refresh``), their loyalty account (``loyalty``: unset for a customer
-without one) or the preferences they stated (``preferences``: unset when not stated; a list
-such as ``topics`` is tested with ``contains``). Pure data: the SQL for each lives in
+without one), the preferences they stated (``preferences``: unset when not stated; a list
+such as ``topics`` is tested with ``contains``) or the surveys they answered (``feedback``:
+their latest NPS and CSAT answers; unset without one). Pure data: the SQL for each lives in
 ``segments.sql``.
 """
 
@@ -14,13 +15,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+from retentio.analytics import NPS_CATEGORIES
 from retentio.analytics import SEGMENTS as RFM_SEGMENTS
 from retentio.models.risk import RISK_BANDS
 
 __all__ = ["ATTRIBUTE_PREFIX", "FIELDS", "KIND_OPERATORS", "Field", "Kind", "Source", "source_of"]
 
 Kind = Literal["text", "number", "integer", "money", "days", "time", "presence", "any", "list"]
-Source = Literal["customer", "attributes", "orders", "scores", "loyalty", "preferences"]
+Source = Literal["customer", "attributes", "orders", "scores", "loyalty", "preferences", "feedback"]
 
 #: ``attributes.<key>`` tests a key of the customer's attributes JSON.
 ATTRIBUTE_PREFIX = "attributes."
@@ -137,6 +139,23 @@ FIELDS: dict[str, Field] = _fields(
         "time",
         "the last day of the customer's marketing snooze, compared by date (before: ended "
         "before that day; after: lasts at least until that day)",
+    ),
+    # The surveys the customer answered (retentio.feedback): the latest answer of each kind.
+    Field("nps_score", "feedback", "integer", "the score of the latest NPS answer (0-10)"),
+    Field(
+        "nps_category",
+        "feedback",
+        "text",
+        "the latest NPS answer's category: promoter (9-10), passive (7-8), detractor (0-6)",
+        NPS_CATEGORIES,
+    ),
+    Field("csat_score", "feedback", "integer", "the score of the latest CSAT answer (1-5)"),
+    Field("last_survey_answer_at", "feedback", "time", "when the customer last answered a survey"),
+    Field(
+        "days_since_last_survey_answer",
+        "feedback",
+        "days",
+        "whole days since the customer last answered a survey (of any kind)",
     ),
 )
 

@@ -4,7 +4,8 @@ The query reads ``customers`` and joins only what the definition needs, one row 
 the order figures kept beside the orders (``customer_order_stats``, and ``customer_spend`` in
 the definition's currency), the stored ``customer_scores``, each stated preference tested
 (``customer_preferences``, one row per customer and name); and ``IN`` sub-queries for events,
-consent and what a stated list (``topics``) contains. Every condition is two-valued
+consent and what a stated list (``topics``) contains; the latest survey answers of each kind
+(one row per customer, ranked over ``survey_responses``). Every condition is two-valued
 (``COALESCE(..., false)``), so ``not`` is the complement of its condition even where a value
 is missing. Erased customers are never members. The same query runs on SQLite and PostgreSQL.
 """
@@ -34,6 +35,7 @@ from sqlalchemy import (
     true,
 )
 
+from retentio.analytics.feedback import DETRACTOR_MAX, PROMOTER_MIN
 from retentio.core.money import minor_unit_exponent
 from retentio.segments.definition import (
     AllOf,
@@ -47,7 +49,7 @@ from retentio.segments.definition import (
     SegmentError,
 )
 from retentio.segments.fields import ATTRIBUTE_PREFIX, FIELDS, source_of
-from retentio.store.feedback_tables import CustomerPreference
+from retentio.store.feedback_tables import CustomerPreference, Survey, SurveyResponse
 from retentio.store.loyalty_tables import LoyaltyAccount
 from retentio.store.order_stats import SPEND, STATS
 from retentio.store.tables import (
@@ -76,7 +78,13 @@ _LOYALTY_COLUMNS = {
     "loyalty_points_expire_at": "expiring_at",
 }
 _DAY = timedelta(days=1)
-_SINCE = {"days_since_first_order": "first_order_at", "days_since_last_order": "last_order_at"}
+_SINCE = {
+    "days_since_first_order": "first_order_at",
+    "days_since_last_order": "last_order_at",
+    "days_since_last_survey_answer": "last_survey_answer_at",
+}
+RESPONSES: Table = SurveyResponse.__table__  # type: ignore[assignment]
+SURVEYS: Table = Survey.__table__  # type: ignore[assignment]
 
 
 def member_ids(definition: SegmentDefinition, *, now: datetime, dialect: str) -> Select[Any]:
@@ -123,6 +131,7 @@ class _Compiler:
         self.spend = self._spend(shown)
         self.scores = "scores" in needed
         self.loyalty = "loyalty" in needed
+        self.answers = _latest_answers() if "feedback" in needed else None
         named = definition.fields() | shown
         self.preferences = {  # one outer join per stated preference read as a value
             name: PREFERENCES.alias(f"preference_{name}")
@@ -151,6 +160,8 @@ class _Compiler:
             joined = joined.outerjoin(SCORES, SCORES.c.customer_id == c.id)
         if self.loyalty:
             joined = joined.outerjoin(LOYALTY, LOYALTY.c.customer_id == c.id)
+        if self.answers is not None:
+            joined = joined.outerjoin(self.answers, self.answers.c.customer_id == c.id)
         for name, stated in self.preferences.items():
             stored = _PREFERENCE_NAMES.get(name, name)
             joined = joined.outerjoin(
@@ -280,6 +291,18 @@ class _Compiler:
             return stated if FIELDS[name].kind == "list" else stated[()].as_string()
         if name in _SINCE:  # shown as a number of whole days
             return self._days_between(self.value(_SINCE[name]), literal(self.now, Timestamp))
+        if source == "feedback":
+            assert self.answers is not None  # noqa: S101 (joined when a field needs it)
+            score = self.answers.c.nps_score
+            if name == "nps_category":
+                return case(
+                    (score >= PROMOTER_MIN, literal("promoter")),
+                    (score > DETRACTOR_MAX, literal("passive")),
+                    (score.is_not(None), literal("detractor")),
+                    else_=null(),
+                )
+            answered: ColumnElement[Any] = self.answers.c[name]
+            return answered
         o = STATS.c
         if name == "order_count":
             return func.coalesce(o.order_count, 0)
@@ -303,6 +326,41 @@ class _Compiler:
         if self.dialect == "sqlite":
             return func.julianday(end) - func.julianday(start)
         return func.extract("epoch", end - start) / 86400.0
+
+
+def _latest_answers() -> Any:
+    """One row per customer who answered a survey: the score of their latest NPS and CSAT
+    answers and when they last answered any survey."""
+    r, s = RESPONSES.c, SURVEYS.c
+    order = (r.responded_at.desc(), r.id.desc())
+    ranked = (
+        select(
+            r.customer_id,
+            s.kind,
+            r.score,
+            r.responded_at,
+            func.row_number()
+            .over(partition_by=(r.customer_id, s.kind), order_by=order)
+            .label("rank"),
+        )
+        .join(SURVEYS, s.id == r.survey_id)
+        .subquery("ranked_answers")
+    )
+    k = ranked.c
+
+    def latest(kind: str) -> Any:
+        return func.max(case((and_(k.kind == kind, k.rank == 1), k.score), else_=null()))
+
+    return (
+        select(
+            k.customer_id,
+            latest("nps").label("nps_score"),
+            latest("csat").label("csat_score"),
+            func.max(k.responded_at).label("last_survey_answer_at"),
+        )
+        .group_by(k.customer_id)
+        .subquery("survey_answers")
+    )
 
 
 def _consented(condition: ConsentCondition) -> Select[Any]:
