@@ -40,6 +40,7 @@ from retentio.channels import (
 )
 from retentio.core.errors import ConfigurationError, DataError
 from retentio.core.signing import Signer, derive_key
+from retentio.feedback import DEFAULT_TOPICS, Topic, parse_topics
 from retentio.loyalty.jobs import run_loyalty_jobs
 from retentio.store import DEFAULT_DATABASE_URL
 from retentio.subscriptions.jobs import run_subscription_jobs
@@ -81,6 +82,12 @@ class Settings(BaseSettings):
         default=None,
         description="The public base URL of the API server behind a proxy (e.g. "
         "https://shop.example/retentio), used in customers' links; default: the request's URL",
+    )
+    preference_topics: dict[str, str | dict[str, str]] | list[str] | None = Field(
+        default=None,
+        description="The topics customers choose from in the preference centre, as JSON: "
+        'names (["news", "offers"]) or names with labels per language, e.g. {"running": '
+        '{"en": "Running", "da": "Løb", "nl": "Hardlopen"}}; unset: news, offers, new_arrivals',
     )
     api_rate_per_second: float = Field(
         default=100.0, gt=0, description="Requests per second allowed per API key (token bucket)"
@@ -267,6 +274,12 @@ class Settings(BaseSettings):
             kid: key.get_secret_value().encode("utf-8") for kid, key in self.signing_keys.items()
         }
         return Signer(keys, current)
+
+    def topics(self) -> tuple[Topic, ...]:
+        """The shop's topics of ``RETENTIO_PREFERENCE_TOPICS``, else the built-in ones."""
+        if self.preference_topics is None:
+            return DEFAULT_TOPICS
+        return parse_topics(self.preference_topics)
 
     def email_channel(self) -> SmtpChannel:
         """The SMTP channel of ``RETENTIO_SMTP_URL`` (a ConfigurationError when unset)."""

@@ -35,6 +35,8 @@ from retentio.api.routes import (
     loyalty_referrals,
     loyalty_rewards,
     pages,
+    preference_centre,
+    preferences,
     privacy,
     push,
     segments,
@@ -264,6 +266,8 @@ def create_app(config: ApiConfig) -> FastAPI:
     loyalties = (loyalty, loyalty_referrals, loyalty_rewards)
     for module in (*routers, journeys, sms, inbox, push, *loyalties, subscriptions, surveys):
         app.include_router(module.router, prefix=API_PREFIX)
+    app.include_router(preferences.router, prefix=API_PREFIX)
+    app.include_router(preference_centre.router)
     app.include_router(pages.router)
     app.include_router(tracking.router)
     app.include_router(survey_page.router)
@@ -280,6 +284,7 @@ def create_app(config: ApiConfig) -> FastAPI:
         *loyalty_rewards.BODY_MODELS,
         *subscriptions.BODY_MODELS,
         *surveys.BODY_MODELS,
+        *preferences.BODY_MODELS,
     )
     app.openapi = _openapi(app, extra)  # type: ignore[method-assign]
     return app
@@ -298,6 +303,7 @@ def app_from_settings() -> FastAPI:
             rate_burst=settings.api_rate_burst,
             global_control=settings.global_control,
             sms_from=settings.sms_from,
+            preference_topics=settings.topics(),
             vapid_public_key=_vapid_public_key(settings),
             delivery_worker=_worker_of(settings),
             scheduled_jobs=scheduled_jobs(settings) if settings.serve_worker else (),

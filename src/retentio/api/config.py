@@ -9,6 +9,7 @@ from datetime import timedelta
 from retentio.campaigns import Worker
 from retentio.campaigns.schedule import ScheduledJob
 from retentio.core.signing import Signer
+from retentio.feedback import DEFAULT_TOPICS, Topic
 
 __all__ = ["ApiConfig"]
 
@@ -51,3 +52,5 @@ class ApiConfig:
     #: Jobs the server runs in a thread of its own (the loyalty programme's round), each at
     #: its interval; empty: separate ``retentio worker`` processes run them.
     scheduled_jobs: tuple[ScheduledJob, ...] = ()
+    #: The topics customers choose from (stated preferences, the preference centre).
+    preference_topics: tuple[Topic, ...] = DEFAULT_TOPICS
