@@ -1,23 +1,26 @@
-"""`retentio subscriptions configure|renew`: the subscription policy, and the renewal run (the
-worker's job too)."""
+"""`retentio subscriptions configure|renew|report`: the subscription policy, the renewal run (the
+worker's job too), and the report."""
 
 # No `from __future__ import annotations`: Typer reads the annotations as objects.
 
 import getpass
 import json
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Annotated
 
 import typer
+from sqlalchemy import Engine
 
 from retentio.cli.app import app, out
 from retentio.cli.db import DatabaseUrl, store_session
 from retentio.cli.segments import load_definition_file
+from retentio.cli.subscription_report_text import print_subscription_report
 from retentio.core.errors import ConfigurationError
 from retentio.subscriptions import configure_policy, current_policy, parse_policy
 from retentio.subscriptions.jobs import run_subscription_jobs
 from retentio.subscriptions.records import major
+from retentio.subscriptions.report import REPORT_COHORTS, REPORT_DAYS, subscription_report_of
 
 __all__ = ["subscriptions_app"]
 
@@ -87,3 +90,36 @@ def renew_command(database_url: DatabaseUrl = None, at: At = None, as_json: AsJs
         f"ending soon; {run.retries:,} payment retr(y/ies) due",
         highlight=False,
     )
+
+
+@subscriptions_app.command("report")
+def report_command(
+    database_url: DatabaseUrl = None,
+    as_of: Annotated[
+        str | None,
+        typer.Option("--as-of", help="The UTC day (YYYY-MM-DD) the report is of [default: today]."),
+    ] = None,
+    days: Annotated[
+        int, typer.Option(min=1, help="Days up to --as-of counted for churn, pauses and offers.")
+    ] = REPORT_DAYS,
+    cohorts: Annotated[
+        int, typer.Option(min=0, help="The newest start-month cohorts shown.")
+    ] = REPORT_COHORTS,
+    as_json: AsJson = False,
+) -> None:
+    """Subscriptions live (active, paused, past due), MRR and ARR; churn split voluntary and
+    involuntary, pause and pause -> resume rates, save-offer acceptance and orders over the
+    days up to --as-of; survival of the start-month cohorts and their sBG projection."""
+    try:
+        day = date.fromisoformat(as_of) if as_of else datetime.now(UTC).date()
+    except ValueError:
+        raise ConfigurationError(f"--as-of: not a date (YYYY-MM-DD): {as_of!r}") from None
+    with store_session(database_url) as session:
+        engine = session.get_bind()
+        if not isinstance(engine, Engine):  # pragma: no cover - a store session binds an engine
+            raise TypeError("the store session is not bound to an engine")
+        report = subscription_report_of(engine, as_of=day, days=days, cohorts=cohorts)
+    if as_json:
+        out.print_json(json.dumps(report))
+        return
+    print_subscription_report(report, out)

@@ -19,6 +19,7 @@ from retentio.api.body import openapi_body, parse_body
 from retentio.api.deps import Admin, Body, DbSession, Reader, Writer
 from retentio.api.idempotency import HEADER, Outcome, run_idempotent
 from retentio.api.problems import Problem, problem_responses
+from retentio.api.routes import subscription_report
 from retentio.api.subscription_schemas import (
     CancelIn,
     ChangeIn,
@@ -56,6 +57,8 @@ from retentio.subscriptions import (
 __all__ = ["BODY_MODELS", "router"]
 
 router = APIRouter(prefix="/subscriptions", tags=["subscriptions"])
+# The static paths first: /{subscription_id} would take "report".
+router.include_router(subscription_report.router)
 BODY_MODELS = (SubscriptionIn, PauseIn, ResumeIn, SkipIn, SwapIn, ChangeIn, CancelIn, PaymentIn)
 _ERRORS = problem_responses(400, 401, 403, 404, 409, 413, 415, 422, 429)
 _MAX_ID = 2**63 - 1
