@@ -11,6 +11,7 @@ from retentio.subscriptions.actions import (
     swap_product,
 )
 from retentio.subscriptions.cancellation import CancelOutcome, cancel_subscription, offers_for
+from retentio.subscriptions.links import SUBSCRIPTION_LINK_TTL, subscription_link
 from retentio.subscriptions.payments import (
     PAYMENT_OUTCOMES,
     PaymentRecorded,
@@ -38,6 +39,7 @@ from retentio.subscriptions.service import (
 __all__ = [
     "JOURNEY_EVENTS",
     "PAYMENT_OUTCOMES",
+    "SUBSCRIPTION_LINK_TTL",
     "UNITS",
     "Cadence",
     "CancelOutcome",
@@ -64,6 +66,7 @@ __all__ = [
     "retries_due",
     "skip_order",
     "subscription_history",
+    "subscription_link",
     "subscription_orders",
     "swap_product",
 ]
