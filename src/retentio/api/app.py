@@ -41,6 +41,7 @@ from retentio.api.routes import (
     push,
     segments,
     sms,
+    subscription_page,
     subscriptions,
     survey_page,
     surveys,
@@ -269,6 +270,7 @@ def create_app(config: ApiConfig) -> FastAPI:
     app.include_router(preferences.router, prefix=API_PREFIX)
     app.include_router(preference_centre.router)
     app.include_router(pages.router)
+    app.include_router(subscription_page.router)
     app.include_router(tracking.router)
     app.include_router(survey_page.router)
     extra: tuple[type[BaseModel], ...] = (
