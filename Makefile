@@ -12,7 +12,7 @@ PORT ?= 8000
 
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 
-.PHONY: run test install install-dev lint typecheck layers unit bench bench-models bench-store bench-api bench-segments bench-campaigns bench-loyalty clean
+.PHONY: run test install install-dev lint typecheck layers unit bench bench-models bench-store bench-api bench-segments bench-campaigns bench-loyalty bench-feedback clean
 
 $(UV):
 	$(PYTHON) -m venv $(TOOLS)
@@ -84,3 +84,6 @@ bench-campaigns: install-dev
 
 bench-loyalty: install-dev
 	$(BIN)/python benchmarks/loyalty.py
+
+bench-feedback: install-dev
+	$(BIN)/python benchmarks/feedback.py
