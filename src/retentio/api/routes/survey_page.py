@@ -90,7 +90,8 @@ _STYLE = (
     ".scale label{display:inline-block;min-width:2.2rem;padding:.4rem;text-align:center;"
     "border:1px solid #999;border-radius:.25rem}"
     ".hint{display:flex;justify-content:space-between;font-size:.9rem;color:#555}"
-    "textarea{width:100%;min-height:6rem}label.block{display:block;margin:.25rem 0}"
+    "textarea{box-sizing:border-box;width:100%;min-height:6rem}"
+    "label.block{display:block;margin:.25rem 0}"
     "button{font-size:1rem;padding:.5rem 1.5rem}.error{color:#a00}"
 )
 
