@@ -127,6 +127,8 @@ SAMPLE_CONTEXT: dict[str, Any] = {
     "favourite_categories": ["Running", "Outdoor"],
     "sizes": {"shoes": "39", "tops": "M"},
     "preferences_url": "https://retentio.invalid/p/sample",
+    # The subscription page of the customer's newest subscription: left out without one.
+    "subscription_url": "https://retentio.invalid/s/sample",
 }
 
 

@@ -3,7 +3,9 @@ sends (for frequency caps) and the values a message may show, read in a few quer
 rather than per message. An e-mail address and a phone number come normalised (the number in
 E.164); the in-app inbox and webhooks address the customer by external id; push reaches the
 customer's devices that are not revoked. The preferences the customer stated
-(``customer_preferences``) give a marketing snooze and a chosen frequency for the guards.
+(``customer_preferences``) give a marketing snooze and a chosen frequency for the guards. A
+customer's subscription (the newest that is not cancelled or ended) gives the worker
+``{{ subscription_url }}``, the signed link to its self-service page (:func:`subscription_url`).
 
 The template context is a plain dict of plain values. A value the customer does not have (no
 first name, no scores yet) is left out rather than set to None, so that ``{{ first_name |
@@ -26,11 +28,13 @@ from sqlalchemy.orm import Session
 from retentio.campaigns.guards import PREFERRED_FREQUENCY_CAPS, PastSend, customer_zone
 from retentio.channels.push import PushTarget
 from retentio.core.errors import DataError
+from retentio.core.signing import Signer
 from retentio.privacy.addresses import address_hmac, normalise_address
 from retentio.store.campaign_tables import Delivery
 from retentio.store.channel_tables import PushSubscription
 from retentio.store.feedback_tables import CustomerPreference
 from retentio.store.loyalty_tables import LoyaltyAccount, LoyaltyCoupon
+from retentio.store.subscription_tables import Subscription
 from retentio.store.tables import (
     Consent,
     Customer,
@@ -39,7 +43,7 @@ from retentio.store.tables import (
     Suppression,
 )
 
-__all__ = ["Recipient", "load_recipients"]
+__all__ = ["SUBSCRIPTION_LINK_TTL", "Recipient", "load_recipients", "subscription_url"]
 
 CUSTOMERS: Table = Customer.__table__  # type: ignore[assignment]
 STATS: Table = CustomerOrderStats.__table__  # type: ignore[assignment]
@@ -51,6 +55,7 @@ PUSH: Table = PushSubscription.__table__  # type: ignore[assignment]
 LOYALTY: Table = LoyaltyAccount.__table__  # type: ignore[assignment]
 COUPONS: Table = LoyaltyCoupon.__table__  # type: ignore[assignment]
 PREFERENCES: Table = CustomerPreference.__table__  # type: ignore[assignment]
+SUBSCRIPTIONS: Table = Subscription.__table__  # type: ignore[assignment]
 #: How far back sends count for caps: the longest default cap (7 local days) and a day more.
 SENDS_LOOKBACK = timedelta(days=8)
 _SCORES = ("p_alive", "churn_risk", "risk_band", "expected_purchases", "clv", "rfm_segment")
@@ -79,6 +84,7 @@ class Recipient:
     devices: list[PushTarget] = field(default_factory=list)  # push subscriptions not revoked
     snooze_until: date | None = None  # the last day of a marketing snooze the customer chose
     frequency: str | None = None  # the frequency the customer chose (weekly, monthly...)
+    subscription_id: int | None = None  # the newest subscription not cancelled or ended
 
     def context(self, now: datetime, **extra: Any) -> dict[str, Any]:
         """The template context: the customer's values, days since the last order, extras."""
@@ -139,6 +145,7 @@ def load_recipients(
     _add_preferences(session, found, ids)
     _add_sends(session, found, ids, now)
     _add_loyalty(session, found, ids, now)
+    _add_subscriptions(session, found, ids)
     return found
 
 
@@ -157,6 +164,33 @@ def _add_preferences(session: Session, found: dict[int, Recipient], ids: list[in
         if name == "frequency":
             recipient.frequency = str(value)
         recipient.values[name] = value
+
+
+#: The subscription page's link, as :mod:`retentio.subscriptions.links` makes and reads it
+#: (campaigns may not import subscriptions: the two layers are independent; a test checks
+#: that this link opens the page): the purpose, and how long a link in a message works.
+_SUBSCRIPTION_PURPOSE = "subscription"
+SUBSCRIPTION_LINK_TTL = timedelta(days=90)
+_OPEN_SUBSCRIPTIONS = ("active", "paused", "past_due")
+
+
+def subscription_url(signer: Signer, base_url: str, subscription_id: int) -> str:
+    """The signed link to subscription ``subscription_id``'s page: ``<base_url>/s/<token>``."""
+    token = signer.sign(_SUBSCRIPTION_PURPOSE, {"s": subscription_id}, SUBSCRIPTION_LINK_TTL)
+    return f"{base_url.rstrip('/')}/s/{token}"
+
+
+def _add_subscriptions(session: Session, found: dict[int, Recipient], ids: list[int]) -> None:
+    """Each customer's newest subscription that is not cancelled or ended (a customer with
+    several gets the link to the newest; with none, the message has no subscription_url)."""
+    s = SUBSCRIPTIONS.c
+    query = (
+        select(s.customer_id, s.id)
+        .where(s.customer_id.in_(ids), s.status.in_(_OPEN_SUBSCRIPTIONS))
+        .order_by(s.customer_id, s.id)
+    )
+    for customer_id, subscription_id in session.execute(query):  # the newest wins
+        found[customer_id].subscription_id = int(subscription_id)
 
 
 def _add_loyalty(

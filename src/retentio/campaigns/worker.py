@@ -74,7 +74,7 @@ from retentio.campaigns.guards import (
 )
 from retentio.campaigns.journeys import advance_journeys
 from retentio.campaigns.outbox import Claimed, backoff, claim, finish, record_event, reschedule
-from retentio.campaigns.recipients import Recipient, load_recipients
+from retentio.campaigns.recipients import Recipient, load_recipients, subscription_url
 from retentio.campaigns.schedule import Schedule, ScheduledJob
 from retentio.campaigns.surveys import SurveyAsks
 from retentio.campaigns.templates import RenderedMessage, TemplateError, render_message
@@ -432,12 +432,16 @@ class Worker:
         preferences = preference_link(
             self.signer, self.public_url, delivery.customer_id, via=via, now=now
         )
+        subscription = None
+        if recipient.subscription_id is not None:
+            subscription = subscription_url(self.signer, self.public_url, recipient.subscription_id)
         context = recipient.context(
             now,
             campaign=campaign.name,
             offer_code=campaign.offer_code,
             unsubscribe_url=unsubscribe,
             preferences_url=preferences,
+            subscription_url=subscription,
             **(extra or {}),
         )
         try:
@@ -445,7 +449,7 @@ class Worker:
         except TemplateError as exc:
             self._finish(writes, delivery, "failed", now, str(exc), reference)
             return "failed"
-        links = (unsubscribe, preferences)
+        links = (unsubscribe, preferences, subscription)
         message = self._compose(delivery, recipient, campaign, rendered, reference, links)
         self._pacers[delivery.channel].wait()
         result = self.channels[delivery.channel].send(message)
@@ -458,12 +462,13 @@ class Worker:
         campaign: CampaignDefinition,
         rendered: RenderedMessage,
         reference: str,
-        links: tuple[str | None, str],
+        links: tuple[str | None, str, str | None],
     ) -> Any:
         """What the delivery's channel sends (see :mod:`retentio.campaigns.compose`);
-        ``links``: the unsubscribe link (marketing) and the preference centre's."""
+        ``links``: the unsubscribe link (marketing), the preference centre's and the
+        subscription page's (none are click-tracked: they are the customer's own pages)."""
         now, channel = self.clock.now(), delivery.channel
-        unsubscribe, preferences = links
+        unsubscribe, preferences, subscription = links
         if channel == "email":
             assert self.mail_from is not None  # noqa: S101 (checked for e-mail at start)
             if campaign.track_opens or campaign.track_clicks:
@@ -474,7 +479,7 @@ class Worker:
                     base_url=self.public_url,
                     opens=campaign.track_opens,
                     clicks=campaign.track_clicks,
-                    keep=(preferences, unsubscribe) if unsubscribe else (preferences,),
+                    keep=tuple(link for link in (preferences, unsubscribe, subscription) if link),
                 )
             return compose_email(
                 rendered,
