@@ -7,6 +7,7 @@ that are tampered with, expired, for another purpose or for an erased customer o
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -25,7 +26,7 @@ from subscription_page_helpers import (
     today,
 )
 
-from retentio.api import ApiConfig
+from retentio.api import ApiConfig, create_app
 from retentio.core.clock import FixedClock
 from retentio.core.signing import Signer, derive_key
 from retentio.privacy import erase_person
@@ -332,3 +333,15 @@ def test_a_policys_own_reasons_and_longest_pause(
         pause_until=(today() + timedelta(days=21)).isoformat(),
     )
     assert status == 422 and "En pause varer højst 20 dage" in alert_of(answer, "pause-until")
+
+
+def test_the_page_is_rate_limited_per_address(
+    api_config: ApiConfig, migrated_engine: Engine
+) -> None:
+    sub = subscribe(migrated_engine)
+    path = page_path(signer_of(api_config), sub)
+    slow = replace(api_config, rate_per_second=0.01, rate_burst=2)
+    with TestClient(create_app(slow), raise_server_exceptions=False) as client:
+        assert [client.get(path).status_code for _ in range(3)] == [200, 200, 429]
+        assert client.post(path, data={}).status_code == 429
+    assert events(migrated_engine, sub) == ["created"]

@@ -10,7 +10,7 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
-from retentio.api.routes.subscription_page import CADENCE_LIMITS, Texts, _catalogue
+from retentio.api.routes.subscription_page import CADENCE_LIMITS, Texts, page_texts
 from retentio.core.clock import FixedClock
 from retentio.core.errors import DataError
 from retentio.core.signing import Signer, TokenError
@@ -67,7 +67,7 @@ def test_a_link_needs_a_web_address() -> None:
 
 
 def test_every_text_in_every_language_with_the_same_placeholders() -> None:
-    texts = _catalogue()
+    texts = page_texts()
     assert sorted(texts) == ["da", "en", "nl"]
 
     def fields(text: object) -> set[str]:

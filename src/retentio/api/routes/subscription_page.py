@@ -77,7 +77,7 @@ from retentio.subscriptions.links import (
     read_subscription_token,
 )
 
-__all__ = ["CADENCE_LIMITS", "router"]
+__all__ = ["CADENCE_LIMITS", "Texts", "page_texts", "router"]
 
 router = APIRouter(include_in_schema=False, dependencies=[Depends(limit_by_address)])
 
@@ -112,7 +112,8 @@ def _environment() -> Environment:
 
 
 @cache
-def _catalogue() -> dict[str, dict[str, Any]]:
+def page_texts() -> dict[str, dict[str, Any]]:
+    """The page's texts by language (``templates/subscription/texts.json``)."""
     text = files("retentio.api").joinpath("templates/subscription/texts.json").read_text("utf-8")
     found: dict[str, dict[str, Any]] = json.loads(text)
     return found
@@ -123,7 +124,7 @@ class Texts:
 
     def __init__(self, lang: str) -> None:
         self.lang = lang
-        self._words = _catalogue()[lang]
+        self._words = page_texts()[lang]
 
     def __call__(self, key: str, **values: Any) -> str:
         return str(self._words[key]).format(**values)
