@@ -279,7 +279,7 @@ class Settings(BaseSettings):
         """The shop's topics of ``RETENTIO_PREFERENCE_TOPICS``, else the built-in ones."""
         if self.preference_topics is None:
             return DEFAULT_TOPICS
-        return parse_topics(self.preference_topics)
+        return parse_topics(self.preference_topics, setting="RETENTIO_PREFERENCE_TOPICS")
 
     def email_channel(self) -> SmtpChannel:
         """The SMTP channel of ``RETENTIO_SMTP_URL`` (a ConfigurationError when unset)."""

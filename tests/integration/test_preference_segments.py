@@ -8,13 +8,15 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine
+from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from retentio.core.clock import FixedClock
 from retentio.feedback import set_preferences
 from retentio.ingest import ingest_customers
 from retentio.segments import count_members, parse_definition, preview_members
+from retentio.store.feedback_tables import CustomerPreference
+from retentio.store.tables import Customer
 
 SECRET = b"preference-segments-secret-0123456789-abcd"
 NOW = datetime(2026, 12, 3, 11, 0, tzinfo=UTC)
@@ -99,3 +101,17 @@ def test_the_preview_shows_the_stated_values(shop: Engine) -> None:
             "topics": ["news"],
         }
     ]
+
+
+def test_a_list_stored_as_something_else_matches_nothing(shop: Engine) -> None:
+    """A hand-edited row (a text where a list belongs) neither matches nor breaks the query."""
+    with Session(shop) as session:
+        eve = session.scalars(select(Customer.id).where(Customer.external_id == "eve")).one()
+        session.add(
+            CustomerPreference(
+                customer_id=eve, name="topics", value="offers", source="import", updated_at=NOW
+            )
+        )
+        session.commit()
+    assert members(shop, {"topics": {"contains": "offers"}}) == ["ann"]
+    assert members(shop, {"topics": {"exists": True}}) == ["ann", "ben", "dan", "eve"]

@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from retentio.bootstrap import Settings
 from retentio.campaigns.guards import PREFERRED_FREQUENCY_CAPS
 from retentio.core.errors import ConfigurationError
 from retentio.feedback import (
@@ -143,3 +144,15 @@ def test_bad_preference_conditions_name_their_path(
         parse_definition({"name": "s", "where": where})
     assert caught.value.path == path
     assert words in str(caught.value)
+
+
+def test_the_setting_is_read_as_json_and_named_in_errors(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("RETENTIO_PREFERENCE_TOPICS", '{"running": {"en": "Running", "da": "Løb"}}')
+    assert [(t.name, t.label("da")) for t in Settings(_env_file=None).topics()] == [
+        ("running", "Løb")
+    ]
+    monkeypatch.setenv("RETENTIO_PREFERENCE_TOPICS", '["news", "Offers"]')
+    with pytest.raises(ConfigurationError, match="RETENTIO_PREFERENCE_TOPICS: 'Offers'"):
+        Settings(_env_file=None).topics()
+    monkeypatch.delenv("RETENTIO_PREFERENCE_TOPICS")
+    assert Settings(_env_file=None).topics() == DEFAULT_TOPICS

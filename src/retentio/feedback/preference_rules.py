@@ -130,20 +130,22 @@ DEFAULT_TOPICS: tuple[Topic, ...] = (
 )
 
 
-def parse_topics(value: Mapping[str, Any] | Sequence[str]) -> tuple[Topic, ...]:
+def parse_topics(
+    value: Mapping[str, Any] | Sequence[str], *, setting: str = "preference_topics"
+) -> tuple[Topic, ...]:
     """The shop's topics from configuration: a list of names (``["news", "offers"]``) or a
     mapping name -> label, or name -> {language: label}; a ConfigurationError names the
-    topic that is wrong."""
+    ``setting`` and the topic that is wrong."""
     if isinstance(value, str):
-        raise ConfigurationError("preference_topics: a list of names or a mapping name -> label")
+        raise ConfigurationError(f"{setting}: a list of names or a mapping name -> label")
     items = list(value.items()) if isinstance(value, Mapping) else [(n, None) for n in value]
     if not items or len(items) > 50:
-        raise ConfigurationError("preference_topics: 1 to 50 topics")
+        raise ConfigurationError(f"{setting}: 1 to 50 topics")
     topics = []
     for name, labels in items:
         if not isinstance(name, str) or not _NAME.match(name):
             raise ConfigurationError(
-                f"preference_topics: {name!r} is not a topic name "
+                f"{setting}: {name!r} is not a topic name "
                 "(1-40 lower-case letters, digits and _, starting with a letter)"
             )
         if labels is None:
@@ -155,12 +157,11 @@ def parse_topics(value: Mapping[str, Any] | Sequence[str]) -> tuple[Topic, ...]:
             for k, v in labels.items()
         ):
             raise ConfigurationError(
-                f"preference_topics.{name}: a label (1-100 characters), or labels by "
-                "language (da, en, nl)"
+                f"{setting}.{name}: a label (1-100 characters), or labels by language (da, en, nl)"
             )
         topics.append(Topic(name, MappingProxyType(dict(labels))))
     if len({t.name for t in topics}) != len(topics):
-        raise ConfigurationError("preference_topics: a topic is named twice")
+        raise ConfigurationError(f"{setting}: a topic is named twice")
     return tuple(topics)
 
 

@@ -213,13 +213,19 @@ class _Compiler:
     def containing(self, name: str, wanted: str) -> Select[Any]:
         """The customers whose stated list ``name`` holds ``wanted``."""
         p = PREFERENCES.c
-        items = (func.json_each if self.dialect == "sqlite" else func.json_array_elements_text)(
-            p.value
-        ).table_valued("value")
+        # A stated list is an array; anything else (a hand-edited row) holds nothing.
+        if self.dialect == "sqlite":  # json_each would read a scalar as a list of one
+            items = func.json_each(p.value).table_valued("value")
+            is_list = func.json_type(p.value) == "array"
+        else:  # json_array_elements_text would fail on a scalar: it gets an empty array
+            empty = func.json_build_array()
+            array = case((func.json_typeof(p.value) == "array", p.value), else_=empty)
+            items = func.json_array_elements_text(array).table_valued("value")
+            is_list = true()
         return (
             select(p.customer_id)
             .select_from(PREFERENCES.join(items, true()))
-            .where(p.name == _PREFERENCE_NAMES.get(name, name), items.c.value == wanted)
+            .where(p.name == _PREFERENCE_NAMES.get(name, name), is_list, items.c.value == wanted)
         )
 
     def days_since(self, at: ColumnElement[Any], op: str, days: Any) -> ColumnElement[bool]:
