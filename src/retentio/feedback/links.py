@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from retentio.core.signing import Signer, TokenError
+from retentio.feedback.service import SavedSurvey
 
 __all__ = [
     "SURVEY_LINK_PURPOSE",
@@ -80,16 +81,19 @@ def survey_token(
 def survey_link(
     signer: Signer,
     base_url: str,
-    survey: int,
+    survey: SavedSurvey | int,
     customer: int,
     ttl: timedelta = SURVEY_LINK_TTL,
     *,
     delivery_id: int | None = None,
     locale: str | None = None,
 ) -> str:
-    """The page where ``customer`` (the store's id) answers ``survey`` (its id):
-    ``<base_url>/f/<token>``."""
-    token = survey_token(signer, survey, customer, ttl=ttl, delivery_id=delivery_id, locale=locale)
+    """The page where ``customer`` (the store's id) answers ``survey`` (a saved survey or its
+    id): ``<base_url>/f/<token>``."""
+    survey_id = survey if isinstance(survey, int) else survey.id
+    token = survey_token(
+        signer, survey_id, customer, ttl=ttl, delivery_id=delivery_id, locale=locale
+    )
     return f"{base_url.rstrip('/')}/f/{token}"
 
 
