@@ -18,6 +18,7 @@ from privacy_helpers import (
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
+from retentio.feedback import record_response, save_survey, set_preferences
 from retentio.loyalty import adjust_points, parse_programme
 from retentio.loyalty.coupons import redeem_reward
 from retentio.privacy import (
@@ -33,7 +34,9 @@ from retentio.privacy import (
     record_consent,
     start_double_opt_in,
 )
+from retentio.store.feedback_tables import CustomerPreference, PreferenceEvent, SurveyResponse
 from retentio.store.loyalty_tables import LoyaltyAccount, LoyaltyCoupon, LoyaltyEntry
+from retentio.store.subscription_tables import Subscription, SubscriptionEvent
 from retentio.store.tables import (
     ApiKey,
     ConsentConfirmation,
@@ -45,6 +48,7 @@ from retentio.store.tables import (
     OrderLine,
     Refund,
 )
+from retentio.subscriptions import Cadence, Policy, cancel_subscription, create_subscription
 
 PROGRAMME = parse_programme(
     {"rewards": [{"id": "mug", "kind": "free_product", "product": "MUG", "points": 100}]}
@@ -124,13 +128,51 @@ def make_person(engine: Engine) -> None:
         session.commit()
         for customer in (EXTERNAL, "bystander"):
             adjust_points(
-                session, PROGRAMME, customer=customer, points=500, key=f"welcome-{customer}",
-                reason="welcome", now=T0, recorded_by=ACTOR,
-            )  # fmt: skip
+                session,
+                PROGRAMME,
+                customer=customer,
+                points=500,
+                key=f"welcome-{customer}",
+                reason="welcome",
+                now=T0,
+                recorded_by=ACTOR,
+            )
         redeem_reward(
-            session, PROGRAMME, customer=EXTERNAL, reward_id="mug", key="r1", now=T0,
+            session,
+            PROGRAMME,
+            customer=EXTERNAL,
+            reward_id="mug",
+            key="r1",
+            now=T0,
             recorded_by=ACTOR,
-        )  # fmt: skip
+        )
+        made = create_subscription(
+            session,
+            Policy(),
+            customer=EXTERNAL,
+            cadence=Cadence("week", 2),
+            currency="DKK",
+            items=[{"product": "CANDLE", "quantity": 1, "price": "80.00"}],
+            now=T0,
+            actor=ACTOR,
+        )
+        cancel_subscription(
+            session,
+            Policy(),
+            made.body["id"],
+            reason="other",
+            note=f"ask {NAME} first",
+            key="c1",
+            now=T0,
+            actor=ACTOR,
+        )
+        set_preferences(
+            session, EXTERNAL, {"sizes": {"shoes": "38"}}, source="api", actor=ACTOR, now=T0
+        )
+        survey, _created = save_survey(session, {"name": "nps", "kind": "nps"}, now=T0)
+        record_response(
+            session, survey, EXTERNAL, 3, None, f"Call {PHONE_E164}", "api", "a1", now=T0
+        )
         export_person(session, EXTERNAL, actor=ACTOR)  # an audited read before the erasure
 
 
@@ -179,10 +221,17 @@ def test_erasure_leaves_no_trace_in_any_table(migrated_engine: Engine) -> None:
         assert account.available == 500
         assert session.scalar(select(func.count()).select_from(LoyaltyEntry)) == 1
         assert report.loyalty_rows_deleted == 4  # account, 2 entries, coupon
+        assert report.subscriptions_cancelled == 1
+        # a preference, its history, the answer, and the subscription's 3 events
+        assert report.first_party_deleted == 6
+        subscription = session.scalars(select(Subscription)).one()
+        assert (subscription.status, subscription.cancel_reason) == ("cancelled", "erased")
+        for table in (CustomerPreference, PreferenceEvent, SurveyResponse, SubscriptionEvent):
+            assert session.scalar(select(func.count()).select_from(table)) == 0
         audit = audit_entries(session, customer=report.customer)
         assert [a.action for a in audit] == ["person.export", "person.erase"]
-        # "viewed" and "reward_redeemed"
-        assert audit[-1].details["events_deleted"] == 2 and audit[-1].actor == ACTOR
+        # "viewed", "reward_redeemed" and "survey_answered"
+        assert audit[-1].details["events_deleted"] == 3 and audit[-1].actor == ACTOR
 
 
 def test_erasing_again_changes_nothing_and_unknown_ids_are_named(migrated_engine: Engine) -> None:

@@ -209,8 +209,8 @@ def test_language_download_and_erasure_in_a_browser(
         download = info.value
         assert download.suggested_filename == "my-data.zip"
         archive = zipfile.ZipFile(io.BytesIO(Path(download.path()).read_bytes()))
-        assert {"person.json", "preferences.json", "consent_events.csv"} <= set(archive.namelist())
-        assert b"snooze_until" in archive.read("preferences.json")
+        assert {"person.json", "preferences.csv", "consent_events.csv"} <= set(archive.namelist())
+        assert b"snooze_until" in archive.read("preferences.csv")
 
         # The erasure asks first; nothing is erased until it is confirmed with a tick.
         page.get_by_role("button", name="Slet mine data").click()

@@ -15,8 +15,6 @@ from sqlalchemy.orm import Session
 from retentio.feedback import (
     PreferenceError,
     end_snooze,
-    erase_with_preferences,
-    export_with_preferences,
     parse_topics,
     preference_history,
     preferences_of,
@@ -24,6 +22,7 @@ from retentio.feedback import (
     snooze,
 )
 from retentio.ingest import ingest_customers
+from retentio.privacy import erase_person, export_person, export_zip
 from retentio.privacy.errors import NotFoundError
 from retentio.store.feedback_tables import CustomerPreference, PreferenceEvent
 from retentio.store.tables import Customer
@@ -206,21 +205,23 @@ def test_export_and_erasure_take_the_preferences_along(shop: Engine) -> None:
             actor="customer",
             now=NOW,
         )
-        archive = zipfile.ZipFile(io.BytesIO(export_with_preferences(session, "ida", actor="t")))
-        assert {"person.json", "preferences.json", "preferences.csv"} <= set(archive.namelist())
-        stated = json.loads(archive.read("preferences.json"))
-        assert {p["name"]: p["value"] for p in stated["preferences"]} == {
+        document = export_person(session, "ida", actor="t")
+        archive = zipfile.ZipFile(io.BytesIO(export_zip(document)))
+        assert {"person.json", "preferences.csv", "preference_history.csv"} <= set(
+            archive.namelist()
+        )
+        person = json.loads(archive.read("person.json"))
+        assert {p["name"]: p["value"] for p in person["preferences"]} == {
             "birthday": "1990-04-01",
             "sizes": {"shoes": "=39"},
         }
-        assert len(stated["history"]) == 2
+        assert len(person["preference_history"]) == 2
         assert "'{" not in archive.read("preferences.csv").decode()  # JSON cells stay JSON
-        person = json.loads(archive.read("person.json"))
         assert person["customer"]["attributes"] == {"birthday": "1990-04-01"}
         customer_id = session.scalars(
             select(Customer.id).where(Customer.external_id == "ida")
         ).one()
-        report = erase_with_preferences(session, SECRET, customer_id, actor="customer")
+        report = erase_person(session, SECRET, "ida", actor="customer")
         assert not report.already_erased
         assert session.scalar(select(func.count()).select_from(CustomerPreference)) == 0
         assert session.scalar(select(func.count()).select_from(PreferenceEvent)) == 0

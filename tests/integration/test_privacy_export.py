@@ -14,6 +14,7 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from retentio.core.errors import DataError
+from retentio.feedback import record_response, save_survey, set_preferences
 from retentio.loyalty import adjust_points, parse_programme
 from retentio.loyalty.coupons import redeem_reward
 from retentio.privacy import (
@@ -27,6 +28,7 @@ from retentio.privacy import (
     validate_export,
 )
 from retentio.store.tables import Customer
+from retentio.subscriptions import Cadence, Policy, create_subscription
 
 
 def make_shop(engine: Engine) -> None:
@@ -65,13 +67,39 @@ def make_shop(engine: Engine) -> None:
         )
         for customer in ("mia-1", "other"):
             adjust_points(
-                session, programme, customer=customer, points=80, key=f"welcome-{customer}",
-                reason="welcome", now=T0, recorded_by="test",
-            )  # fmt: skip
+                session,
+                programme,
+                customer=customer,
+                points=80,
+                key=f"welcome-{customer}",
+                reason="welcome",
+                now=T0,
+                recorded_by="test",
+            )
         redeem_reward(
-            session, programme, customer="mia-1", reward_id="tea", key="r1", now=T0,
+            session,
+            programme,
+            customer="mia-1",
+            reward_id="tea",
+            key="r1",
+            now=T0,
             recorded_by="test",
-        )  # fmt: skip
+        )
+        create_subscription(
+            session,
+            Policy(),
+            customer="mia-1",
+            cadence=Cadence("month", 1),
+            currency="EUR",
+            items=[{"product": "TEA", "quantity": 1, "price": "9.50"}],
+            now=T0,
+            actor="test",
+        )
+        set_preferences(
+            session, "mia-1", {"preferred_channel": "sms"}, source="api", actor="test", now=T0
+        )
+        survey, _created = save_survey(session, {"name": "nps", "kind": "nps"}, now=T0)
+        record_response(session, survey, "mia-1", 9, None, "Lovely tea", "api", "a1", now=T0)
 
 
 def test_the_export_holds_everything_on_the_person_and_nothing_else(
@@ -88,7 +116,11 @@ def test_the_export_holds_everything_on_the_person_and_nothing_else(
     assert [line["name"] for line in document["orders"][0]["lines"]] == ["Tea", "Cup"]
     assert document["orders"][0]["total_minor"] == 2000
     assert document["orders"][1]["refunds"][0]["amount_minor"] == 700
-    assert [e["name"] for e in document["events"]] == ["page_view", "reward_redeemed"]
+    assert [e["name"] for e in document["events"]] == [
+        "page_view",
+        "reward_redeemed",
+        "survey_answered",
+    ]
     assert document["events"][0]["properties"] == {"path": "/tea"}
     [event] = document["consent_events"]
     assert (event["language"], event["ip_address"], event["recorded_by"]) == (
@@ -109,6 +141,13 @@ def test_the_export_holds_everything_on_the_person_and_nothing_else(
     assert document["loyalty_tiers"] == [] and document["loyalty_referrals"] == []
     assert "other@example.nl" not in json.dumps(document) and "B-1" not in json.dumps(document)
     assert "welcome-other" not in json.dumps(document)
+    [subscription] = document["subscriptions"]
+    assert subscription["cadence"] == "1 month" and subscription["items"][0]["product"] == "TEA"
+    assert [e["kind"] for e in document["subscription_events"]] == ["created"]
+    assert document["preferences"][0]["value"] == "sms"
+    assert [(r["survey"], r["score"], r["comment"]) for r in document["survey_responses"]] == [
+        ("nps", 9, "Lovely tea")
+    ]
     with Session(migrated_engine) as session:
         actors = [a.actor for a in audit_entries(session, customer="mia-1")]
     assert actors == [ACTOR, "api:reader"]
@@ -161,6 +200,12 @@ def test_the_zip_has_the_json_and_one_neutralised_csv_per_section(migrated_engin
         "loyalty_tiers.csv",
         "loyalty_coupons.csv",
         "loyalty_referrals.csv",
+        "subscriptions.csv",
+        "subscription_orders.csv",
+        "subscription_events.csv",
+        "preferences.csv",
+        "preference_history.csv",
+        "survey_responses.csv",
     }
     assert json.loads(archive.read("person.json")) == document
 
@@ -178,7 +223,7 @@ def test_the_zip_has_the_json_and_one_neutralised_csv_per_section(migrated_engin
         ("A-2", "Candle", "10000"),
     ]
     assert [r["order"] for r in rows("refunds.csv")] == ["A-2"]
-    assert len(rows("orders.csv")) == 2 and len(rows("events.csv")) == 2
+    assert len(rows("orders.csv")) == 2 and len(rows("events.csv")) == 3
     assert [(r["kind"], r["points"]) for r in rows("loyalty_points.csv")] == [
         ("adjust", "80"),
         ("redeem", "-50"),

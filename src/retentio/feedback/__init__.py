@@ -21,7 +21,6 @@ from retentio.feedback.links import (
     survey_link,
     survey_token,
 )
-from retentio.feedback.preference_data import erase_with_preferences, export_with_preferences
 from retentio.feedback.preference_rules import (
     DEFAULT_TOPICS,
     FREQUENCIES,
@@ -121,8 +120,6 @@ __all__ = [
     "check_preference",
     "csat_score",
     "end_snooze",
-    "erase_with_preferences",
-    "export_with_preferences",
     "find_survey",
     "is_satisfied",
     "list_responses",

@@ -19,6 +19,9 @@ What happens to each table:
 - the person's loyalty account and everything on it (``loyalty_entries``, ``loyalty_coupons``,
   ``loyalty_tier_changes``, the referrals they made) and the referral they came through are
   deleted: their points are forfeited with the account.
+- what the person stated is deleted (``customer_preferences``, ``preference_events``,
+  ``survey_responses``); their open subscriptions are cancelled (reason ``erased``) and the
+  subscriptions' histories deleted; subscription orders stay for accounting.
 - ``idempotency_keys`` whose stored response mentions the person get an ``{"erased": true}``
   body; ``audit_log`` entries about the person stay (they hold no PII) and one more is added.
 """
@@ -45,6 +48,7 @@ from retentio.privacy.errors import NotFoundError
 from retentio.privacy.suppression import add_suppression
 from retentio.store.campaign_tables import Delivery, DeliveryEvent
 from retentio.store.channel_tables import InboxMessage, PushSubscription
+from retentio.store.feedback_tables import CustomerPreference, PreferenceEvent, SurveyResponse
 from retentio.store.loyalty_tables import (
     LoyaltyAccount,
     LoyaltyCoupon,
@@ -52,6 +56,7 @@ from retentio.store.loyalty_tables import (
     LoyaltyReferral,
     LoyaltyTierChange,
 )
+from retentio.store.subscription_tables import Subscription, SubscriptionEvent
 from retentio.store.tables import (
     AuditEntry,
     Consent,
@@ -92,6 +97,8 @@ class ErasureReport:
     deliveries_scrubbed: int = 0
     channel_rows_deleted: int = 0  # in-app inbox messages and push subscriptions
     loyalty_rows_deleted: int = 0  # the account, its entries, coupons, tiers and referrals
+    first_party_deleted: int = 0  # stated preferences (and their history), survey answers
+    subscriptions_cancelled: int = 0  # open subscriptions ended (their orders kept)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready: the fields above, ``erased_at`` as ISO 8601."""
@@ -256,6 +263,35 @@ def _delete_loyalty(session: Session, customer_id: int) -> int:
     return deleted
 
 
+def _delete_first_party(session: Session, customer_id: int, now: datetime) -> tuple[int, int]:
+    """Delete what the person stated (preferences, their history, survey answers); end their
+    open subscriptions (no order may come for an erased person) and delete the histories,
+    which may quote them (a cancellation's note); their orders stay for accounting."""
+    deleted = 0
+    for table, column in (
+        (CustomerPreference, CustomerPreference.customer_id),
+        (PreferenceEvent, PreferenceEvent.customer_id),
+        (SurveyResponse, SurveyResponse.customer_id),
+    ):
+        deleted += _count(session.execute(delete(table).where(column == customer_id)))
+    s = Subscription
+    mine = select(s.id).where(s.customer_id == customer_id)
+    deleted += _count(
+        session.execute(
+            delete(SubscriptionEvent).where(SubscriptionEvent.subscription_id.in_(mine))
+        )
+    )
+    cancelled = _count(
+        session.execute(
+            update(s)
+            .where(s.customer_id == customer_id, s.status.in_(("active", "paused", "past_due")))
+            .values(status="cancelled", cancelled_at=now, cancel_reason="erased", updated_at=now)
+        )
+    )
+    session.execute(update(s).where(s.customer_id == customer_id).values(cancel_note=None))
+    return deleted, cancelled
+
+
 def erase_customer_row(
     session: Session, secret: bytes, row: Customer, *, actor: str, now: datetime, reason: str
 ) -> ErasureReport:
@@ -292,6 +328,7 @@ def erase_customer_row(
         session.execute(delete(PushSubscription).where(PushSubscription.customer_id == row.id))
     )
     loyalty_rows = _delete_loyalty(session, row.id)
+    first_party, cancelled = _delete_first_party(session, row.id, now)
     orders = session.scalar(select(func.count()).where(Order.customer_id == row.id)) or 0
     session.execute(
         update(Customer)
@@ -325,6 +362,8 @@ def erase_customer_row(
         deliveries_scrubbed=deliveries,
         channel_rows_deleted=channel_rows,
         loyalty_rows_deleted=loyalty_rows,
+        first_party_deleted=first_party,
+        subscriptions_cancelled=cancelled,
     )
     details = {k: v for k, v in report.to_dict().items() if type(v) is int}
     record_access(session, actor, "person.erase", row.id, {**details, "reason": reason}, now=now)

@@ -1,8 +1,9 @@
 """The parts of a person's export that retentio derived or did: the messages sent to them,
 the segments they were in, their stored scores, the campaigns and journeys they were part of
 (and in which arm), their in-app inbox, the devices push messages reach, and their loyalty
-points, tiers, coupons and referrals (``export_loyalty``). Ids and names only; no message
-holds an address."""
+points, tiers, coupons and referrals (``export_loyalty``), and what they gave themselves:
+subscriptions, stated preferences, survey answers (``export_first_party``). Ids and names
+only; no message holds an address."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from retentio.privacy._shared import iso
+from retentio.privacy.export_first_party import FIRST_PARTY_SECTIONS, first_party_sections
 from retentio.privacy.export_loyalty import LOYALTY_SECTIONS, loyalty_sections
 from retentio.store.campaign_tables import (
     Campaign,
@@ -35,6 +37,7 @@ DERIVED_SECTIONS = (
     "inbox",
     "push_subscriptions",
     *LOYALTY_SECTIONS,
+    *FIRST_PARTY_SECTIONS,
 )
 _SCORES = (
     "recency_days",
@@ -62,6 +65,7 @@ def derived_sections(session: Session, customer_id: int) -> dict[str, list[dict[
         "inbox": _inbox(session, customer_id),
         "push_subscriptions": _push_subscriptions(session, customer_id),
         **loyalty_sections(session, customer_id),
+        **first_party_sections(session, customer_id),
     }
 
 

@@ -50,8 +50,6 @@ from retentio.feedback import (
     SNOOZE_DAYS,
     PreferenceError,
     end_snooze,
-    erase_with_preferences,
-    export_with_preferences,
     local_today,
     preferences_of,
     set_preferences,
@@ -61,6 +59,9 @@ from retentio.privacy import (
     ConsentError,
     confirm_double_opt_in,
     current_consents,
+    erase_person,
+    export_person,
+    export_zip,
     record_consent,
     start_double_opt_in,
     withdraw_consent,
@@ -333,8 +334,8 @@ def _data(
     customer = visit.customer
     if action == "export":
         with request.app.state.write_lock:  # the read is audited
-            archive = export_with_preferences(
-                session, customer.external_id, actor=f"{_ACTOR} ({_DETAIL})"
+            archive = export_zip(
+                export_person(session, customer.external_id, actor=f"{_ACTOR} ({_DETAIL})")
             )
         headers = {**_HEADERS, "Content-Disposition": 'attachment; filename="my-data.zip"'}
         return Response(archive, media_type="application/zip", headers=headers)
@@ -352,8 +353,12 @@ def _data(
     if secret is None:
         return _message(visit.lang, t["unavailable"], 503)
     with request.app.state.write_lock:
-        erase_with_preferences(
-            session, secret, customer.id, actor=_ACTOR, reason="request (preference centre)"
+        erase_person(
+            session,
+            secret,
+            customer.external_id,
+            actor=_ACTOR,
+            reason="request (preference centre)",
         )
     return _message(visit.lang, t["erased"], 200)
 
