@@ -224,3 +224,39 @@ def test_a_signed_link_and_the_page(
         "Fint",
         "link",
     )
+
+
+def test_csat_and_custom_reports(client: TestClient, api_keys: dict[str, str]) -> None:
+    write, read = bearer(api_keys["write"]), bearer(api_keys["read"])
+    items = [{"external_id": c} for c in ("a", "b", "c")]
+    assert client.post("/api/v1/customers/batch", json={"items": items}, headers=write).is_success
+    custom = {
+        "name": "why",
+        "kind": "custom",
+        "throttle_days": 0,
+        "questions": [
+            {"id": "effort", "type": "scale", "min": 1, "max": 7, "text": "Easy?"},
+            {"id": "note", "type": "text", "text": "Anything else?"},
+        ],
+    }
+    for survey in ({"name": "support", "kind": "csat", "throttle_days": 0}, custom):
+        assert client.post("/api/v1/surveys", json=survey, headers=write).status_code == 201
+    for n, (customer, score) in enumerate([("a", 5), ("b", 4), ("c", 2)]):
+        body = {"customer": customer, "score": score, "key": f"s{n}"}
+        assert client.post("/api/v1/surveys/support/responses", json=body, headers=write).is_success
+    for n, answers in enumerate([{"effort": 2}, {"effort": 5, "note": "fine"}]):
+        body = {"customer": "a", "answers": answers, "key": f"w{n}"}
+        assert client.post("/api/v1/surveys/why/responses", json=body, headers=write).is_success
+    csat = client.get("/api/v1/surveys/support/report?period=D", headers=read).json()
+    # 2 of 3 satisfied (4 and 5): 66.7 %; the average (5 + 4 + 2) / 3
+    assert csat["summary"]["responses"] == 3 and csat["summary"]["satisfied"] == 2
+    assert abs(csat["summary"]["csat"] - 200 / 3) < 1e-9
+    assert abs(csat["summary"]["average_score"] - 11 / 3) < 1e-9
+    assert "questions" not in csat or csat["questions"] is None
+    why = client.get("/api/v1/surveys/why/report?period=Y", headers=read).json()
+    assert why["summary"] == {"responses": 2}
+    assert [row["responses"] for row in why["over_time"]] == [2]
+    assert why["questions"] == {
+        "effort": {"type": "scale", "answered": 2, "average": 3.5},
+        "note": {"type": "text", "answered": 1},
+    }
