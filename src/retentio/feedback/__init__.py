@@ -48,6 +48,7 @@ from retentio.feedback.preferences import (
     set_preferences,
     snooze,
 )
+from retentio.feedback.report import question_summary, survey_report
 from retentio.feedback.responses import (
     RESPONSE_SOURCES,
     SURVEY_ANSWERED,
@@ -131,6 +132,7 @@ __all__ = [
     "parse_topics",
     "preference_history",
     "preferences_of",
+    "question_summary",
     "read_survey_token",
     "record_response",
     "save_survey",
@@ -140,5 +142,6 @@ __all__ = [
     "snooze",
     "snooze_end",
     "survey_link",
+    "survey_report",
     "survey_token",
 ]
