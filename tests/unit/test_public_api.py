@@ -18,11 +18,13 @@ import retentio.channels
 import retentio.clv
 import retentio.core
 import retentio.datasets
+import retentio.feedback
 import retentio.ingest
 import retentio.loyalty
 import retentio.models
 import retentio.privacy
 import retentio.segments
+import retentio.subscriptions
 import retentio.store
 
 PACKAGES = [
@@ -34,11 +36,13 @@ PACKAGES = [
     retentio.clv,
     retentio.core,
     retentio.datasets,
+    retentio.feedback,
     retentio.ingest,
     retentio.loyalty,
     retentio.models,
     retentio.privacy,
     retentio.segments,
+    retentio.subscriptions,
     retentio.store,
 ]
 

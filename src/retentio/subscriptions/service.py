@@ -171,6 +171,7 @@ def create_subscription(
 
 
 def get_subscription(session: Session, subscription_id: int) -> SubscriptionView:
+    """The subscription ``subscription_id``; a NotFoundError if there is none."""
     row = session.get(Subscription, subscription_id)
     if row is None:
         raise NotFoundError(f"no subscription {subscription_id}")
