@@ -34,6 +34,8 @@ __all__ = ["Preview", "preview_campaign", "send_test_message"]
 PREVIEW_PATH = "/u/preview"
 #: Where a preview's preference centre link points (no customer's token is made for a preview).
 PREVIEW_PREFERENCES_PATH = "/p/preview"
+#: ... and a preview's subscription page link, for a customer with a subscription.
+PREVIEW_SUBSCRIPTION_PATH = "/s/preview"
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,6 +99,9 @@ def preview_campaign(
         offer_code=definition.offer_code,
         unsubscribe_url=unsubscribe if definition.purpose != "transactional" else None,
         preferences_url=f"{base}{PREVIEW_PREFERENCES_PATH}",
+        subscription_url=None
+        if recipient.subscription_id is None
+        else f"{base}{PREVIEW_SUBSCRIPTION_PATH}",
         **survey_preview(definition.survey, base),
     )
     rendered = render_message(definition.message, context, locale=locale or recipient.locale)
