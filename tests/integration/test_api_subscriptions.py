@@ -39,6 +39,9 @@ def test_the_contract_paths_end_to_end(
     assert again.status_code == 200 and again.json()["id"] == sub["id"]  # the same key in the body
     base = f"/api/v1/subscriptions/{sub['id']}"
     assert client.get(base, headers=read).json()["cadence"] == {"unit": "week", "count": 4}
+    link = client.get(f"{base}/link", headers=write).json()
+    assert "/s/" in link["url"] and client.get(link["url"]).status_code == 200  # the page opens
+    problem(client.get(f"{base}/link", headers=read), 403, "forbidden")
 
     def act(action: str, body: dict[str, object], key: str) -> dict[str, object]:
         answer = client.post(

@@ -20,6 +20,7 @@ from retentio.api.deps import Admin, Body, DbSession, Reader, Writer
 from retentio.api.idempotency import HEADER, Outcome, run_idempotent
 from retentio.api.problems import Problem, problem_responses
 from retentio.api.routes import subscription_report
+from retentio.api.routes.consent import public_url
 from retentio.api.subscription_schemas import (
     CancelIn,
     ChangeIn,
@@ -34,6 +35,7 @@ from retentio.api.subscription_schemas import (
 from retentio.core.clock import SystemClock
 from retentio.core.errors import CurrencyError, MoneyError
 from retentio.core.money import Money
+from retentio.core.signing import Signer
 from retentio.subscriptions import (
     Cadence,
     SubscriptionView,
@@ -53,6 +55,7 @@ from retentio.subscriptions import (
     subscription_orders,
     swap_product,
 )
+from retentio.subscriptions.links import SUBSCRIPTION_LINK_TTL, subscription_token
 
 __all__ = ["BODY_MODELS", "router"]
 
@@ -223,6 +226,23 @@ def list_route(
 def get_route(session: DbSession, _principal: Reader, subscription_id: SubscriptionId) -> Any:
     """A subscription: status, cadence, next order and its amount, items, pauses, skips."""
     return _json(get_subscription(session, subscription_id))
+
+
+@router.get("/{subscription_id}/link", responses=_ERRORS)
+def link_route(
+    request: Request, session: DbSession, _principal: Writer, subscription_id: SubscriptionId
+) -> Any:
+    """A signed link to the customer's page of this subscription (``/s/{token}``, valid 90
+    days), for the shop's own messages; campaign messages carry one as ``subscription_url``."""
+    get_subscription(session, subscription_id)  # 404 for an unknown one
+    signer: Signer | None = request.app.state.signer
+    if signer is None:
+        raise Problem("internal-error", "the server has no secret key to sign links with")
+    now = SystemClock().now()
+    token = subscription_token(signer, subscription_id, SUBSCRIPTION_LINK_TTL)
+    return jsonable_encoder(
+        {"url": public_url(request, f"/s/{token}"), "expires_at": now + SUBSCRIPTION_LINK_TTL}
+    )
 
 
 @router.get("/{subscription_id}/history", responses=_ERRORS)
