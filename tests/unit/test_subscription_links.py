@@ -10,7 +10,8 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
-from retentio.api.routes.subscription_page import CADENCE_LIMITS, Texts, page_texts
+from retentio.api.routes.subscription_page import CADENCE_LIMITS
+from retentio.api.subscription_page_texts import Texts, page_texts
 from retentio.core.clock import FixedClock
 from retentio.core.errors import DataError
 from retentio.core.signing import Signer, TokenError

@@ -33,24 +33,25 @@ rate-limited per client address.
 
 from __future__ import annotations
 
-import json
 import re
 import secrets
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
-from functools import cache
-from importlib.resources import files
 from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse
-from jinja2 import Environment, PackageLoader, StrictUndefined
 from sqlalchemy.orm import Session
 from starlette.datastructures import FormData
 
 from retentio.api.deps import DbSession, limit_by_address
-from retentio.api.routes.pages import PAGE_LANGUAGES
+from retentio.api.subscription_page_texts import (
+    Texts,
+    html_page,
+    message_page,
+    page_language,
+)
 from retentio.core.clock import SystemClock
 from retentio.core.errors import DataError
 from retentio.core.signing import Signer, TokenError
@@ -77,7 +78,7 @@ from retentio.subscriptions.links import (
     read_subscription_token,
 )
 
-__all__ = ["CADENCE_LIMITS", "Texts", "page_texts", "router"]
+__all__ = ["CADENCE_LIMITS", "router"]
 
 router = APIRouter(include_in_schema=False, dependencies=[Depends(limit_by_address)])
 
@@ -88,78 +89,10 @@ _ACTOR = "customer"
 _OPEN = ("active", "paused", "past_due")
 _STATUSES = (*_OPEN, "cancelled", "expired")
 _HORIZON = timedelta(days=366)  # how far ahead the actions take a date
+T = TypeVar("T")
 _NONCE = re.compile(r"[A-Za-z0-9_-]{16,64}")
 _DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 _WHOLE = re.compile(r"[0-9]{1,6}")
-_HEADERS = {
-    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; "
-    "form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
-    "X-Frame-Options": "DENY",
-    "X-Robots-Tag": "noindex, nofollow",
-}
-T = TypeVar("T")
-
-
-@cache
-def _environment() -> Environment:
-    return Environment(
-        loader=PackageLoader("retentio.api", "templates/subscription"),
-        autoescape=True,
-        undefined=StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
-
-
-@cache
-def page_texts() -> dict[str, dict[str, Any]]:
-    """The page's texts by language (``templates/subscription/texts.json``)."""
-    text = files("retentio.api").joinpath("templates/subscription/texts.json").read_text("utf-8")
-    found: dict[str, dict[str, Any]] = json.loads(text)
-    return found
-
-
-class Texts:
-    """The page's words in one language, with its dates, amounts and intervals."""
-
-    def __init__(self, lang: str) -> None:
-        self.lang = lang
-        self._words = page_texts()[lang]
-
-    def __call__(self, key: str, **values: Any) -> str:
-        return str(self._words[key]).format(**values)
-
-    def date(self, day: date | str) -> str:
-        when = date.fromisoformat(day) if isinstance(day, str) else day
-        month = self._words["months"][when.month - 1]
-        return self("date", day=when.day, month=month, year=when.year)
-
-    def money(self, amount: str, currency: str) -> str:
-        return f"{amount.replace('.', self._words['decimal'])} {currency}"
-
-    def cadence(self, unit: str, count: int) -> str:
-        return self(f"every_{unit}") if count == 1 else self(f"every_n_{unit}", count=count)
-
-    def status(self, status: str) -> str:
-        return self(f"status_{status}")
-
-    def discount(self, percent: int, cycles: int, prefix: str = "") -> str:
-        kind = "one" if cycles == 1 else "many"
-        return self(f"{prefix}discount_{kind}", percent=percent, cycles=cycles)
-
-    def offer(self, offer: Mapping[str, Any]) -> str:
-        """The button's words for a save offer (a swap's are its field's legend)."""
-        kind = offer["offer"]
-        if kind == "pause":
-            return self("offer_pause", days=offer["days"])
-        if kind == "skip":
-            return self("offer_skip", date=self.date(offer["on"]))
-        if kind == "cadence":
-            every = self.cadence(offer["cadence"]["unit"], offer["cadence"]["count"])
-            return self("offer_cadence", cadence=every[:1].upper() + every[1:])
-        if kind == "discount":
-            return self.discount(offer["percent"], offer["cycles"], "offer_")
-        return self("offer_swap")
 
 
 class _Invalid(Exception):
@@ -223,45 +156,29 @@ class _Visit:
                 raise
 
 
-def _language(lang: str | None, locale: str | None) -> str:
-    if lang is not None:
-        return lang
-    primary = (locale or "").split("-")[0].split("_")[0].lower()
-    return primary if primary in PAGE_LANGUAGES else "en"
-
-
-def _html(template: str, status: int, **context: Any) -> HTMLResponse:
-    page = _environment().get_template(template).render(**context)
-    return HTMLResponse(page, status_code=status, headers=_HEADERS)
-
-
-def _message(lang: str, title: str, text: str, status: int) -> HTMLResponse:
-    return _html("message.html", status, lang=lang, title=title, text=text)
-
-
 def _visit(
     request: Request, session: Session, token: str, lang: str | None
 ) -> _Visit | HTMLResponse:
     """The visit a token opens, or the page saying why it opens nothing."""
-    t = Texts(_language(lang, None))
+    t = Texts(page_language(lang, None))
     signer: Signer | None = request.app.state.signer
     if signer is None:
-        return _message(t.lang, t("unavailable"), "", 503)
+        return message_page(t.lang, t("unavailable"), "", 503)
     try:
         subscription_id = read_subscription_token(signer, token)
     except TokenError as error:
         if error.reason == "expired":
-            return _message(t.lang, t("expired"), t("expired_text"), 410)
-        return _message(t.lang, t("bad"), "", 400)
+            return message_page(t.lang, t("expired"), t("expired_text"), 410)
+        return message_page(t.lang, t("bad"), "", 400)
     now = SystemClock().now()
     try:
         linked = open_subscription(session, subscription_id, now=now)
     except NotFoundError:
         session.rollback()
-        return _message(t.lang, t("gone"), "", 410)
+        return message_page(t.lang, t("gone"), "", 410)
     policy = current_policy(session)
     session.rollback()  # end the read: the actions take their own write transaction
-    language = _language(lang, linked.locale)
+    language = page_language(lang, linked.locale)
     return _Visit(request, session, subscription_id, language, now, policy, linked)
 
 
@@ -277,7 +194,7 @@ def _page(
     """The subscription with its forms; ``notice`` confirms what was done, ``alert`` and
     ``errors`` (by field) say what could not be."""
     t, today, body = visit.t, visit.linked.today, visit.body
-    return _html(
+    return html_page(
         "page.html",
         status,
         lang=visit.lang,
@@ -315,7 +232,7 @@ def _offers_page(
     """The second step of cancelling: the offers of ``reason``, and "Cancel anyway"."""
     t = visit.t
     label = next((r.text(visit.lang) for r in visit.policy.reasons if r.code == reason), reason)
-    return _html(
+    return html_page(
         "offers.html",
         status,
         lang=visit.lang,
@@ -644,7 +561,7 @@ def subscription_action(
             raise _BadForm
         answer = handler(visit, form, key)
     except _BadForm:
-        return _message(visit.lang, t("err_form"), "", 400)
+        return message_page(visit.lang, t("err_form"), "", 400)
     except _Invalid as invalid:
         if visit.body["status"] in _OFFERED.get(action, _STATUSES):
             return _page(visit, status=422, errors={invalid.field: invalid.message}, values=values)
@@ -656,7 +573,7 @@ def subscription_action(
         status = t.status(visit.body["status"])
         return _page(visit, status=409, alert=t("err_state", status=status))
     except NotFoundError:
-        return _message(visit.lang, t("gone"), "", 410)
+        return message_page(visit.lang, t("gone"), "", 410)
     except DataError as error:
         field = _field_of(action, error)
         if field is None:
