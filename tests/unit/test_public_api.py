@@ -24,8 +24,8 @@ import retentio.loyalty
 import retentio.models
 import retentio.privacy
 import retentio.segments
-import retentio.subscriptions
 import retentio.store
+import retentio.subscriptions
 
 PACKAGES = [
     retentio,
