@@ -87,6 +87,30 @@ def test_the_contract_paths_end_to_end(
     assert [s["id"] for s in listed.json()["subscriptions"]] == [sub["id"]]
 
 
+def test_the_swap_offer_over_the_api_names_the_product_replaced(
+    client: TestClient, api_keys: dict[str, str], migrated_engine: Engine
+) -> None:
+    with Session(migrated_engine) as session:
+        ingest_customers(session, [{"external_id": "ida"}], secret=SECRET, actor="test")
+    write = bearer(api_keys["write"])
+    mug = {"product": "MUG", "quantity": 1, "price": "80.00"}
+    made = client.post(
+        "/api/v1/subscriptions", json={**BODY, "items": [*BODY["items"], mug]}, headers=write
+    )  # fmt: skip
+    cancel = f"/api/v1/subscriptions/{made.json()['id']}/cancel"
+    asked = client.post(cancel, json={"reason": "product"}, headers=write).json()
+    assert [o["offer"] for o in asked["offers"]] == ["swap", "discount"]
+    offer = {"reason": "product", "accept": "swap", "swap_to": "CUP"}
+    unnamed = client.post(cancel, json=offer, headers=write)
+    assert (
+        "swap_from: the subscription has several products (MUG, TEA-250G)"
+        in problem(unnamed, 422, "invalid-data")["detail"]
+    )
+    took = client.post(cancel, json={**offer, "swap_from": "MUG"}, headers=write)
+    assert took.status_code == 200, took.text
+    assert [i["product"] for i in took.json()["subscription"]["items"]] == ["TEA-250G", "CUP"]
+
+
 def test_orders_and_payment_outcomes(
     client: TestClient, api_keys: dict[str, str], migrated_engine: Engine
 ) -> None:

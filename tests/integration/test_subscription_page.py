@@ -263,6 +263,29 @@ def test_a_swap_or_a_discount_offer_and_an_offer_no_longer_available(
     assert events(migrated_engine, sub).count("offer_accepted") == 2
 
 
+def test_the_swap_offer_of_several_products_asks_which_one(
+    client: TestClient, api_config: ApiConfig, migrated_engine: Engine
+) -> None:
+    two = [
+        {"product": "TEA-250G", "quantity": 2, "price": "59.00"},
+        {"product": "MUG", "quantity": 1, "price": "80.00"},
+    ]
+    sub = subscribe(migrated_engine, locale="en-GB", items=two)
+    path = page_path(signer_of(api_config), sub)
+    _, offers = post(client, path, client.get(path).text, "cancel-form", reason="product")
+    assert '<label for="offer-swap-from">Product to swap</label>' in offers
+    status, answer = post(
+        client, path, offers, "offer-swap", offer_swap_from="CUP", offer_swap_to="KOFFIE"
+    )
+    assert status == 422 and alert_of(answer, "offer-swap-from") == "Choose one of the options."
+    assert 'value="KOFFIE"' in answer  # what was typed stays
+    status, swapped = post(
+        client, path, offers, "offer-swap", offer_swap_from="MUG", offer_swap_to="CUP"
+    )
+    assert status == 200 and "Thank you for staying with us. MUG is swapped for CUP." in swapped
+    assert quantities(migrated_engine, sub) == {"TEA-250G": 2, "CUP": 1}
+
+
 @pytest.mark.parametrize("where", ["signature", "payload"])
 def test_a_tampered_link_opens_nothing(
     client: TestClient, api_config: ApiConfig, migrated_engine: Engine, where: str

@@ -258,6 +258,7 @@ def test_the_cancellation_flow_offers_what_the_reason_calls_for(shop: Engine) ->
             actor=BY,
         )
         assert gone.cancelled and gone.subscription.body["status"] == "cancelled"
+
         with pytest.raises(SubscriptionStateError, match="cancelled already"):
             cancel_subscription(
                 session, POLICY, sub, reason="other", confirm=True, key="x7", now=T0, actor=BY
@@ -271,6 +272,40 @@ def test_the_cancellation_flow_offers_what_the_reason_calls_for(shop: Engine) ->
             select(Event).where(Event.name == "subscription_cancelled")
         ).one()
         assert cancelled.properties["voluntary"] is True
+
+
+def test_the_swap_offer_names_the_product_it_replaces(shop: Engine) -> None:
+    two = [*ITEMS, {"product": "FILTERS", "quantity": 1, "price": "25.00"}]
+    with Session(shop) as session:
+        sub = make(session, items=two)["id"]
+
+        def swap(key: str, accept: str | None = "swap", **given: Any) -> Any:
+            return cancel_subscription(
+                session, POLICY, sub, reason="product", accept=accept, key=key, now=T0,
+                actor=BY, **given,
+            )  # fmt: skip
+
+        assert "swap" in [o["offer"] for o in swap("a1", accept=None).offers]
+        with pytest.raises(DataError, match=r"swap_from: .*\(COFFEE-1KG, FILTERS\): name one"):
+            swap("a2", swap_to="DECAF-1KG")
+        with pytest.raises(DataError, match="swap_from: 'MUG' is not in the subscription"):
+            swap("a3", swap_from="MUG", swap_to="DECAF-1KG")
+        with pytest.raises(DataError, match="swap_to: 'FILTERS' is in the subscription already"):
+            swap("a4", swap_from="COFFEE-1KG", swap_to="FILTERS")
+        took = swap("a5", swap_from="COFFEE-1KG", swap_to="DECAF-1KG")
+        assert took.accepted == "swap" and not took.cancelled
+        assert [(i["product"], i["price"]) for i in took.subscription.body["items"]] == [
+            ("DECAF-1KG", "120.00"),
+            ("FILTERS", "25.00"),
+        ]
+        accepted = session.scalars(
+            select(SubscriptionEvent.data).where(
+                SubscriptionEvent.subscription_id == sub, SubscriptionEvent.kind == "offer_accepted"
+            )
+        ).one()
+        assert accepted == {
+            "reason": "product", "offer": "swap", "from": "COFFEE-1KG", "to": "DECAF-1KG"
+        }  # fmt: skip
 
 
 def test_failed_payments_follow_the_dunning_schedule(shop: Engine) -> None:

@@ -95,7 +95,15 @@ class CancelIn(_Body):
     reason: str = Field(max_length=50, pattern=NO_NUL, description="A reason code of the policy.")
     note: str | None = Field(default=None, max_length=1000, pattern=NO_NUL)
     accept: str | None = Field(default=None, description="Take this offer instead.")
-    swap_to: str | None = Field(default=None, max_length=200, pattern=NO_NUL)
+    swap_from: str | None = Field(
+        default=None,
+        max_length=200,
+        pattern=NO_NUL,
+        description="For a swap: the product replaced (needed when there are several).",
+    )
+    swap_to: str | None = Field(
+        default=None, max_length=200, pattern=NO_NUL, description="For a swap: the new product."
+    )
     confirm: bool = Field(default=False, description="Cancel (the offers shown declined).")
     key: str | None = _KEY
 

@@ -112,6 +112,7 @@ def cancel_subscription(
     reason: str,
     note: str | None = None,
     accept: str | None = None,
+    swap_from: str | None = None,
     swap_to: str | None = None,
     confirm: bool = False,
     key: str | None,
@@ -119,7 +120,8 @@ def cancel_subscription(
     actor: str,
 ) -> CancelOutcome:
     """Without ``accept`` or ``confirm``: the offers for ``reason`` (recorded as shown);
-    with ``accept``: take that offer (``swap_to`` names the product for a swap); with
+    with ``accept``: take that offer (``swap_to`` names the product for a swap,
+    ``swap_from`` the one it replaces when there are several); with
     ``confirm``: cancel, the offers shown declined."""
     code = _reason(policy, reason)
     if note is not None and len(note) > 1000:
@@ -172,12 +174,12 @@ def cancel_subscription(
     if chosen is None:
         session.rollback()
         raise DataError(f"accept: {accept!r} is not offered for {code.code} now")
-    _apply(session, policy, row, chosen, swap_to, now)
+    done = _apply(session, policy, row, chosen, (swap_from, swap_to), now)
     log(
         session,
         row,
         "offer_accepted",
-        {"reason": code.code, **chosen},
+        {"reason": code.code, **chosen, **done},
         now=now,
         actor=actor,
         key=scoped,
@@ -192,9 +194,10 @@ def _apply(
     policy: Policy,
     row: Subscription,
     offer: dict[str, Any],
-    swap_to: str | None,
+    swap: tuple[str | None, str | None],
     now: datetime,
-) -> None:
+) -> dict[str, Any]:
+    """Take ``offer``; what the history records of it besides the offer."""
     today = local_today(row, now)
     cadence = cadence_of(row)
     kind = offer["offer"]
@@ -209,10 +212,27 @@ def _apply(
     elif kind == "discount":
         row.discount = {"percent": policy.discount_percent, "cycles": policy.discount_cycles}
         row.last_discount_at = now
-    else:  # swap
-        items = items_of(session, row)
-        if not swap_to or len(swap_to) > 200:
-            raise DataError("swap_to: the product to swap to (1 to 200 characters)")
+    else:
+        return _swap(session, row, *swap)
+    return {}
+
+
+def _swap(
+    session: Session, row: Subscription, swap_from: str | None, swap_to: str | None
+) -> dict[str, Any]:
+    """The swap offer: ``swap_from`` (the only product when there is one) becomes
+    ``swap_to`` at the same price; the products, for the history."""
+    items = {item.product: item for item in items_of(session, row)}
+    if not swap_to or len(swap_to) > 200:
+        raise DataError("swap_to: the product to swap to (1 to 200 characters)")
+    if swap_from is None:
         if len(items) != 1:
-            raise DataError("swap_to: this subscription has several products: use swap")
-        items[0].product = swap_to
+            names = ", ".join(sorted(items))
+            raise DataError(f"swap_from: the subscription has several products ({names}): name one")
+        swap_from = next(iter(items))
+    if swap_from not in items:
+        raise DataError(f"swap_from: {swap_from!r} is not in the subscription")
+    if swap_to in items:
+        raise DataError(f"swap_to: {swap_to!r} is in the subscription already")
+    items[swap_from].product = swap_to
+    return {"from": swap_from, "to": swap_to}

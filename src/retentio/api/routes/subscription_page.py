@@ -242,7 +242,7 @@ def _offers_page(
         reason_label=label,
         note=note or "",
         offers=offers,
-        several=len(visit.products) > 1,
+        products=visit.products,
         action=f"?lang={visit.lang}",
         nonce=_nonce,
         alert=alert,
@@ -427,23 +427,25 @@ def _accept(visit: _Visit, form: FormData, key: str) -> str | HTMLResponse:
     """An offer taken instead of cancelling."""
     t = visit.t
     reason, note = _reason(visit, form, asked=True)
-    offer, swap_to = _text(form, "offer"), None
+    offer, swap_from, swap_to = _text(form, "offer"), None, None
     if offer not in ("pause", "skip", "swap", "cadence", "discount"):
         raise _BadForm
     before = visit.body
     try:
         if offer == "swap":
-            if len(visit.products) > 1:
-                raise _Invalid("offer-swap-to", t("err_swap_several"))
+            swap_from = visit.products[0] if len(visit.products) == 1 else None
+            if swap_from is None:
+                swap_from = _text(form, "offer-swap-from")
+                if swap_from not in visit.products:
+                    raise _Invalid("offer-swap-from", t("err_choose"))
             swap_to = _new_product(visit, form, "offer-swap-to")
         outcome = visit.act(
-            cancel_subscription, key, reason=reason, note=note, accept=offer, swap_to=swap_to
-        )
+            cancel_subscription, key, reason=reason, note=note, accept=offer,
+            swap_from=swap_from, swap_to=swap_to,
+        )  # fmt: skip
     except _Invalid as invalid:
-        errors, values = (
-            {invalid.field: invalid.message},
-            {invalid.field: _text(form, invalid.field)},
-        )
+        errors = {invalid.field: invalid.message}
+        values = {name: _text(form, name) for name in ("offer-swap-from", "offer-swap-to")}
         offers = visit.offers(reason)
         return _offers_page(visit, reason, note, offers, status=422, errors=errors, values=values)
     except DataError:  # no longer offered (a discount taken meanwhile, the state changed)
@@ -452,11 +454,15 @@ def _accept(visit: _Visit, form: FormData, key: str) -> str | HTMLResponse:
     view = outcome.subscription
     if view.repeated:
         return t("done_repeated")
-    return f"{t('done_offer')} {_taken(t, offer, before, view.body, swap_to)}"
+    return f"{t('done_offer')} {_taken(t, offer, before, view.body, (swap_from, swap_to))}"
 
 
 def _taken(
-    t: Texts, offer: str, before: Mapping[str, Any], after: Mapping[str, Any], to: str | None
+    t: Texts,
+    offer: str,
+    before: Mapping[str, Any],
+    after: Mapping[str, Any],
+    swap: tuple[str | None, str | None],
 ) -> str:
     """What taking ``offer`` did, in words."""
     if offer == "pause":
@@ -467,7 +473,7 @@ def _taken(
         return t("done_cadence", cadence=t.cadence(**after["cadence"]))
     if offer == "discount":
         return t("done_discount", discount=t.discount(**after["discount"]))
-    return t("done_swap", product=before["items"][0]["product"], to=to)
+    return t("done_swap", product=swap[0], to=swap[1])
 
 
 def _confirm(visit: _Visit, form: FormData, key: str) -> str | HTMLResponse:

@@ -447,6 +447,7 @@ def cancel_route(
             reason=given.reason,
             note=given.note,
             accept=given.accept,
+            swap_from=given.swap_from,
             swap_to=given.swap_to,
             confirm=given.confirm,
             key=_request_key(request, given.key),
