@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 from rich.console import Console
@@ -20,6 +21,11 @@ def _percent(value: float | None) -> str:
 
 def _number(value: float | None, digits: int = 2) -> str:
     return _NONE if value is None else f"{value:,.{digits}f}"
+
+
+def _money(value: str) -> str:
+    """An amount of the report (major units, as many decimals as the currency has), grouped."""
+    return f"{Decimal(value):,}"
 
 
 def _table(title: str, *columns: str) -> Table:
@@ -50,7 +56,9 @@ def print_subscription_report(report: dict[str, Any], out: Console) -> None:
         "Recurring revenue (active and past due)", "currency", "subscriptions", "MRR", "ARR"
     )
     for row in report["revenue"]:
-        table.add_row(row["currency"], f"{row['subscriptions']:,}", row["mrr"], row["arr"])
+        table.add_row(
+            row["currency"], f"{row['subscriptions']:,}", _money(row["mrr"]), _money(row["arr"])
+        )
     out.print(table)
 
     churn = report["churn"]
@@ -88,8 +96,8 @@ def print_subscription_report(report: dict[str, Any], out: Console) -> None:
                    "failing", "lost")  # fmt: skip
     for row in report["orders"]:
         table.add_row(
-            row["currency"], f"{row['orders']:,}", row["amount"], f"{row['paid']:,}",
-            row["paid_amount"], f"{row['failing']:,}", f"{row['lost']:,}",
+            row["currency"], f"{row['orders']:,}", _money(row["amount"]), f"{row['paid']:,}",
+            _money(row["paid_amount"]), f"{row['failing']:,}", f"{row['lost']:,}",
         )  # fmt: skip
     out.print(table)
 
