@@ -12,18 +12,22 @@ PORT ?= 8000
 
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 
-.PHONY: run test install install-dev lint typecheck layers unit bench bench-models bench-store bench-api bench-segments bench-campaigns bench-loyalty bench-feedback clean
+.PHONY: run test install install-dev lint typecheck layers unit bench bench-models bench-store bench-api bench-segments bench-campaigns bench-loyalty bench-feedback bench-subscriptions clean
 
 $(UV):
 	$(PYTHON) -m venv $(TOOLS)
 	$(TOOLS)/bin/pip install --quiet "uv==$(UV_VERSION)"
 
+# Bytecode compiled at install: every `retentio` command starts seconds sooner, also where
+# PYTHONDONTWRITEBYTECODE keeps Python from caching it on first use.
 $(BIN)/.installed: $(UV) pyproject.toml uv.lock
-	$(UV) sync --frozen --no-dev --inexact --python $(PYTHON)
+	$(UV) sync --frozen --no-dev --inexact --compile-bytecode --python $(PYTHON)
+	$(BIN)/python -m compileall -q -j 0 src >/dev/null
 	touch $@
 
 $(BIN)/.installed-dev: $(UV) pyproject.toml uv.lock
-	$(UV) sync --frozen --extra redis --extra push --python $(PYTHON)
+	$(UV) sync --frozen --extra redis --extra push --compile-bytecode --python $(PYTHON)
+	$(BIN)/python -m compileall -q -j 0 src >/dev/null
 	touch $(BIN)/.installed $@
 
 install: $(BIN)/.installed
@@ -56,9 +60,11 @@ layers: install-dev
 	$(BIN)/lint-imports
 
 unit: install-dev
+	$(BIN)/python -m compileall -q -j 0 src >/dev/null
 	$(BIN)/pytest -q -n 2 tests
 
 test: lint typecheck layers
+	$(BIN)/python -m compileall -q -j 0 src >/dev/null
 	$(BIN)/pytest -q -n 2 --cov --cov-report=term tests
 
 bench: install-dev
@@ -87,3 +93,6 @@ bench-loyalty: install-dev
 
 bench-feedback: install-dev
 	$(BIN)/python benchmarks/feedback.py
+
+bench-subscriptions: install-dev
+	$(BIN)/python benchmarks/subscriptions.py
