@@ -137,3 +137,23 @@ def test_a_file_of_unknown_kind_is_refused(database: str, tmp_path: Path) -> Non
     assert isinstance(result.exception, ConfigurationError)
     assert "cannot tell what what.csv holds" in str(result.exception)
     assert "--kind" in str(result.exception)
+
+
+def test_a_wrong_setting_is_one_line_naming_its_variable(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from retentio.cli import main
+
+    monkeypatch.chdir(tmp_path)  # no .env
+    monkeypatch.setenv("RETENTIO_DATABASE_URL", f"sqlite:///{tmp_path / 'store.db'}")
+    monkeypatch.setenv("RETENTIO_SECRET_KEY", "x")
+    monkeypatch.setenv("RETENTIO_SUBSCRIPTION_JOBS_MINUTES", "often")
+    monkeypatch.setenv("COLUMNS", "200")
+    monkeypatch.setattr("sys.argv", ["retentio", "subscriptions", "renew"])
+    with pytest.raises(SystemExit) as exited:
+        main()
+    assert exited.value.code == 1
+    lines = capsys.readouterr().err.splitlines()
+    assert "error: RETENTIO_SECRET_KEY must be at least 32 random characters" in lines[0]
+    assert lines[1].startswith("error: RETENTIO_SUBSCRIPTION_JOBS_MINUTES: Input should be")
+    assert "Traceback" not in "".join(lines)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import sys
 
+from pydantic import ValidationError
+
 from retentio.cli import apikey as _apikey  # noqa: F401  (registers apikey)
 from retentio.cli import campaigns as _campaigns  # noqa: F401  (registers campaign, worker)
 from retentio.cli import clv as _clv  # noqa: F401  (registers clv fit, predict, evaluate)
@@ -30,3 +32,18 @@ def main() -> None:
     except RetentioError as exc:
         err.print(f"[bold red]error:[/] {exc}", highlight=False, markup=True)
         sys.exit(1)
+    except ValidationError as exc:  # a RETENTIO_ setting (environment or .env) that is wrong
+        for problem in settings_problems(exc):
+            err.print(f"[bold red]error:[/] {problem}", highlight=False, markup=True)
+        sys.exit(1)
+
+
+def settings_problems(exc: ValidationError) -> list[str]:
+    """Each problem of a settings error as one line naming its variable."""
+    found = []
+    for error in exc.errors():
+        where = error.get("loc") or ()
+        name = f"RETENTIO_{str(where[0]).upper()}" if where else "a RETENTIO_ setting"
+        message = str(error.get("msg", "")).removeprefix("Value error, ")
+        found.append(message if message.startswith(name) else f"{name}: {message}")
+    return found
