@@ -14,6 +14,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.encoders import jsonable_encoder
 from pydantic import BaseModel
+from sqlalchemy.orm import Session
 
 from retentio.api.body import openapi_body, parse_body
 from retentio.api.deps import Admin, Body, DbSession, Reader, Writer
@@ -87,6 +88,35 @@ def _change(
     request: Request, principal: Any, body: Any, work: Callable[[], SubscriptionView]
 ) -> Any:
     return run_idempotent(request, principal, body.sha256, lambda _k: Outcome(200, _json(work())))
+
+
+def _act(
+    request: Request,
+    session: Session,
+    principal: Any,
+    body: Any,
+    subscription_id: int,
+    act: Callable[..., SubscriptionView],
+    key: str | None,
+    **fields: Any,
+) -> Any:
+    """``act`` (a change of :mod:`retentio.subscriptions` taking the policy) on the
+    subscription, once per Idempotency-Key: with the policy in force, the change's key (the
+    body's, else the header's), now and the caller."""
+    return _change(
+        request,
+        principal,
+        body,
+        lambda: act(
+            session,
+            current_policy(session),
+            subscription_id,
+            **fields,
+            key=_request_key(request, key),
+            now=SystemClock().now(),
+            actor=principal.actor,
+        ),
+    )
 
 
 # -- the static paths first: /orders, /payments, /policy are not subscription ids --------
@@ -271,21 +301,17 @@ def pause_route(
     """Pause until a date, for N orders, or open-ended (the policy's longest pause); from a
     later date with ``starting``."""
     given = parse_body(PauseIn, body.value)
-    return _change(
+    return _act(
         request,
+        session,
         principal,
         body,
-        lambda: pause_subscription(
-            session,
-            current_policy(session),
-            subscription_id,
-            until=given.until,
-            cycles=given.cycles,
-            starting=given.starting,
-            key=_request_key(request, given.key),
-            now=SystemClock().now(),
-            actor=principal.actor,
-        ),
+        subscription_id,
+        pause_subscription,
+        given.key,
+        until=given.until,
+        cycles=given.cycles,
+        starting=given.starting,
     )
 
 
@@ -299,19 +325,15 @@ def resume_route(
 ) -> Any:
     """Resume now, or on a later date; resuming an active subscription changes nothing."""
     given = parse_body(ResumeIn, body.value)
-    return _change(
+    return _act(
         request,
+        session,
         principal,
         body,
-        lambda: resume_subscription(
-            session,
-            current_policy(session),
-            subscription_id,
-            on=given.on,
-            key=_request_key(request, given.key),
-            now=SystemClock().now(),
-            actor=principal.actor,
-        ),
+        subscription_id,
+        resume_subscription,
+        given.key,
+        on=given.on,
     )
 
 
@@ -325,19 +347,8 @@ def skip_route(
 ) -> Any:
     """Skip the next order, or the one on ``on``."""
     given = parse_body(SkipIn, body.value)
-    return _change(
-        request,
-        principal,
-        body,
-        lambda: skip_order(
-            session,
-            current_policy(session),
-            subscription_id,
-            on=given.on,
-            key=_request_key(request, given.key),
-            now=SystemClock().now(),
-            actor=principal.actor,
-        ),
+    return _act(
+        request, session, principal, body, subscription_id, skip_order, given.key, on=given.on
     )
 
 
@@ -382,21 +393,17 @@ def change_route(
     cadence = (
         None if given.cadence is None else Cadence.checked(given.cadence.unit, given.cadence.count)
     )
-    return _change(
+    return _act(
         request,
+        session,
         principal,
         body,
-        lambda: change_subscription(
-            session,
-            current_policy(session),
-            subscription_id,
-            quantities=given.quantities,
-            cadence=cadence,
-            next_order_on=given.next_order_on,
-            key=_request_key(request, given.key),
-            now=SystemClock().now(),
-            actor=principal.actor,
-        ),
+        subscription_id,
+        change_subscription,
+        given.key,
+        quantities=given.quantities,
+        cadence=cadence,
+        next_order_on=given.next_order_on,
     )
 
 
@@ -412,19 +419,7 @@ def order_now_route(
     given = parse_body(SkipIn, body.value)
     if given.on is not None:
         raise Problem("validation-error", "on: order-now takes no date")
-    return _change(
-        request,
-        principal,
-        body,
-        lambda: order_now(
-            session,
-            current_policy(session),
-            subscription_id,
-            key=_request_key(request, given.key),
-            now=SystemClock().now(),
-            actor=principal.actor,
-        ),
-    )
+    return _act(request, session, principal, body, subscription_id, order_now, given.key)
 
 
 @router.post("/{subscription_id}/cancel", responses=_ERRORS, openapi_extra=openapi_body(CancelIn))
