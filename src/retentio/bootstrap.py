@@ -43,6 +43,7 @@ from retentio.core.signing import Signer, derive_key
 from retentio.feedback import DEFAULT_TOPICS, Topic, parse_topics
 from retentio.loyalty.jobs import run_loyalty_jobs
 from retentio.store import DEFAULT_DATABASE_URL
+from retentio.subscriptions.charging import WebhookPaymentAdapter
 from retentio.subscriptions.jobs import run_subscription_jobs
 
 _PLACEHOLDER = re.compile(r"change.?me|secret|password|example|placeholder|xxxx", re.IGNORECASE)
@@ -179,6 +180,13 @@ class Settings(BaseSettings):
         description="Private networks webhooks may reach on purpose (e.g. 10.20.0.0/16 for a "
         "receiver on the shop's own network), comma-separated; by default every loopback, "
         "private and link-local address is refused",
+    )
+    payment_webhook_url: str | None = Field(
+        default=None,
+        description="The shop's payment integration: each subscription order waiting for "
+        "payment is sent here as a signed subscription.charge_requested webhook (signed with "
+        "RETENTIO_WEBHOOK_SECRET), e.g. https://butik.example/retentio/charge; unset: the shop "
+        "reads the pending orders from the API",
     )
     vapid_private_key_file: str | None = Field(
         default=None,
@@ -326,6 +334,15 @@ class Settings(BaseSettings):
         key = decode_secret(self.webhook_secret.get_secret_value())
         return WebhookChannel(key, allowed=allowed)
 
+    def payment_adapter(self) -> WebhookPaymentAdapter | None:
+        """The payment adapter of ``RETENTIO_PAYMENT_WEBHOOK_URL`` (None when unset)."""
+        url = self.payment_webhook_url
+        if not url:
+            return None
+        if not url.startswith("https://"):
+            raise ConfigurationError(f"RETENTIO_PAYMENT_WEBHOOK_URL: https only, not {url!r}")
+        return WebhookPaymentAdapter(self.webhook_channel(), url)
+
     def vapid_key(self) -> VapidKey | None:
         """The VAPID key of ``RETENTIO_VAPID_PRIVATE_KEY_FILE``, or None when unset."""
         if not self.vapid_private_key_file:
@@ -391,10 +408,18 @@ def scheduled_jobs(settings: Settings) -> tuple[ScheduledJob, ...]:
         if run.ran:
             _log.info("loyalty round: %s", run.to_dict())
 
+    adapter = settings.payment_adapter()
+
     def subscriptions(session: Session, now: datetime) -> None:
-        run = run_subscription_jobs(session, now=now)
-        if run.renewals.orders or run.retries:
+        run = run_subscription_jobs(session, now=now, adapter=adapter)
+        if run.renewals.orders or run.retries or (run.charges and run.charges.requested):
             _log.info("subscription round: %s", run.to_dict())
+        if run.charges and run.charges.failed:
+            _log.warning(
+                "the payment webhook refused %d charge request(s) (asked again next round): %s",
+                run.charges.failed,
+                run.charges.last_error,
+            )
 
     return (
         ScheduledJob("loyalty", timedelta(minutes=settings.loyalty_jobs_minutes), loyalty),

@@ -12,6 +12,7 @@ from typing import Annotated
 import typer
 from sqlalchemy import Engine
 
+from retentio.bootstrap import Settings
 from retentio.cli.app import app, out
 from retentio.cli.db import DatabaseUrl, store_session
 from retentio.cli.segments import load_definition_file
@@ -72,11 +73,14 @@ def configure_command(
 @subscriptions_app.command("renew")
 def renew_command(database_url: DatabaseUrl = None, at: At = None, as_json: AsJson = False) -> None:
     """Make the renewal orders that are due (once per subscription and cycle), start and end
-    pauses, tell journeys of pauses ending soon, and ask for the payment retries due."""
+    pauses, tell journeys of pauses ending soon, and ask for the payment retries due; with
+    RETENTIO_PAYMENT_WEBHOOK_URL, ask the shop's payment integration to charge the orders
+    waiting for payment."""
     now = _instant(at)
+    adapter = Settings().payment_adapter()
     with store_session(database_url) as session:
         current_policy(session)  # a broken stored policy fails here, before anything runs
-        run = run_subscription_jobs(session, now=now)
+        run = run_subscription_jobs(session, now=now, adapter=adapter)
     if as_json:
         out.print_json(json.dumps(run.to_dict()))
         return
@@ -90,6 +94,17 @@ def renew_command(database_url: DatabaseUrl = None, at: At = None, as_json: AsJs
         f"ending soon; {run.retries:,} payment retr(y/ies) due",
         highlight=False,
     )
+    if run.charges is not None:
+        charges = run.charges
+        failed = (
+            f"; {charges.failed:,} request(s) failed, asked again next run: {charges.last_error}"
+            if charges.failed
+            else ""
+        )
+        out.print(
+            f"Asked the payment provider to charge {charges.requested:,} order(s){failed}",
+            highlight=False,
+        )
 
 
 @subscriptions_app.command("report")

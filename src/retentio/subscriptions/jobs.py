@@ -1,7 +1,8 @@
 """The subscriptions' scheduled work, run by ``retentio subscriptions renew`` and by the worker
 (every ``RETENTIO_SUBSCRIPTION_JOBS_MINUTES``): the renewal run (pauses starting and ending,
-pauses ending soon, renewal orders) and the payment retries that are due. On PostgreSQL the
-renewal batches are shared by the workers (``SKIP LOCKED``); every step is safe to repeat.
+pauses ending soon, renewal orders), the payment retries that are due, and (with a payment
+adapter) the charges asked of the shop's payment provider. On PostgreSQL the renewal batches
+are shared by the workers (``SKIP LOCKED``); every step is safe to repeat.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from retentio.subscriptions.charging import ChargeRun, PaymentAdapter, request_charges
 from retentio.subscriptions.payments import retries_due
 from retentio.subscriptions.renewals import RenewalRun, renew_due
 from retentio.subscriptions.service import current_policy
@@ -25,14 +27,21 @@ class SubscriptionRun:
 
     renewals: RenewalRun
     retries: int
+    charges: ChargeRun | None = None  # None: no payment adapter
 
     def to_dict(self) -> dict[str, Any]:
-        return {"renewals": self.renewals.to_dict(), "retries": self.retries}
+        charges = None if self.charges is None else self.charges.to_dict()
+        return {"renewals": self.renewals.to_dict(), "retries": self.retries, "charges": charges}
 
 
-def run_subscription_jobs(session: Session, *, now: datetime) -> SubscriptionRun:
-    """One round (see the module's docstring) with the policy in force."""
+def run_subscription_jobs(
+    session: Session, *, now: datetime, adapter: PaymentAdapter | None = None
+) -> SubscriptionRun:
+    """One round (see the module's docstring) with the policy in force; the pending orders
+    go to ``adapter`` when there is one."""
     policy = current_policy(session)
     session.rollback()
     renewals = renew_due(session, policy, now=now)
-    return SubscriptionRun(renewals, retries_due(session, now=now))
+    retries = retries_due(session, now=now)
+    charges = None if adapter is None else request_charges(session, adapter, now=now)
+    return SubscriptionRun(renewals, retries, charges)
