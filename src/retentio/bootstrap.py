@@ -340,7 +340,8 @@ class Settings(BaseSettings):
         if not url:
             return None
         if not url.startswith("https://"):
-            raise ConfigurationError(f"RETENTIO_PAYMENT_WEBHOOK_URL: https only, not {url!r}")
+            scheme = url.partition(":")[0]
+            raise ConfigurationError(f"RETENTIO_PAYMENT_WEBHOOK_URL: https only, not {scheme}:")
         return WebhookPaymentAdapter(self.webhook_channel(), url)
 
     def vapid_key(self) -> VapidKey | None:
@@ -399,6 +400,11 @@ class Settings(BaseSettings):
         return self.secret_key.get_secret_value().encode("utf-8")
 
 
+#: Seconds a worker's round spends asking the payment provider to charge (the deliveries wait
+#: meanwhile); the next round goes on.
+_CHARGE_BUDGET_SECONDS = 120.0
+
+
 def scheduled_jobs(settings: Settings) -> tuple[ScheduledJob, ...]:
     """The jobs a worker runs between its batches: the loyalty programme's round and the
     subscriptions' renewals."""
@@ -411,12 +417,14 @@ def scheduled_jobs(settings: Settings) -> tuple[ScheduledJob, ...]:
     adapter = settings.payment_adapter()
 
     def subscriptions(session: Session, now: datetime) -> None:
-        run = run_subscription_jobs(session, now=now, adapter=adapter)
+        run = run_subscription_jobs(
+            session, now=now, adapter=adapter, charge_budget_seconds=_CHARGE_BUDGET_SECONDS
+        )
         if run.renewals.orders or run.retries or (run.charges and run.charges.requested):
             _log.info("subscription round: %s", run.to_dict())
         if run.charges and run.charges.failed:
             _log.warning(
-                "the payment webhook refused %d charge request(s) (asked again next round): %s",
+                "%d charge request(s) failed (asked again next round): %s",
                 run.charges.failed,
                 run.charges.last_error,
             )

@@ -8,7 +8,9 @@ import base64
 import ipaddress
 import json
 import ssl
+import threading
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -26,9 +28,20 @@ from retentio.cli import app
 from retentio.core.errors import ConfigurationError
 from retentio.ingest import ingest_customers
 from retentio.store import make_engine
-from retentio.store.subscription_tables import SubscriptionEvent
-from retentio.subscriptions import Cadence, Policy, create_subscription, record_payment
-from retentio.subscriptions.charging import CHARGE_REQUESTED, WebhookPaymentAdapter
+from retentio.store.subscription_tables import SubscriptionEvent, SubscriptionOrder
+from retentio.subscriptions import (
+    Cadence,
+    Policy,
+    cancel_subscription,
+    create_subscription,
+    record_payment,
+)
+from retentio.subscriptions.charging import (
+    CHARGE_REQUESTED,
+    ChargeRun,
+    WebhookPaymentAdapter,
+    request_charges,
+)
 from retentio.subscriptions.jobs import run_subscription_jobs
 
 HOST = "pay.shop.test"
@@ -93,6 +106,17 @@ def subscribe(engine: Engine, customers: int = 1) -> list[int]:
         ]  # fmt: skip
 
 
+def order_of(engine: Engine, subscription_id: int) -> int:
+    with Session(engine) as session:
+        return int(
+            session.scalars(
+                select(SubscriptionOrder.id).where(
+                    SubscriptionOrder.subscription_id == subscription_id
+                )
+            ).one()
+        )
+
+
 def charged(receiver: Receiver) -> list[tuple[str, int, int]]:
     """The webhook ids, orders and attempts the receiver was asked to charge."""
     found = []
@@ -149,16 +173,16 @@ def test_each_attempt_is_asked_for_once(
 def test_a_refusing_receiver_is_asked_again_next_round(
     migrated_engine: Engine, receiver: Receiver, adapter: WebhookPaymentAdapter
 ) -> None:
-    subscribe(migrated_engine, customers=7)
+    subscribe(migrated_engine, customers=12)
     receiver.answer = lambda _request: Answer(503, {"error": "down for maintenance"})
     at = T0 + timedelta(hours=12)
     with Session(migrated_engine) as session:
         down = run_subscription_jobs(session, now=at, adapter=adapter)
-    assert down.renewals.orders == 7 and down.charges is not None
-    # five failures in a row end the round: the receiver is down
-    assert (down.charges.requested, down.charges.failed) == (0, 5)
+    assert down.renewals.orders == 12 and down.charges is not None
+    # five failures in a row end the round (after the requests in flight): the receiver is down
+    assert (down.charges.requested, down.charges.failed, down.charges.unfinished) == (0, 8, True)
     assert "503" in down.charges.last_error
-    assert len(receiver.received()) == 5
+    assert len(receiver.received()) == 8
 
     def refuse_first(request: Request) -> Answer:
         return Answer(500) if request.json()["data"]["order"]["id"] == first else Answer(202)
@@ -168,11 +192,77 @@ def test_a_refusing_receiver_is_asked_again_next_round(
     with Session(migrated_engine) as session:
         back = run_subscription_jobs(session, now=at + timedelta(minutes=15), adapter=adapter)
         last = run_subscription_jobs(session, now=at + timedelta(minutes=30), adapter=adapter)
-    assert back.charges is not None and (back.charges.requested, back.charges.failed) == (6, 1)
+    assert back.charges is not None and (back.charges.requested, back.charges.failed) == (11, 1)
     assert last.charges is not None and (last.charges.requested, last.charges.failed) == (0, 1)
     ids = [webhook_id for webhook_id, _order, _attempt in charged(receiver)]
     assert ids.count(f"charge:{first}:1") == 3  # the same id each time: a receiver drops repeats
-    assert len(set(ids)) == 7
+    assert len(set(ids)) == 12
+
+
+def test_an_order_refused_alone_does_not_stop_the_round(
+    migrated_engine: Engine, receiver: Receiver, adapter: WebhookPaymentAdapter
+) -> None:
+    subs = subscribe(migrated_engine, customers=8)
+    receiver.answer = lambda _request: Answer(422, {"error": "no payment method"})
+    with Session(migrated_engine) as session:  # a cancelled subscription's order is not sent
+        cancel_subscription(
+            session, Policy(), subs[0], reason="other", confirm=True, key=None,
+            now=T0 + timedelta(hours=11), actor="test",
+        )  # fmt: skip
+        run = run_subscription_jobs(session, now=T0 + timedelta(hours=12), adapter=adapter)
+    assert run.renewals.orders == 7 and run.charges is not None
+    assert (run.charges.failed, run.charges.unfinished) == (7, False)
+    assert "422" in run.charges.last_error
+
+
+def test_each_attempt_goes_once_with_two_rounds_at_once(
+    migrated_engine: Engine, receiver: Receiver, adapter: WebhookPaymentAdapter
+) -> None:
+    subscribe(migrated_engine, customers=10)
+    at = T0 + timedelta(hours=12)
+    with Session(migrated_engine) as session:
+        run_subscription_jobs(session, now=at - timedelta(hours=1))  # the orders, not sent
+    receiver.answer = lambda _request: Answer(200, {}, delay=0.05)
+    gate = threading.Barrier(2)
+
+    def round_() -> ChargeRun:
+        with Session(migrated_engine) as session:
+            gate.wait()
+            return request_charges(session, adapter, now=at)
+
+    with ThreadPoolExecutor(2) as pool:
+        runs = list(pool.map(lambda _n: round_(), range(2)))
+    assert sum(r.requested for r in runs) == 10 and not any(r.failed for r in runs)
+    ids = [webhook_id for webhook_id, _order, _attempt in charged(receiver)]
+    assert len(ids) == len(set(ids)) == 10
+
+
+def test_a_claim_left_by_a_stopped_process_is_taken_over(
+    migrated_engine: Engine, receiver: Receiver, adapter: WebhookPaymentAdapter
+) -> None:
+    old, new = subscribe(migrated_engine, customers=2)
+    at = T0 + timedelta(hours=12)
+    with Session(migrated_engine) as session:
+        run_subscription_jobs(session, now=at)  # the orders, not sent
+        for sub, claimed in ((old, at - timedelta(minutes=11)), (new, at - timedelta(minutes=2))):
+            order = session.scalars(
+                select(SubscriptionOrder).where(SubscriptionOrder.subscription_id == sub)
+            ).one()
+            session.add(  # a claim of a process that stopped before it sent
+                SubscriptionEvent(
+                    subscription_id=sub, kind="charge_sending", key=f"charge:{order.id}:1",
+                    data={"order": order.id, "attempt": 1}, occurred_at=claimed,
+                    actor="retentio",
+                )
+            )  # fmt: skip
+        session.commit()
+        run = request_charges(session, adapter, now=at)
+        e = SubscriptionEvent
+        claims = select(e.subscription_id, e.kind).where(e.key.like("charge:%"))
+        kinds = {sub: kind for sub, kind in session.execute(claims)}
+    assert run.requested == 1  # the stale claim; the other is still another process's
+    assert [order for _id, order, _attempt in charged(receiver)] == [order_of(migrated_engine, old)]
+    assert kinds == {old: "charge_requested", new: "charge_sending"}
 
 
 def test_the_adapter_comes_from_the_settings(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -186,7 +276,9 @@ def test_the_adapter_comes_from_the_settings(monkeypatch: pytest.MonkeyPatch) ->
     monkeypatch.setenv("RETENTIO_WEBHOOK_SECRET", "whsec_" + base64.b64encode(KEY).decode())
     assert isinstance(Settings(_env_file=None).payment_adapter(), WebhookPaymentAdapter)  # type: ignore[call-arg]
     monkeypatch.setenv("RETENTIO_PAYMENT_WEBHOOK_URL", "http://butik.example/charge")
-    with pytest.raises(ConfigurationError, match="RETENTIO_PAYMENT_WEBHOOK_URL: https only"):
+    with pytest.raises(
+        ConfigurationError, match="RETENTIO_PAYMENT_WEBHOOK_URL: https only, not http:$"
+    ):
         Settings(_env_file=None).payment_adapter()  # type: ignore[call-arg]
 
 
@@ -194,8 +286,9 @@ def test_an_internal_address_is_refused_by_name(migrated_engine: Engine) -> None
     subscribe(migrated_engine)
     with WebhookChannel(KEY) as channel, Session(migrated_engine) as session:
         inside = WebhookPaymentAdapter(channel, "https://127.0.0.1:9/charge")
-        with pytest.raises(ConfigurationError, match="RETENTIO_PAYMENT_WEBHOOK_URL: .*127.0.0.1"):
-            run_subscription_jobs(session, now=T0 + timedelta(hours=12), adapter=inside)
+        run = run_subscription_jobs(session, now=T0 + timedelta(hours=12), adapter=inside)
+    assert run.charges is not None and (run.charges.requested, run.charges.failed) == (0, 1)
+    assert "127.0.0.1" in run.charges.last_error
 
 
 def test_renew_asks_the_payment_webhook_to_charge(
@@ -228,7 +321,9 @@ def test_renew_asks_the_payment_webhook_to_charge(
     assert run.exit_code == 0, run.output
     assert "Made 1 renewal order(s) (240.00 DKK)" in one_line(run)
     assert "Asked the payment provider to charge 1 order(s)" in one_line(run)
-    assert json.loads(again.output)["charges"] == {"requested": 0, "failed": 0, "last_error": ""}
+    assert json.loads(again.output)["charges"] == {
+        "requested": 0, "failed": 0, "last_error": "", "unfinished": False
+    }  # fmt: skip
     (request,) = received
     assert verify(KEY, request.headers, request.body)
     assert request.json()["data"]["order"]["amount_minor"] == 24_000

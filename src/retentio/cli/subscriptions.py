@@ -78,9 +78,13 @@ def renew_command(database_url: DatabaseUrl = None, at: At = None, as_json: AsJs
     waiting for payment."""
     now = _instant(at)
     adapter = Settings().payment_adapter()
-    with store_session(database_url) as session:
-        current_policy(session)  # a broken stored policy fails here, before anything runs
-        run = run_subscription_jobs(session, now=now, adapter=adapter)
+    try:
+        with store_session(database_url) as session:
+            current_policy(session)  # a broken stored policy fails here, before anything runs
+            run = run_subscription_jobs(session, now=now, adapter=adapter)
+    finally:
+        if adapter is not None:
+            adapter.close()
     if as_json:
         out.print_json(json.dumps(run.to_dict()))
         return
@@ -101,6 +105,8 @@ def renew_command(database_url: DatabaseUrl = None, at: At = None, as_json: AsJs
             if charges.failed
             else ""
         )
+        if charges.unfinished:
+            failed += " (stopped early: the receiver is down)"
         out.print(
             f"Asked the payment provider to charge {charges.requested:,} order(s){failed}",
             highlight=False,

@@ -35,13 +35,19 @@ class SubscriptionRun:
 
 
 def run_subscription_jobs(
-    session: Session, *, now: datetime, adapter: PaymentAdapter | None = None
+    session: Session,
+    *,
+    now: datetime,
+    adapter: PaymentAdapter | None = None,
+    charge_budget_seconds: float | None = None,
 ) -> SubscriptionRun:
     """One round (see the module's docstring) with the policy in force; the pending orders
-    go to ``adapter`` when there is one."""
+    go to ``adapter`` when there is one, for ``charge_budget_seconds`` at most (None: all)."""
     policy = current_policy(session)
     session.rollback()
     renewals = renew_due(session, policy, now=now)
     retries = retries_due(session, now=now)
-    charges = None if adapter is None else request_charges(session, adapter, now=now)
+    charges = None
+    if adapter is not None:
+        charges = request_charges(session, adapter, now=now, budget_seconds=charge_budget_seconds)
     return SubscriptionRun(renewals, retries, charges)
