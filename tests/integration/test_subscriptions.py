@@ -290,6 +290,8 @@ def test_the_swap_offer_names_the_product_it_replaces(shop: Engine) -> None:
             swap("a2", swap_to="DECAF-1KG")
         with pytest.raises(DataError, match="swap_from: 'MUG' is not in the subscription"):
             swap("a3", swap_from="MUG", swap_to="DECAF-1KG")
+        with pytest.raises(DataError, match="swap_to: only with accept: swap"):
+            swap("a6", accept="discount", swap_to="DECAF-1KG")
         with pytest.raises(DataError, match="swap_to: 'FILTERS' is in the subscription already"):
             swap("a4", swap_from="COFFEE-1KG", swap_to="FILTERS")
         took = swap("a5", swap_from="COFFEE-1KG", swap_to="DECAF-1KG")

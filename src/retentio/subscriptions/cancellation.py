@@ -128,6 +128,9 @@ def cancel_subscription(
         raise DataError("note: at most 1000 characters")
     if accept is not None and confirm:
         raise DataError("accept: take an offer or confirm the cancellation, not both")
+    if accept != "swap" and (swap_from is not None or swap_to is not None):
+        field = "swap_from" if swap_from is not None else "swap_to"
+        raise DataError(f"{field}: only with accept: swap")
     row = lock(session, subscription_id)
     scoped = None if key is None else f"cancel:{row.id}:{key}"[:300]
     if done_before(session, scoped) is not None:
