@@ -4,15 +4,19 @@ contract paths, each POST once per key; the orders and the payment outcomes; the
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
+import pytest
 from api_helpers import bearer, problem
 from campaign_helpers import SECRET
 from sqlalchemy import Engine
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 from starlette.testclient import TestClient
 
+from retentio.api.routes import subscriptions as routes
 from retentio.ingest import ingest_customers
-from retentio.subscriptions import current_policy, renew_due
+from retentio.subscriptions import current_policy, pause_subscription, renew_due
 
 BODY = {
     "customer": "ida",
@@ -169,3 +173,42 @@ def test_the_policy_is_versioned(
     )
     assert saved.status_code == 200 and saved.json()["max_pause_days"] == 60
     assert [r["code"] for r in saved.json()["reasons"]] == ["price"]
+
+
+class _Aborted(Exception):
+    """What psycopg raises when PostgreSQL breaks a deadlock (its SQLSTATE)."""
+
+    sqlstate = "40P01"
+
+
+def test_a_change_aborted_to_break_a_deadlock_runs_again(
+    client: TestClient,
+    api_keys: dict[str, str],
+    migrated_engine: Engine,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    with Session(migrated_engine) as session:
+        ingest_customers(session, [{"external_id": "ida"}], secret=SECRET, actor="test")
+    write = bearer(api_keys["write"])
+    sub = client.post("/api/v1/subscriptions", json=BODY, headers=write).json()
+    calls = []
+
+    def aborted_once(*args: Any, **kwargs: Any) -> Any:
+        calls.append(kwargs["key"])
+        if len(calls) == 1:
+            raise OperationalError("UPDATE subscriptions ...", {}, _Aborted())
+        return pause_subscription(*args, **kwargs)
+
+    monkeypatch.setattr(routes, "pause_subscription", aborted_once)
+    once = write | {"Idempotency-Key": "pause-1"}
+    paused = client.post(f"/api/v1/subscriptions/{sub['id']}/pause", json={}, headers=once)
+    assert paused.status_code == 200, paused.text
+    assert paused.json()["status"] == "paused" and calls == ["pause-1", "pause-1"]
+
+    def aborted_otherwise(*_args: Any, **_kwargs: Any) -> Any:
+        calls.append("resume")
+        raise OperationalError("UPDATE subscriptions ...", {}, Exception("disk I/O error"))
+
+    monkeypatch.setattr(routes, "resume_subscription", aborted_otherwise)
+    failed = client.post(f"/api/v1/subscriptions/{sub['id']}/resume", json={}, headers=write)
+    assert failed.status_code == 500 and calls.count("resume") == 1  # not a deadlock: once

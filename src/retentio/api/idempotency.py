@@ -36,6 +36,7 @@ from retentio.api.config import ApiConfig
 from retentio.api.deps import Principal
 from retentio.api.problems import PROBLEM_JSON, Problem
 from retentio.store.tables import IdempotencyKey
+from retentio.store.transactions import retrying
 
 __all__ = ["HEADER", "Outcome", "idempotency_key", "run_idempotent"]
 
@@ -176,6 +177,12 @@ def _end_work(request: Request) -> None:
         session.rollback()
 
 
+def _retried(
+    session: Session, work: Callable[[str | None], Outcome]
+) -> Callable[[str | None], Outcome]:
+    return lambda key: retrying(session, lambda: work(key))
+
+
 def run_idempotent(
     request: Request,
     principal: Principal,
@@ -183,14 +190,20 @@ def run_idempotent(
     work: Callable[[str | None], Outcome],
     *,
     locks_itself: bool = False,
+    session: Session | None = None,
 ) -> JSONResponse:
     """Run ``work`` at most once per Idempotency-Key; ``work`` gets the key (or None).
 
     Each write (the claim, the work, storing the answer) holds the server's write lock: on
     SQLite, writers then queue on it instead of polling SQLite's busy handler. With
     ``locks_itself`` the work takes the lock itself, for its writes only (a batch is validated
-    before, so another process can write meanwhile).
+    before, so another process can write meanwhile). With ``session`` (the work's), the work
+    runs again when PostgreSQL aborted it to break a deadlock or a serialization conflict
+    (:func:`~retentio.store.transactions.retrying`: the work commits itself and is safe to
+    run again).
     """
+    if session is not None:
+        work = _retried(session, work)
     lock: AbstractContextManager[Any] = request.app.state.write_lock
     work_lock: AbstractContextManager[Any] = nullcontext() if locks_itself else lock
     key = idempotency_key(request)

@@ -49,7 +49,6 @@ from retentio.loyalty.service import (
     programme_versions,
     saved_programme,
 )
-from retentio.store.transactions import retrying
 
 __all__ = ["BODY_MODELS", "ledger_change", "ledger_key", "router"]
 
@@ -75,9 +74,7 @@ def ledger_change(
 ) -> Any:
     """``work`` once per Idempotency-Key, run again if PostgreSQL aborted it to break a
     deadlock (the ledger's keys make a second run safe)."""
-    return run_idempotent(
-        request, principal, body.sha256, lambda key: retrying(session, lambda: work(key))
-    )
+    return run_idempotent(request, principal, body.sha256, work, session=session)
 
 
 def _minor(field: str, amount: str | None, currency: str) -> int:

@@ -86,7 +86,7 @@ def refer_route(request: Request, session: DbSession, principal: Writer, body: B
         )
         return Outcome(200 if made.repeated else 201, _shown(made))
 
-    return run_idempotent(request, principal, body.sha256, work)
+    return run_idempotent(request, principal, body.sha256, work, session=session)
 
 
 @router.get("/referrals", response_model=list[ReferralOut], responses=_READ_ERRORS)
@@ -120,7 +120,7 @@ def _review(
         )
         return Outcome(200, _shown(reviewed))
 
-    return run_idempotent(request, principal, body.sha256, work)
+    return run_idempotent(request, principal, body.sha256, work, session=session)
 
 
 @router.post(

@@ -59,7 +59,7 @@ def use_route(
         used = use_coupon(session, code=code, order_id=given.order_id, now=SystemClock().now())
         return Outcome(200, coupon_json(used))
 
-    return run_idempotent(request, principal, body.sha256, work)
+    return run_idempotent(request, principal, body.sha256, work, session=session)
 
 
 @router.post("/coupons/{code}/cancel", response_model=CouponOut, responses=_ERRORS)
@@ -79,4 +79,4 @@ def cancel_route(
         )
         return Outcome(200, coupon_json(cancelled))
 
-    return run_idempotent(request, principal, body.sha256, work)
+    return run_idempotent(request, principal, body.sha256, work, session=session)

@@ -119,7 +119,7 @@ def _write(
             ) from None
         return Outcome(200, update.to_dict())
 
-    return run_idempotent(request, principal, body.sha256, work)
+    return run_idempotent(request, principal, body.sha256, work, session=session)
 
 
 @router.put(

@@ -85,9 +85,16 @@ def _minor(field: str, amount: str, currency: str) -> int:
 
 
 def _change(
-    request: Request, principal: Any, body: Any, work: Callable[[], SubscriptionView]
+    request: Request,
+    session: Session,
+    principal: Any,
+    body: Any,
+    work: Callable[[], SubscriptionView],
 ) -> Any:
-    return run_idempotent(request, principal, body.sha256, lambda _k: Outcome(200, _json(work())))
+    """``work`` once per Idempotency-Key (again after a PostgreSQL deadlock): the view."""
+    return run_idempotent(
+        request, principal, body.sha256, lambda _k: Outcome(200, _json(work())), session=session
+    )
 
 
 def _act(
@@ -105,6 +112,7 @@ def _act(
     body's, else the header's), now and the caller."""
     return _change(
         request,
+        session,
         principal,
         body,
         lambda: act(
@@ -159,7 +167,7 @@ def payment_route(request: Request, session: DbSession, principal: Writer, body:
         )
         return Outcome(200, jsonable_encoder(recorded.to_dict()))
 
-    return run_idempotent(request, principal, body.sha256, work)
+    return run_idempotent(request, principal, body.sha256, work, session=session)
 
 
 @router.get("/policy", responses=_ERRORS)
@@ -193,7 +201,7 @@ def configure_route(request: Request, session: DbSession, principal: Admin, body
         configure_policy(session, body.value, actor=principal.actor, now=SystemClock().now())
         return Outcome(200, policy_route(session, principal))
 
-    return run_idempotent(request, principal, body.sha256, work)
+    return run_idempotent(request, principal, body.sha256, work, session=session)
 
 
 # -- subscriptions -------------------------------------------------------------------------
@@ -231,7 +239,7 @@ def create_route(request: Request, session: DbSession, principal: Writer, body: 
         )
         return Outcome(200 if made.repeated else 201, _json(made))
 
-    return run_idempotent(request, principal, body.sha256, work)
+    return run_idempotent(request, principal, body.sha256, work, session=session)
 
 
 @router.get("", responses=_ERRORS)
@@ -377,7 +385,7 @@ def swap_route(
             actor=principal.actor,
         )
 
-    return _change(request, principal, body, work)
+    return _change(request, session, principal, body, work)
 
 
 @router.post("/{subscription_id}/change", **_action(ChangeIn))
@@ -453,4 +461,4 @@ def cancel_route(
         answer["subscription"] = _json(outcome.subscription)
         return Outcome(200, jsonable_encoder(answer))
 
-    return run_idempotent(request, principal, body.sha256, work)
+    return run_idempotent(request, principal, body.sha256, work, session=session)

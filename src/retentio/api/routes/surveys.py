@@ -87,7 +87,7 @@ def save_route(request: Request, session: DbSession, principal: Writer, body: Bo
             raise Problem("conflict", str(exc)) from None
         return Outcome(201 if created else 200, saved.to_dict())
 
-    return run_idempotent(request, principal, body.sha256, work)
+    return run_idempotent(request, principal, body.sha256, work, session=session)
 
 
 @router.get("/{id}", response_model=SurveyOut, responses=_READ_ERRORS)
@@ -110,7 +110,7 @@ def archive_route(
     def work(_key: str | None) -> Outcome:
         return Outcome(200, archive_survey(session, id, now=_now()).to_dict())
 
-    return run_idempotent(request, principal, body.sha256, work)
+    return run_idempotent(request, principal, body.sha256, work, session=session)
 
 
 @router.post(
@@ -154,7 +154,7 @@ def respond_route(
             raise Problem("conflict", str(exc)) from None
         return Outcome(200 if recorded.repeated else 201, recorded.to_dict())
 
-    return run_idempotent(request, principal, body.sha256, work)
+    return run_idempotent(request, principal, body.sha256, work, session=session)
 
 
 @router.get("/{id}/responses", response_model=ResponsePage, responses=_READ_ERRORS)
