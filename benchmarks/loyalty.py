@@ -54,7 +54,16 @@ import psycopg
 import pyarrow as pa
 import pyarrow.parquet as pq
 from psycopg import sql
-from run import RESULTS, command_line, cpu_busy, log, machine, source_state, wait_until_idle
+from run import (
+    RESULTS,
+    command_line,
+    cpu_busy,
+    log,
+    machine,
+    source_state,
+    wait_until_idle,
+    write_database_results,
+)
 
 from retentio.analytics.schema import TRANSACTIONS_SCHEMA
 
@@ -372,16 +381,10 @@ def main() -> None:
             store.drop()
             shutil.rmtree(workdir, ignore_errors=True)
         result["databases"][kind] = runs
-    RESULTS.mkdir(exist_ok=True)
     default = (args.orders, args.members) == (1_000_000, 100_000)
     suffix = "" if default else f"-{args.orders}-{args.members}"
     path = RESULTS / f"loyalty-{result['date']}{suffix}.json"
-    if path.exists():  # a run of one database or part keeps the others' entries
-        earlier = json.loads(path.read_text()).get("databases", {})
-        for kind, runs in result["databases"].items():
-            result["databases"][kind] = {**earlier.get(kind, {}), **runs}
-        result["databases"] = {**earlier, **result["databases"]}
-    path.write_text(json.dumps(result, indent=2) + "\n")
+    write_database_results(path, result)
     print(markdown(result))  # noqa: T201
     log(f"wrote {path}")
 

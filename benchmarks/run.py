@@ -341,6 +341,18 @@ def source_state() -> dict[str, Any]:
     }
 
 
+def write_database_results(path: Path, result: dict[str, Any]) -> None:
+    """Write ``result`` (with a ``databases`` section) to ``path``; a run of one database or
+    of part of the measurements keeps the other entries of that day's file."""
+    if path.exists():
+        earlier = json.loads(path.read_text()).get("databases", {})
+        for kind, runs in result["databases"].items():
+            result["databases"][kind] = {**earlier.get(kind, {}), **runs}
+        result["databases"] = {**earlier, **result["databases"]}
+    path.parent.mkdir(exist_ok=True)
+    path.write_text(json.dumps(result, indent=2) + "\n")
+
+
 def command_line(script: str) -> str:
     """This run's command line, the interpreter relative to the repository when inside it."""
     interpreter = Path(sys.executable)

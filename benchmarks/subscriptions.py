@@ -49,7 +49,15 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import psycopg
 from psycopg import sql
-from run import RESULTS, command_line, log, machine, source_state, wait_until_idle
+from run import (
+    RESULTS,
+    command_line,
+    log,
+    machine,
+    source_state,
+    wait_until_idle,
+    write_database_results,
+)
 
 from retentio.subscriptions.policy import Policy
 from retentio.subscriptions.schedule import Cadence, renewal_instant
@@ -446,16 +454,10 @@ def main() -> None:
             store.drop()
             shutil.rmtree(workdir, ignore_errors=True)
         result["databases"][kind] = runs
-    RESULTS.mkdir(exist_ok=True)
     suffix = "" if args.subscriptions == 1_000_000 else f"-{args.subscriptions}"
     suffix += f"-{args.label}" if args.label else ""
     path = RESULTS / f"subscriptions-{result['date']}{suffix}.json"
-    if path.exists():  # a run of one database or part keeps the others' entries
-        earlier = json.loads(path.read_text()).get("databases", {})
-        for kind, runs in result["databases"].items():
-            result["databases"][kind] = {**earlier.get(kind, {}), **runs}
-        result["databases"] = {**earlier, **result["databases"]}
-    path.write_text(json.dumps(result, indent=2) + "\n")
+    write_database_results(path, result)
     print(markdown(result))  # noqa: T201
     log(f"wrote {path}")
 
