@@ -1,8 +1,10 @@
 """A real HTTP(S) server for the channel tests: a threading ``http.server`` on loopback that
-keeps every request and answers as the test says."""
+keeps every request and answers as the test says; with a trustme CA, an HTTPS one under a
+host name and the webhook channel that reaches it."""
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import ssl
 import threading
@@ -11,6 +13,13 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+
+import trustme
+
+from retentio.channels import WebhookChannel
+
+#: What the webhook channel may reach in these tests (its guard refuses loopback otherwise).
+LOOPBACK = (ipaddress.ip_network("127.0.0.0/8"),)
 
 
 @dataclass(frozen=True)
@@ -88,3 +97,30 @@ def http_receiver(tls: ssl.SSLContext | None = None, host: str = "127.0.0.1") ->
         server.shutdown()
         server.server_close()
         thread.join(5)
+
+
+@contextmanager
+def https_receiver(ca: trustme.CA, host: str) -> Iterator[Receiver]:
+    """An HTTPS server on loopback with a certificate for ``host`` from ``ca``."""
+    server = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert(host).configure_cert(server)
+    with http_receiver(server, host=host) as receiver:
+        yield receiver
+
+
+def loopback_webhooks(key: bytes, ca: trustme.CA, host: str, **options: Any) -> WebhookChannel:
+    """A webhook channel signing with ``key`` that trusts ``ca`` and finds ``host`` (and only
+    it) on loopback; ``options`` replace the channel's settings."""
+
+    def resolve_to_loopback(name: str, _port: int) -> list[str]:
+        assert name == host, name
+        return ["127.0.0.1"]
+
+    client = ssl.create_default_context()
+    ca.configure_trust(client)
+    settings: dict[str, Any] = {
+        "allowed": LOOPBACK,
+        "resolver": resolve_to_loopback,
+        "verify_tls": client,
+    }
+    return WebhookChannel(key, **(settings | options))

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 import trustme
 from campaign_helpers import MAIL_FROM, NOON, PUBLIC_URL, SECRET, SIGNER, campaign, deliveries
-from http_helpers import Answer, Receiver, http_receiver
+from http_helpers import Answer, Receiver, http_receiver, https_receiver
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -276,9 +276,7 @@ def ca() -> trustme.CA:
 
 @pytest.fixture
 def hooks(ca: trustme.CA) -> Iterator[Receiver]:
-    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    ca.issue_cert(HOOK_HOST).configure_cert(context)
-    with http_receiver(context, host=HOOK_HOST) as receiver:
+    with https_receiver(ca, HOOK_HOST) as receiver:
         yield receiver
 
 

@@ -4,13 +4,11 @@ as Standard Webhooks says, sent to the checked address only, no redirect followe
 from __future__ import annotations
 
 import base64
-import ipaddress
-import ssl
 from collections.abc import Iterator
 
 import pytest
 import trustme
-from http_helpers import Answer, Receiver, http_receiver
+from http_helpers import Answer, Receiver, https_receiver, loopback_webhooks
 
 from retentio.bootstrap import Settings
 from retentio.channels import OutgoingWebhook, WebhookChannel, decode_secret, verify
@@ -19,7 +17,6 @@ from retentio.core.errors import ConfigurationError
 HOST = "hooks.shop.test"
 KEY = bytes(range(32))
 SECRET = "whsec_" + base64.b64encode(KEY).decode()
-LOOPBACK = (ipaddress.ip_network("127.0.0.0/8"),)
 
 
 @pytest.fixture(scope="module")
@@ -29,26 +26,12 @@ def ca() -> trustme.CA:
 
 @pytest.fixture
 def receiver(ca: trustme.CA) -> Iterator[Receiver]:
-    server = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    ca.issue_cert(HOST).configure_cert(server)
-    with http_receiver(server, host=HOST) as found:
+    with https_receiver(ca, HOST) as found:
         yield found
 
 
-def resolve_to_loopback(host: str, _port: int) -> list[str]:
-    assert host == HOST, host
-    return ["127.0.0.1"]
-
-
 def channel(ca: trustme.CA, **options: object) -> WebhookChannel:
-    client = ssl.create_default_context()
-    ca.configure_trust(client)
-    settings: dict[str, object] = {
-        "allowed": LOOPBACK,
-        "resolver": resolve_to_loopback,
-        "verify_tls": client,
-    }
-    return WebhookChannel(KEY, **(settings | options))  # type: ignore[arg-type]
+    return loopback_webhooks(KEY, ca, HOST, **options)
 
 
 def hook(url: str, webhook_id: str = "msg_42.campaign-7") -> OutgoingWebhook:

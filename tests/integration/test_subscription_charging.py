@@ -5,9 +5,7 @@ dunning retries asked for again, a refusing receiver asked again next round."""
 from __future__ import annotations
 
 import base64
-import ipaddress
 import json
-import ssl
 import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -17,7 +15,7 @@ from pathlib import Path
 import pytest
 import trustme
 from campaign_helpers import SECRET
-from http_helpers import Answer, Receiver, Request, http_receiver
+from http_helpers import Answer, Receiver, Request, https_receiver, loopback_webhooks
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 from typer.testing import CliRunner, Result
@@ -46,7 +44,6 @@ from retentio.subscriptions.jobs import run_subscription_jobs
 
 HOST = "pay.shop.test"
 KEY = bytes(range(32))
-LOOPBACK = (ipaddress.ip_network("127.0.0.0/8"),)
 T0 = datetime(2027, 3, 1, 9, tzinfo=UTC)
 ITEMS = [{"product": "COFFEE-1KG", "quantity": 2, "price": "120.00"}]
 
@@ -58,24 +55,13 @@ def ca() -> trustme.CA:
 
 @pytest.fixture()
 def receiver(ca: trustme.CA) -> Iterator[Receiver]:
-    server = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    ca.issue_cert(HOST).configure_cert(server)
-    with http_receiver(server, host=HOST) as found:
+    with https_receiver(ca, HOST) as found:
         yield found
-
-
-def resolve_to_loopback(host: str, _port: int) -> list[str]:
-    assert host == HOST, host
-    return ["127.0.0.1"]
 
 
 @pytest.fixture()
 def adapter(ca: trustme.CA, receiver: Receiver) -> Iterator[WebhookPaymentAdapter]:
-    client = ssl.create_default_context()
-    ca.configure_trust(client)
-    with WebhookChannel(
-        KEY, allowed=LOOPBACK, resolver=resolve_to_loopback, verify_tls=client
-    ) as channel:
+    with loopback_webhooks(KEY, ca, HOST) as channel:
         yield WebhookPaymentAdapter(channel, f"{receiver.url}/retentio/charge")
 
 
@@ -307,13 +293,11 @@ def test_renew_asks_the_payment_webhook_to_charge(
     assert "RETENTIO_PAYMENT_WEBHOOK_URL: https only" in str(plain.exception)
 
     ca = trustme.CA()  # a real HTTPS receiver on loopback, its CA trusted through SSL_CERT_FILE
-    server = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    ca.issue_cert("127.0.0.1").configure_cert(server)
     ca.cert_pem.write_to_path(str(tmp_path / "ca.pem"))
     monkeypatch.setenv("SSL_CERT_FILE", str(tmp_path / "ca.pem"))
     monkeypatch.setenv("RETENTIO_WEBHOOK_SECRET", "whsec_" + base64.b64encode(KEY).decode())
     monkeypatch.setenv("RETENTIO_WEBHOOK_ALLOW_NETWORKS", "127.0.0.0/8")
-    with http_receiver(server) as receiver:
+    with https_receiver(ca, "127.0.0.1") as receiver:
         monkeypatch.setenv("RETENTIO_PAYMENT_WEBHOOK_URL", f"{receiver.url}/charge")
         run = invoke("subscriptions", "renew", "--at", "2027-03-01T12:00:00+00:00")
         again = invoke("subscriptions", "renew", "--at", "2027-03-01T13:00:00+00:00", "--json")
