@@ -433,11 +433,10 @@ def _accept(visit: _Visit, form: FormData, key: str) -> str | HTMLResponse:
     before = visit.body
     try:
         if offer == "swap":
-            swap_from = visit.products[0] if len(visit.products) == 1 else None
-            if swap_from is None:
-                swap_from = _text(form, "offer-swap-from")
-                if swap_from not in visit.products:
-                    raise _Invalid("offer-swap-from", t("err_choose"))
+            several = len(visit.products) > 1
+            swap_from = _text(form, "offer-swap-from") if several else visit.products[0]
+            if swap_from not in visit.products:
+                raise _Invalid("offer-swap-from", t("err_choose"))
             swap_to = _new_product(visit, form, "offer-swap-to")
         outcome = visit.act(
             cancel_subscription, key, reason=reason, note=note, accept=offer,
